@@ -1,0 +1,109 @@
+//! The desired-state manifest: YAML text → validated [`DesiredState`]. Nothing downstream reads YAML.
+//!
+//! Validation runs in three layers, each reporting where the problem is: YAML syntax and types (file, line, column),
+//! the JSON schema generated from the structs (field path), and checks across fields (field path).
+
+mod duration;
+mod model;
+mod schema;
+mod validate;
+
+pub(crate) use validate::parse_port_range;
+
+use std::fmt;
+
+pub use duration::Duration;
+pub use model::*;
+pub use schema::schema_json;
+
+/// The manifest format version this reconciler reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a manifest was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not YAML, a wrong type, a missing or unknown field.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        /// File name as given.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was found and what was expected.
+        message: String,
+    },
+    /// Well-formed, but breaks the schema or a rule across fields.
+    #[error("{file}: invalid manifest:\n{}", list(.problems))]
+    Invalid {
+        /// File name as given.
+        file: String,
+        /// Every problem found, each with its field path.
+        problems: Vec<Problem>,
+    },
+}
+
+/// One validation problem at a field path such as `infra.volume.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the field (`app.ports[0].host`).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Parses and validates manifest `text`; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<DesiredState, ManifestError> {
+    let syntax = |e: serde_yaml::Error| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        ManifestError::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            message: strip_location(&e.to_string()),
+        }
+    };
+    let desired: DesiredState = serde_yaml::from_str(text).map_err(syntax)?;
+    let value: serde_json::Value = serde_yaml::from_str(text).map_err(syntax)?;
+    let mut problems = schema::check(&value);
+    for problem in validate::check(&desired) {
+        if !problems.iter().any(|p| p.path == problem.path) {
+            problems.push(problem);
+        }
+    }
+    if problems.is_empty() {
+        Ok(desired)
+    } else {
+        Err(ManifestError::Invalid {
+            file: file.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// serde_yaml appends " at line L column C"; the error already leads with `file:line:column`.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Serializes a manifest back to YAML, with the modeline that points editors at the schema.
+pub fn to_yaml(desired: &DesiredState) -> Result<String, serde_yaml::Error> {
+    Ok(format!(
+        "# yaml-language-server: $schema=../schema/desired.schema.json\n{}",
+        serde_yaml::to_string(desired)?
+    ))
+}

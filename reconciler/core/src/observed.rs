@@ -1,0 +1,210 @@
+//! The observed state: one immutable snapshot of the world, taken before planning.
+//!
+//! Observers (DigitalOcean API, Docker engine, host) fill it; the planner only reads it. A part that could not be
+//! read is [`Observed::Unknown`], never "absent": the planner neither creates nor deletes what it could not see.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::FirewallRule;
+
+/// One part of the world as read, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Observed<T> {
+    /// Read successfully.
+    Known(T),
+    /// Could not be read; the reason names what failed.
+    Unknown(String),
+}
+
+impl<T> Observed<T> {
+    /// The value when known.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Self::Known(value) => Some(value),
+            Self::Unknown(_) => None,
+        }
+    }
+}
+
+/// Everything observed in one reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedState {
+    /// When the snapshot was taken (snapshot ages are measured from here).
+    pub observed_at: DateTime<Utc>,
+    /// The DigitalOcean side; `None` when the infra scope was not observed.
+    pub infra: Option<ObservedInfra>,
+    /// The droplet's Docker engine and host; `None` when the app scope was not observed.
+    pub app: Option<ObservedApp>,
+}
+
+/// DigitalOcean resources of the deployment: those carrying its tags, plus any with a desired name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedInfra {
+    /// Droplets.
+    pub droplets: Observed<Vec<DropletState>>,
+    /// Block-storage volumes.
+    pub volumes: Observed<Vec<VolumeState>>,
+    /// Cloud firewalls.
+    pub firewalls: Observed<Vec<FirewallState>>,
+    /// The account's container registry, if any.
+    pub registry: Observed<Option<RegistryState>>,
+    /// Volume snapshots tagged with the deployment tag.
+    pub snapshots: Observed<Vec<SnapshotState>>,
+}
+
+/// A droplet as DigitalOcean reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropletState {
+    /// Droplet id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Region slug.
+    pub region: String,
+    /// Size slug.
+    pub size: String,
+    /// Image slug (empty for images without one).
+    pub image: String,
+    /// `new`, `active`, `off` or `archive`.
+    pub status: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Public IPv4 address, once networking is up.
+    pub public_ipv4: Option<String>,
+}
+
+/// A block-storage volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeState {
+    /// Volume id (UUID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Region slug.
+    pub region: String,
+    /// Size in GiB.
+    pub size_gib: u32,
+    /// Filesystem type it was formatted with, when DigitalOcean knows it.
+    pub filesystem: Option<String>,
+    /// Droplets it is attached to (at most one).
+    pub droplet_ids: Vec<u64>,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A cloud firewall, its rules converted to the manifest's form (addresses only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirewallState {
+    /// Firewall id (UUID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Inbound rules.
+    pub inbound: Vec<FirewallRule>,
+    /// Outbound rules.
+    pub outbound: Vec<FirewallRule>,
+    /// Tags whose droplets the firewall applies to.
+    pub tags: Vec<String>,
+}
+
+/// The account's container registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryState {
+    /// Name.
+    pub name: String,
+    /// Subscription tier slug.
+    pub tier: String,
+    /// Region slug.
+    pub region: String,
+}
+
+/// A volume snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotState {
+    /// Snapshot id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// When it was taken.
+    pub created_at: DateTime<Utc>,
+    /// Id of the volume it was taken from.
+    pub volume_id: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// The droplet's Docker engine and host, as far as the app needs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedApp {
+    /// Containers carrying this app's labels, plus any container holding the app's name.
+    pub containers: Vec<ContainerState>,
+    /// The desired image in the local image store, if present.
+    pub image: Option<ImageState>,
+    /// The bind-mounted data directory on the host, if it exists.
+    pub data_dir: Option<DirState>,
+    /// The secrets env file on the host, if it exists.
+    pub secrets_file: Option<SecretsFileState>,
+    /// Spec hashes that failed their health gate and must not be retried until the manifest changes.
+    pub quarantined: Vec<String>,
+}
+
+/// A container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    /// Container id.
+    pub id: String,
+    /// Name, without Docker's leading slash.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Id of the image it runs.
+    pub image_id: String,
+    /// Docker state: `created`, `running`, `paused`, `restarting`, `exited` or `dead`.
+    pub state: String,
+    /// Docker health status when the container has a health check.
+    pub health: Option<String>,
+    /// Restarts since it was created.
+    pub restart_count: u32,
+}
+
+impl ContainerState {
+    /// Whether the container is running (or restarting, which Docker will keep doing).
+    pub fn is_running(&self) -> bool {
+        self.state == "running" || self.state == "restarting"
+    }
+}
+
+/// An image in the local store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageState {
+    /// Image id (`sha256:...`).
+    pub id: String,
+    /// Registry digests (`repo@sha256:...`).
+    pub repo_digests: Vec<String>,
+}
+
+/// Owner and mode of a directory on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirState {
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// The secrets env file: never its values, only a fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsFileState {
+    /// Salted hash of the contents (see [`crate::identity::secrets_fingerprint`]).
+    pub fingerprint: String,
+    /// Permission bits.
+    pub mode: u32,
+    /// Names the file defines.
+    pub names: Vec<String>,
+}

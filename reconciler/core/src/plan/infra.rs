@@ -1,0 +1,588 @@
+//! Planning the DigitalOcean side: registry, volume, droplet, the volume's attachment and the firewall, in that
+//! order (each may need the one before).
+
+use std::collections::BTreeSet;
+
+use super::builder::{Builder, Change};
+use super::firewall_rules;
+use super::model::*;
+use crate::identity::{MANAGED_TAG, PROTECTED_TAG, USER_DATA_TAG_PREFIX, deployment_tag, user_data_tag};
+use crate::manifest::{DesiredState, Filesystem};
+use crate::observed::{DropletState, Observed, ObservedInfra, VolumeState};
+
+/// What the plan leaves of the volume, for the steps that refer to it.
+#[derive(Debug, Clone)]
+pub(super) enum VolumeOutcome {
+    /// Could not be observed.
+    Unknown,
+    /// Exists (and stays): its id and the droplets it is attached to once the planned steps ran.
+    Existing { id: String, attached: Vec<u64> },
+    /// Created by this plan.
+    Planned(String),
+}
+
+impl VolumeOutcome {
+    /// How later steps name the volume.
+    pub(super) fn reference(&self) -> Option<VolumeRef> {
+        match self {
+            Self::Unknown => None,
+            Self::Existing { id, .. } => Some(VolumeRef::Id(id.clone())),
+            Self::Planned(name) => Some(VolumeRef::Planned(name.clone())),
+        }
+    }
+}
+
+/// Plans the infra scope; returns what becomes of the volume.
+pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, user_data: Option<&str>, o: &ObservedInfra) -> VolumeOutcome {
+    registry(b, d, o);
+    let mut volume = volume(b, d, o);
+    let droplet = droplet(b, d, user_data, o, &mut volume);
+    attachment(b, d, &volume, droplet);
+    firewall(b, d, o);
+    volume
+}
+
+fn tags_of(d: &DesiredState) -> Vec<String> {
+    vec![MANAGED_TAG.to_owned(), deployment_tag(&d.name)]
+}
+
+fn registry(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
+    let want = &d.infra.registry;
+    let id = ResourceId::new(ResourceKind::Registry, &want.name);
+    let region = want.region.as_deref().unwrap_or(&d.infra.region).to_ascii_lowercase();
+    let observed = match &o.registry {
+        Observed::Known(r) => r,
+        Observed::Unknown(reason) => return b.unknown(ResourceKind::Registry, reason),
+    };
+    match observed {
+        None => {
+            let mut c = Change::new(id, Action::Create);
+            c.field("tier", None, Some(want.tier.slug().to_owned()))
+                .field("region", None, Some(region.clone()))
+                .cause("registry does not exist")
+                .step(
+                    Operation::CreateRegistry {
+                        name: want.name.clone(),
+                        tier: want.tier.slug().to_owned(),
+                        region,
+                    },
+                    "registry does not exist",
+                );
+            b.add(c);
+        }
+        Some(r) if r.name != want.name => b.conflict(
+            id,
+            format!(
+                "the account already has registry {:?} and DigitalOcean allows one; set infra.registry.name to it or \
+                 delete it by hand",
+                r.name
+            ),
+        ),
+        Some(r) if !r.region.eq_ignore_ascii_case(&region) => b.conflict(
+            id,
+            format!("registry {} is in {}, not {region}; registries cannot move", r.name, r.region),
+        ),
+        Some(r) if r.tier != want.tier.slug() => {
+            let cause = format!("subscription tier {} → {}", r.tier, want.tier.slug());
+            let mut c = Change::new(id, Action::Update);
+            c.field("tier", Some(r.tier.clone()), Some(want.tier.slug().to_owned()))
+                .cause(&cause)
+                .step(
+                    Operation::SetRegistryTier {
+                        tier: want.tier.slug().to_owned(),
+                    },
+                    cause,
+                );
+            b.add(c);
+        }
+        Some(_) => b.no_op(id),
+    }
+}
+
+fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOutcome {
+    let want = &d.infra.volume;
+    let region = d.infra.region.to_ascii_lowercase();
+    let dep = deployment_tag(&d.name);
+    let volumes = match &o.volumes {
+        Observed::Known(v) => v,
+        Observed::Unknown(reason) => {
+            b.unknown(ResourceKind::Volume, reason);
+            return VolumeOutcome::Unknown;
+        }
+    };
+    let mut want_tags = tags_of(d);
+    want_tags.push(PROTECTED_TAG.to_owned());
+
+    // Managed volumes no longer in the manifest (a rename, for instance) go away: their data with them.
+    for stray in volumes
+        .iter()
+        .filter(|v| v.tags.contains(&dep) && !(v.name == want.name && v.region.eq_ignore_ascii_case(&region)))
+    {
+        let mut c = Change::new(ResourceId::new(ResourceKind::Volume, &stray.name), Action::Delete);
+        c.field("size_gib", Some(stray.size_gib.to_string()), None)
+            .cause(format!("volume {} is no longer in the manifest", stray.name))
+            .destroys(&stray.name);
+        destroy_volume(b, &mut c, stray, "volume is no longer in the manifest");
+        b.add(c);
+    }
+
+    let id = ResourceId::new(ResourceKind::Volume, &want.name);
+    let Some(current) = volumes
+        .iter()
+        .find(|v| v.name == want.name && v.region.eq_ignore_ascii_case(&region))
+    else {
+        create_volume(b, d, id, &want_tags, "volume does not exist");
+        return VolumeOutcome::Planned(want.name.clone());
+    };
+
+    let mut replace = Vec::new();
+    if let Some(fs) = &current.filesystem
+        && !fs.is_empty()
+        && fs != fs_name(want.filesystem)
+    {
+        replace.push(format!("filesystem {fs} → {}", fs_name(want.filesystem)));
+    }
+    if current.size_gib > want.size_gib {
+        replace.push(format!("size {} GiB → {} GiB: volumes cannot shrink", current.size_gib, want.size_gib));
+    }
+    if !replace.is_empty() {
+        let mut c = Change::new(id.clone(), Action::Replace);
+        c.destroys(&want.name);
+        for cause in &replace {
+            c.cause(cause);
+        }
+        destroy_volume(b, &mut c, current, &replace[0]);
+        c.step(create_volume_op(d, &want_tags), replace[0].clone());
+        if b.add(c) {
+            return VolumeOutcome::Planned(want.name.clone());
+        }
+        return VolumeOutcome::Existing {
+            id: current.id.clone(),
+            attached: current.droplet_ids.clone(),
+        };
+    }
+
+    let mut c = Change::new(id, Action::Update);
+    if current.size_gib < want.size_gib {
+        let cause = format!("size {} GiB → {} GiB", current.size_gib, want.size_gib);
+        c.field("size_gib", Some(current.size_gib.to_string()), Some(want.size_gib.to_string()))
+            .cause(&cause)
+            .step(
+                Operation::ResizeVolume {
+                    volume_id: current.id.clone(),
+                    size_gib: want.size_gib,
+                    region: region.clone(),
+                },
+                cause,
+            );
+    }
+    for tag in want_tags.iter().filter(|t| !current.tags.contains(t)) {
+        let cause = format!("drift: volume tag {tag} removed outside the manifest");
+        c.field("tags", None, Some(tag.clone())).cause(&cause).step(
+            Operation::Tag {
+                tag: tag.clone(),
+                target: Taggable::Volume(current.id.clone()),
+            },
+            cause,
+        );
+    }
+    finish_update(b, c);
+    VolumeOutcome::Existing {
+        id: current.id.clone(),
+        attached: current.droplet_ids.clone(),
+    }
+}
+
+fn fs_name(fs: Filesystem) -> &'static str {
+    match fs {
+        Filesystem::Ext4 => "ext4",
+        Filesystem::Xfs => "xfs",
+    }
+}
+
+fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
+    let want = &d.infra.volume;
+    Operation::CreateVolume {
+        name: want.name.clone(),
+        region: d.infra.region.to_ascii_lowercase(),
+        size_gib: want.size_gib,
+        filesystem: want.filesystem,
+        tags: tags.to_vec(),
+    }
+}
+
+fn create_volume(b: &mut Builder<'_>, d: &DesiredState, id: ResourceId, tags: &[String], cause: &str) {
+    let want = &d.infra.volume;
+    let mut c = Change::new(id, Action::Create);
+    c.field("size_gib", None, Some(want.size_gib.to_string()))
+        .field("filesystem", None, Some(fs_name(want.filesystem).to_owned()))
+        .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
+        .cause(cause)
+        .step(create_volume_op(d, tags), cause);
+    b.add(c);
+}
+
+/// The safe order of destruction: detach, snapshot, delete (the container and mount go with the droplet's shutdown).
+fn destroy_volume(b: &Builder<'_>, c: &mut Change, v: &VolumeState, cause: &str) {
+    for droplet in &v.droplet_ids {
+        c.step(
+            Operation::DetachVolume {
+                volume_id: v.id.clone(),
+                droplet_id: *droplet,
+                region: v.region.clone(),
+            },
+            cause,
+        );
+    }
+    c.step(
+        Operation::SnapshotVolume {
+            volume: VolumeRef::Id(v.id.clone()),
+            name: format!("{}-before-delete-{}", v.name, b.now.format("%Y%m%d-%H%M%S")),
+            tags: vec![MANAGED_TAG.to_owned()],
+        },
+        "fresh snapshot before the volume is destroyed",
+    );
+    c.step(
+        Operation::DeleteVolume {
+            volume_id: v.id.clone(),
+        },
+        cause,
+    );
+}
+
+fn desired_droplet_tags(d: &DesiredState, user_data: Option<&str>) -> BTreeSet<String> {
+    let mut tags: BTreeSet<String> = d.infra.droplet.tags.iter().cloned().collect();
+    tags.extend(tags_of(d));
+    if let Some(text) = user_data {
+        tags.insert(user_data_tag(text));
+    }
+    tags
+}
+
+fn droplet(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    user_data: Option<&str>,
+    o: &ObservedInfra,
+    volume: &mut VolumeOutcome,
+) -> Option<DropletRef> {
+    let want = &d.infra.droplet;
+    let dep = deployment_tag(&d.name);
+    let id = ResourceId::new(ResourceKind::Droplet, &want.name);
+    let droplets = match &o.droplets {
+        Observed::Known(v) => v,
+        Observed::Unknown(reason) => {
+            b.unknown(ResourceKind::Droplet, reason);
+            return None;
+        }
+    };
+    let want_tags = desired_droplet_tags(d, user_data);
+    let volume_name = &d.infra.volume.name;
+
+    for stray in droplets
+        .iter()
+        .filter(|x| x.tags.contains(&dep) && !x.name.eq_ignore_ascii_case(&want.name))
+    {
+        let mut c = Change::new(ResourceId::new(ResourceKind::Droplet, &stray.name), Action::Delete);
+        c.cause(format!("droplet {} is no longer in the manifest", stray.name));
+        if detach_from(volume, stray.id, &mut c, &d.infra.region) {
+            c.destroys(volume_name);
+        }
+        c.step(Operation::DeleteDroplet { droplet_id: stray.id }, "no longer in the manifest");
+        b.add(c);
+    }
+
+    let named: Vec<&DropletState> = droplets
+        .iter()
+        .filter(|x| x.name.eq_ignore_ascii_case(&want.name))
+        .collect();
+    let current = match named.as_slice() {
+        [] => {
+            create_droplet(b, d, id, &want_tags, "droplet does not exist");
+            return Some(DropletRef::Planned(want.name.clone()));
+        }
+        [one] if one.tags.contains(&dep) || one.tags.contains(&MANAGED_TAG.to_owned()) => *one,
+        [one] => {
+            b.conflict(
+                id,
+                format!(
+                    "droplet {} (id {}) exists but does not belong to this deployment (no tag {dep}); tag it to adopt it, \
+                     or choose another name",
+                    one.name, one.id
+                ),
+            );
+            return None;
+        }
+        many => {
+            b.conflict(
+                id,
+                format!(
+                    "{} droplets are named {}; DigitalOcean does not enforce unique names, so remove the extra ones by hand",
+                    many.len(),
+                    want.name
+                ),
+            );
+            return None;
+        }
+    };
+
+    let mut replace = Vec::new();
+    if !current.region.eq_ignore_ascii_case(&d.infra.region) {
+        replace.push(format!("region {} → {}", current.region, d.infra.region.to_ascii_lowercase()));
+    }
+    if current.image != want.image {
+        replace.push(format!("image {} → {}", current.image, want.image));
+    }
+    let have_ud = current.tags.iter().find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
+    let want_ud = want_tags.iter().find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
+    if let (Some(have), Some(want)) = (have_ud, want_ud)
+        && have != want
+    {
+        replace.push("user_data changed (it only runs on first boot)".to_owned());
+    }
+    if !replace.is_empty() {
+        let mut c = Change::new(id.clone(), Action::Replace);
+        for cause in &replace {
+            c.cause(cause);
+        }
+        if replace.iter().any(|r| r.starts_with("region")) {
+            c.field("region", Some(current.region.clone()), Some(d.infra.region.to_ascii_lowercase()));
+        }
+        if current.image != want.image {
+            c.field("image", Some(current.image.clone()), Some(want.image.clone()));
+        }
+        let cause = replace[0].clone();
+        c.step(Operation::ShutdownDroplet { droplet_id: current.id }, &cause);
+        let mut detached = volume.clone();
+        if detach_from(&mut detached, current.id, &mut c, &d.infra.region) {
+            c.destroys(volume_name);
+        }
+        c.step(Operation::DeleteDroplet { droplet_id: current.id }, &cause);
+        c.step(create_droplet_op(d, &want_tags), &cause);
+        if b.add(c) {
+            *volume = detached;
+            return Some(DropletRef::Planned(want.name.clone()));
+        }
+        return Some(DropletRef::Id(current.id));
+    }
+
+    let mut c = Change::new(id, Action::Update);
+    if current.size != want.size {
+        let cause = format!("size {} → {}", current.size, want.size);
+        c.field("size", Some(current.size.clone()), Some(want.size.clone()))
+            .cause(&cause)
+            .step(Operation::ShutdownDroplet { droplet_id: current.id }, &cause)
+            .step(
+                Operation::ResizeDroplet {
+                    droplet_id: current.id,
+                    size: want.size.clone(),
+                },
+                &cause,
+            )
+            .step(Operation::PowerOnDroplet { droplet_id: current.id }, &cause);
+    }
+    for tag in want_tags.iter().filter(|t| !current.tags.contains(t)) {
+        let cause = format!("drift: droplet tag {tag} removed outside the manifest");
+        c.field("tags", None, Some(tag.clone())).cause(&cause).step(
+            Operation::Tag {
+                tag: tag.clone(),
+                target: Taggable::Droplet(current.id),
+            },
+            cause,
+        );
+    }
+    for tag in current.tags.iter().filter(|t| !want_tags.contains(*t)) {
+        if tag.starts_with(USER_DATA_TAG_PREFIX) && want_ud.is_none() {
+            continue; // No template to compare with: keep the record.
+        }
+        let cause = format!("drift: droplet tag {tag} not in the manifest");
+        c.field("tags", Some(tag.clone()), None).cause(&cause).step(
+            Operation::Untag {
+                tag: tag.clone(),
+                target: Taggable::Droplet(current.id),
+            },
+            cause,
+        );
+    }
+    finish_update(b, c);
+    Some(DropletRef::Id(current.id))
+}
+
+/// Adds detach steps if the volume is attached to `droplet`, and marks it detached; returns whether it was.
+fn detach_from(volume: &mut VolumeOutcome, droplet: u64, c: &mut Change, region: &str) -> bool {
+    let VolumeOutcome::Existing { id, attached } = volume else {
+        return false;
+    };
+    if !attached.contains(&droplet) {
+        return false;
+    }
+    c.step(
+        Operation::DetachVolume {
+            volume_id: id.clone(),
+            droplet_id: droplet,
+            region: region.to_ascii_lowercase(),
+        },
+        "the volume must be detached before its droplet is destroyed",
+    );
+    c.step(
+        Operation::SnapshotVolume {
+            volume: VolumeRef::Id(id.clone()),
+            name: format!("before-droplet-{droplet}-destroyed"),
+            tags: vec![MANAGED_TAG.to_owned()],
+        },
+        "fresh snapshot before the droplet holding the volume is destroyed",
+    );
+    attached.retain(|d| *d != droplet);
+    true
+}
+
+fn create_droplet_op(d: &DesiredState, tags: &BTreeSet<String>) -> Operation {
+    let want = &d.infra.droplet;
+    Operation::CreateDroplet {
+        name: want.name.clone(),
+        region: d.infra.region.to_ascii_lowercase(),
+        size: want.size.clone(),
+        image: want.image.clone(),
+        ssh_keys: want.ssh_keys.clone(),
+        tags: tags.iter().cloned().collect(),
+        monitoring: want.monitoring,
+        user_data: want.user_data.clone(),
+    }
+}
+
+fn create_droplet(b: &mut Builder<'_>, d: &DesiredState, id: ResourceId, tags: &BTreeSet<String>, cause: &str) {
+    let want = &d.infra.droplet;
+    let mut c = Change::new(id, Action::Create);
+    c.field("size", None, Some(want.size.clone()))
+        .field("image", None, Some(want.image.clone()))
+        .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
+        .field("tags", None, Some(tags.iter().cloned().collect::<Vec<_>>().join(",")))
+        .cause(cause)
+        .step(create_droplet_op(d, tags), cause);
+    b.add(c);
+}
+
+fn attachment(b: &mut Builder<'_>, d: &DesiredState, volume: &VolumeOutcome, droplet: Option<DropletRef>) {
+    let name = format!("{}→{}", d.infra.volume.name, d.infra.droplet.name);
+    let id = ResourceId::new(ResourceKind::VolumeAttachment, &name);
+    let (Some(volume_ref), Some(droplet)) = (volume.reference(), droplet) else {
+        b.note(format!("{id} not planned: the volume or the droplet is unknown or held back"));
+        return;
+    };
+    let region = d.infra.region.to_ascii_lowercase();
+    let attached = match volume {
+        VolumeOutcome::Existing { attached, .. } => attached.clone(),
+        _ => Vec::new(),
+    };
+    if let DropletRef::Id(droplet_id) = droplet
+        && attached.contains(&droplet_id)
+    {
+        return b.no_op(id);
+    }
+    let (action, cause) = match (&droplet, attached.is_empty(), &volume_ref) {
+        (DropletRef::Id(_), true, VolumeRef::Id(_)) => (Action::Update, "drift: volume detached outside the manifest"),
+        (_, false, _) => (Action::Update, "drift: volume attached to another droplet"),
+        _ => (Action::Create, "attach the volume to the droplet"),
+    };
+    let mut c = Change::new(id, action);
+    c.cause(cause);
+    if let VolumeOutcome::Existing { id: volume_id, .. } = volume {
+        for other in &attached {
+            c.step(
+                Operation::DetachVolume {
+                    volume_id: volume_id.clone(),
+                    droplet_id: *other,
+                    region: region.clone(),
+                },
+                cause,
+            );
+        }
+    }
+    c.step(
+        Operation::AttachVolume {
+            volume: volume_ref,
+            droplet,
+            region,
+        },
+        cause,
+    );
+    b.add(c);
+}
+
+fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
+    let want = &d.infra.firewall;
+    let dep = deployment_tag(&d.name);
+    let id = ResourceId::new(ResourceKind::Firewall, &want.name);
+    let firewalls = match &o.firewalls {
+        Observed::Known(v) => v,
+        Observed::Unknown(reason) => return b.unknown(ResourceKind::Firewall, reason),
+    };
+    for stray in firewalls.iter().filter(|f| f.tags.contains(&dep) && f.name != want.name) {
+        let mut c = Change::new(ResourceId::new(ResourceKind::Firewall, &stray.name), Action::Delete);
+        c.cause(format!("firewall {} is no longer in the manifest", stray.name)).step(
+            Operation::DeleteFirewall {
+                firewall_id: stray.id.clone(),
+            },
+            "no longer in the manifest",
+        );
+        b.add(c);
+    }
+    let target = vec![dep.clone()];
+    let Some(current) = firewalls.iter().find(|f| f.name == want.name) else {
+        let mut c = Change::new(id, Action::Create);
+        c.field("inbound_rules", None, Some(want.inbound.len().to_string()))
+            .field("outbound_rules", None, Some(want.outbound.len().to_string()))
+            .field("tags", None, Some(dep.clone()))
+            .cause("firewall does not exist")
+            .step(
+                Operation::CreateFirewall {
+                    name: want.name.clone(),
+                    inbound: want.inbound.clone(),
+                    outbound: want.outbound.clone(),
+                    tags: target,
+                },
+                "firewall does not exist",
+            );
+        b.add(c);
+        return;
+    };
+    let mut causes = firewall_rules::differences("inbound", &want.inbound, &current.inbound);
+    causes.extend(firewall_rules::differences("outbound", &want.outbound, &current.outbound));
+    let mut have_tags = current.tags.clone();
+    have_tags.sort();
+    if have_tags != target {
+        causes.push(format!("drift: applies to tags [{}], want [{dep}]", have_tags.join(", ")));
+    }
+    if causes.is_empty() {
+        return b.no_op(id);
+    }
+    let mut c = Change::new(id, Action::Update);
+    for cause in &causes {
+        c.cause(cause);
+    }
+    c.field("rules", Some(describe_rules(current.inbound.len(), current.outbound.len())), Some(describe_rules(want.inbound.len(), want.outbound.len())))
+        .step(
+            Operation::UpdateFirewall {
+                firewall_id: current.id.clone(),
+                name: want.name.clone(),
+                inbound: want.inbound.clone(),
+                outbound: want.outbound.clone(),
+                tags: target,
+            },
+            causes.join("; "),
+        );
+    b.add(c);
+}
+
+fn describe_rules(inbound: usize, outbound: usize) -> String {
+    format!("{inbound} inbound, {outbound} outbound")
+}
+
+/// Adds an update with steps, or records a no-op.
+fn finish_update(b: &mut Builder<'_>, c: Change) {
+    if c.steps().is_empty() {
+        b.no_op(c.resource().clone());
+    } else {
+        b.add(c);
+    }
+}

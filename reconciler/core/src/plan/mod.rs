@@ -1,0 +1,51 @@
+//! The planner: a pure function of (desired, observed) → [`Plan`]. No I/O, no clock (time comes from the
+//! observation), no randomness.
+
+mod app;
+mod builder;
+mod firewall_rules;
+mod infra;
+mod model;
+mod snapshots;
+
+pub use model::*;
+
+use crate::manifest::DesiredState;
+use crate::observed::ObservedState;
+
+/// The desired state with what the manifest only references.
+#[derive(Debug, Clone, Copy)]
+pub struct Desired<'a> {
+    /// The validated manifest.
+    pub manifest: &'a DesiredState,
+    /// The rendered cloud-init user_data, when the manifest names a template.
+    pub user_data: Option<&'a str>,
+    /// The manifest's git commit, recorded on the container (not part of its identity).
+    pub commit: Option<&'a str>,
+}
+
+/// Choices of the person running the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Volumes whose data may be destroyed (`--allow-data-loss=<volume>`).
+    pub allow_data_loss: Vec<String>,
+}
+
+/// Plans the steps that take `observed` to `desired`.
+pub fn plan(desired: &Desired<'_>, observed: &ObservedState, options: &PlanOptions) -> Plan {
+    let mut b = builder::Builder::new(options, observed.observed_at);
+    let d = desired.manifest;
+    let volume = observed
+        .infra
+        .as_ref()
+        .map(|infra| infra::plan(&mut b, d, desired.user_data, infra));
+    if let Some(app) = &observed.app {
+        app::plan(&mut b, d, desired.commit, app, volume.as_ref().and_then(|v| v.reference()));
+    } else if volume.is_some() {
+        b.note("app scope not observed: the container is not planned");
+    }
+    if let (Some(infra), Some(volume)) = (&observed.infra, &volume) {
+        snapshots::plan(&mut b, d, infra, volume);
+    }
+    b.finish()
+}

@@ -1,0 +1,476 @@
+//! What a plan is made of: resource changes for people, atomic steps for the executor.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::ContainerSpec;
+use crate::manifest::{Filesystem, FirewallRule};
+
+/// Version of the plan's JSON form (`reconciler plan --json`); see `docs/plan-json.md`.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The difference between desired and observed state, and the ordered steps that remove it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Format version of this document.
+    pub format_version: u32,
+    /// One entry per resource compared, with what changes (no-ops included).
+    pub changes: Vec<ResourceChange>,
+    /// Atomic operations in execution order.
+    pub steps: Vec<Step>,
+    /// What to run if the new container fails its health gate: restores the previous one.
+    pub revert: Vec<Step>,
+    /// Changes a safety guard holds back; `apply` refuses to run while any remain.
+    pub blocked: Vec<Blocked>,
+    /// Resources that could not be observed; nothing is created or deleted for them.
+    pub unknown: Vec<Unknown>,
+    /// Remarks that change nothing (e.g. a quarantined revision being skipped).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Whether applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.blocked.is_empty()
+    }
+
+    /// Resource counts in Terraform's sense (a replacement adds one and destroys one).
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Delete => s.destroy += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+}
+
+/// Counts for the summary line `Plan: 1 to add, 1 to change, 0 to destroy.`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Resources created (replacements included).
+    pub add: usize,
+    /// Resources updated in place.
+    pub change: usize,
+    /// Resources destroyed (replacements included).
+    pub destroy: usize,
+}
+
+/// Kinds of resources the reconciler manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// Container registry.
+    Registry,
+    /// Block-storage volume.
+    Volume,
+    /// Droplet.
+    Droplet,
+    /// The volume's attachment to the droplet.
+    VolumeAttachment,
+    /// Cloud firewall.
+    Firewall,
+    /// Volume snapshot.
+    Snapshot,
+    /// Image in the droplet's local store.
+    Image,
+    /// Data directory on the host.
+    DataDir,
+    /// The bot container.
+    Container,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Registry => "registry",
+            Self::Volume => "volume",
+            Self::Droplet => "droplet",
+            Self::VolumeAttachment => "volume_attachment",
+            Self::Firewall => "firewall",
+            Self::Snapshot => "snapshot",
+            Self::Image => "image",
+            Self::DataDir => "data_dir",
+            Self::Container => "container",
+        })
+    }
+}
+
+/// A resource: its kind and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceId {
+    /// Kind.
+    pub kind: ResourceKind,
+    /// Name (for an attachment, `volume→droplet`).
+    pub name: String,
+}
+
+impl ResourceId {
+    /// A resource of `kind` called `name`.
+    pub fn new(kind: ResourceKind, name: impl Into<String>) -> Self {
+        Self { kind, name: name.into() }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.name)
+    }
+}
+
+/// What happens to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing: it matches.
+    NoOp,
+    /// Created.
+    Create,
+    /// Updated in place.
+    Update,
+    /// Destroyed and created again.
+    Replace,
+    /// Destroyed.
+    Delete,
+}
+
+/// The change to one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    /// The resource.
+    pub resource: ResourceId,
+    /// What happens to it.
+    pub action: Action,
+    /// Field-level before/after of what differs (all desired fields for a create).
+    pub fields: Vec<FieldDiff>,
+    /// Why, for people (the executor never reads it).
+    pub causes: Vec<String>,
+    /// Whether it destroys the data on a volume.
+    pub data_destructive: bool,
+}
+
+/// One field that differs. Secret values never appear: a secret field reads `(sensitive)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    /// Dotted field name.
+    pub field: String,
+    /// Observed value, `None` when absent.
+    pub before: Option<String>,
+    /// Desired value, `None` when it goes away.
+    pub after: Option<String>,
+}
+
+/// One atomic operation with its resource and cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The resource it acts on.
+    pub resource: ResourceId,
+    /// The action of that resource's change this step belongs to.
+    pub action: Action,
+    /// The operation.
+    pub op: Operation,
+    /// Why it is needed.
+    pub cause: String,
+}
+
+/// A droplet named by id when it exists, or by name when an earlier step creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropletRef {
+    /// An existing droplet.
+    Id(u64),
+    /// The droplet an earlier step of this plan creates.
+    Planned(String),
+}
+
+/// A volume named by id when it exists, or by name when an earlier step creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeRef {
+    /// An existing volume.
+    Id(String),
+    /// The volume an earlier step of this plan creates.
+    Planned(String),
+}
+
+/// The target of a tag operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Taggable {
+    /// A droplet id.
+    Droplet(u64),
+    /// A volume id.
+    Volume(String),
+}
+
+/// The health gate a new container must pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthGate {
+    /// URL probed from the host, or `None` to read Docker's own health status.
+    pub http: Option<String>,
+    /// Give up after this long without a healthy answer (start period + retries × interval).
+    pub deadline_ms: u64,
+    /// Probe interval.
+    pub interval_ms: u64,
+    /// Per-probe timeout.
+    pub timeout_ms: u64,
+    /// How long it must then stay healthy with zero restarts.
+    pub stability_ms: u64,
+}
+
+/// An atomic operation. Each is one API call (or one host command), carrying all the data it needs, so the executor
+/// makes no decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    /// Create the container registry.
+    CreateRegistry {
+        /// Name.
+        name: String,
+        /// Tier slug.
+        tier: String,
+        /// Region slug.
+        region: String,
+    },
+    /// Change the registry's subscription tier.
+    SetRegistryTier {
+        /// Tier slug.
+        tier: String,
+    },
+    /// Create the block-storage volume.
+    CreateVolume {
+        /// Name.
+        name: String,
+        /// Region slug.
+        region: String,
+        /// Size in GiB.
+        size_gib: u32,
+        /// Filesystem to format.
+        filesystem: Filesystem,
+        /// Tags.
+        tags: Vec<String>,
+    },
+    /// Grow the volume.
+    ResizeVolume {
+        /// Volume id.
+        volume_id: String,
+        /// New size in GiB.
+        size_gib: u32,
+        /// Region slug.
+        region: String,
+    },
+    /// Delete the volume (data-destructive).
+    DeleteVolume {
+        /// Volume id.
+        volume_id: String,
+    },
+    /// Create the droplet.
+    CreateDroplet {
+        /// Name.
+        name: String,
+        /// Region slug.
+        region: String,
+        /// Size slug.
+        size: String,
+        /// Image slug.
+        image: String,
+        /// SSH key fingerprints.
+        ssh_keys: Vec<String>,
+        /// Tags (identity tags included).
+        tags: Vec<String>,
+        /// Install the monitoring agent.
+        monitoring: bool,
+        /// Path of the user_data template (the executor reads and renders it); its hash is in `tags`.
+        user_data: Option<String>,
+    },
+    /// Gracefully shut the droplet down.
+    ShutdownDroplet {
+        /// Droplet id.
+        droplet_id: u64,
+    },
+    /// Resize the droplet (it must be off).
+    ResizeDroplet {
+        /// Droplet id.
+        droplet_id: u64,
+        /// Size slug.
+        size: String,
+    },
+    /// Power the droplet on.
+    PowerOnDroplet {
+        /// Droplet id.
+        droplet_id: u64,
+    },
+    /// Delete the droplet.
+    DeleteDroplet {
+        /// Droplet id.
+        droplet_id: u64,
+    },
+    /// Add a tag to a resource.
+    Tag {
+        /// Tag.
+        tag: String,
+        /// Resource.
+        target: Taggable,
+    },
+    /// Remove a tag from a resource.
+    Untag {
+        /// Tag.
+        tag: String,
+        /// Resource.
+        target: Taggable,
+    },
+    /// Attach the volume to the droplet.
+    AttachVolume {
+        /// Volume.
+        volume: VolumeRef,
+        /// Droplet.
+        droplet: DropletRef,
+        /// Region slug.
+        region: String,
+    },
+    /// Detach the volume from a droplet.
+    DetachVolume {
+        /// Volume id.
+        volume_id: String,
+        /// Droplet id.
+        droplet_id: u64,
+        /// Region slug.
+        region: String,
+    },
+    /// Create the firewall.
+    CreateFirewall {
+        /// Name.
+        name: String,
+        /// Inbound rules.
+        inbound: Vec<FirewallRule>,
+        /// Outbound rules.
+        outbound: Vec<FirewallRule>,
+        /// Droplet tags it applies to.
+        tags: Vec<String>,
+    },
+    /// Replace the firewall's whole definition (DigitalOcean's PUT is a full replacement).
+    UpdateFirewall {
+        /// Firewall id.
+        firewall_id: String,
+        /// Name.
+        name: String,
+        /// Inbound rules.
+        inbound: Vec<FirewallRule>,
+        /// Outbound rules.
+        outbound: Vec<FirewallRule>,
+        /// Droplet tags it applies to.
+        tags: Vec<String>,
+    },
+    /// Delete a firewall no longer in the manifest.
+    DeleteFirewall {
+        /// Firewall id.
+        firewall_id: String,
+    },
+    /// Snapshot the volume.
+    SnapshotVolume {
+        /// Volume.
+        volume: VolumeRef,
+        /// Snapshot name.
+        name: String,
+        /// Tags.
+        tags: Vec<String>,
+    },
+    /// Delete a snapshot.
+    DeleteSnapshot {
+        /// Snapshot id.
+        snapshot_id: String,
+    },
+    /// Create or fix the host data directory (owner and mode) before the container starts.
+    EnsureDataDir {
+        /// Host path.
+        path: String,
+        /// Owner uid.
+        uid: u32,
+        /// Owner gid.
+        gid: u32,
+        /// Mode bits.
+        mode: u32,
+    },
+    /// Pull the image into the local store.
+    PullImage {
+        /// Reference.
+        reference: String,
+    },
+    /// Create (not start) a container.
+    CreateContainer {
+        /// Container name.
+        name: String,
+        /// Spec.
+        spec: Box<ContainerSpec>,
+        /// Labels (identity included).
+        labels: BTreeMap<String, String>,
+    },
+    /// Start a container.
+    StartContainer {
+        /// Container name or id.
+        container: String,
+    },
+    /// Stop a container: SIGTERM, then SIGKILL after the grace period.
+    StopContainer {
+        /// Container name or id.
+        container: String,
+        /// Grace period in seconds.
+        grace_secs: u64,
+    },
+    /// Rename a container.
+    RenameContainer {
+        /// Container name or id.
+        container: String,
+        /// New name.
+        to: String,
+    },
+    /// Wait until the container passes its health gate.
+    WaitHealthy {
+        /// Container name or id.
+        container: String,
+        /// The gate.
+        gate: HealthGate,
+    },
+    /// Remove a container (stopped first if needed).
+    RemoveContainer {
+        /// Container name or id.
+        container: String,
+    },
+}
+
+impl Operation {
+    /// Whether the step changes the world (every operation but waiting does).
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self, Self::WaitHealthy { .. })
+    }
+}
+
+/// A change held back by a safety guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The resource.
+    pub resource: ResourceId,
+    /// Why it is held back and how to allow it.
+    pub reason: String,
+    /// The steps it would take.
+    pub steps: Vec<Step>,
+}
+
+/// A resource whose state could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unknown {
+    /// Kind of resource.
+    pub kind: ResourceKind,
+    /// Why it could not be read.
+    pub reason: String,
+}
