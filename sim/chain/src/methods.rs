@@ -1,0 +1,245 @@
+//! The `eth_*`, `net_*` and `web3_*` methods the simulated node answers.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256, Bloom, Bytes};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::chain::{BASE_FEE, Block, Chain, GAS_PER_TX};
+use crate::faults::LogLimits;
+use crate::filter::{BlockTag, FilterParams};
+use crate::json::{BlockView, ReceiptView, RpcLog, TransactionView};
+use crate::node::Node;
+use crate::rpc::{RpcError, param, positional};
+use crate::tokens::CallOutcome;
+
+/// Answers a stateless method.
+pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<Value, RpcError> {
+    match method {
+        "eth_chainId" => no_params(params).map(|()| quantity(node.chain_id)),
+        "net_version" => no_params(params).map(|()| json!(node.chain_id.to_string())),
+        "web3_clientVersion" => {
+            no_params(params).map(|()| json!(concat!("sim-chain/v", env!("CARGO_PKG_VERSION"))))
+        }
+        "eth_blockNumber" => {
+            no_params(params).map(|()| quantity(node.chain().head().header.number))
+        }
+        "eth_getBlockByNumber" => {
+            let [tag, full] = positional(params)?;
+            let tag: BlockTag = param(tag, 0)?;
+            let full: bool = param(full, 1)?;
+            let chain = node.chain();
+            let number = tag.resolve(chain.head().header.number);
+            Ok(chain
+                .block(number)
+                .map_or(Value::Null, |block| block_json(block, full)))
+        }
+        "eth_getBlockByHash" => {
+            let [hash, full] = positional(params)?;
+            let hash: B256 = param(hash, 0)?;
+            let full: bool = param(full, 1)?;
+            Ok(node
+                .chain()
+                .block_by_hash(&hash)
+                .map_or(Value::Null, |block| block_json(block, full)))
+        }
+        "eth_getLogs" => {
+            let [filter] = positional(params)?;
+            let filter: FilterParams = param(filter, 0)?;
+            let logs = get_logs(&node.chain(), node.faults.log_limits(), &filter)?;
+            to_json(&logs)
+        }
+        "eth_getTransactionReceipt" => {
+            let [hash] = positional(params)?;
+            let hash: B256 = param(hash, 0)?;
+            let chain = node.chain();
+            let Some((block, index)) = chain.transaction(&hash) else {
+                return Ok(Value::Null);
+            };
+            to_json(&receipt(block, index))
+        }
+        "eth_getTransactionByHash" => {
+            let [hash] = positional(params)?;
+            let hash: B256 = param(hash, 0)?;
+            let chain = node.chain();
+            let Some((block, index)) = chain.transaction(&hash) else {
+                return Ok(Value::Null);
+            };
+            to_json(&transaction(block, index))
+        }
+        "eth_call" => {
+            let [request, tag] = positional(params)?;
+            let request: CallRequest = param(request, 0)?;
+            let tag: Option<BlockTag> = param(tag, 1)?;
+            eth_call(&node.chain(), &request, tag.unwrap_or(BlockTag::Latest))
+        }
+        _ => Err(RpcError::method_not_found(method)),
+    }
+}
+
+fn no_params(params: Value) -> Result<(), RpcError> {
+    positional::<0>(params).map(|_| ())
+}
+
+fn quantity(value: u64) -> Value {
+    json!(format!("{value:#x}"))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<Value, RpcError> {
+    serde_json::to_value(value)
+        .map_err(|error| RpcError::server(format!("cannot encode result: {error}")))
+}
+
+/// The logs of `filter`, within the provider-style `limits`.
+pub(crate) fn get_logs(
+    chain: &Chain,
+    limits: LogLimits,
+    filter: &FilterParams,
+) -> Result<Vec<RpcLog>, RpcError> {
+    let matcher = filter.matcher().map_err(RpcError::invalid_params)?;
+    let blocks: &[Arc<Block>] = if let Some(hash) = filter.block_hash {
+        if filter.from_block.is_some() || filter.to_block.is_some() {
+            return Err(RpcError::invalid_params(
+                "cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other",
+            ));
+        }
+        let block = chain
+            .block_by_hash(&hash)
+            .ok_or_else(|| RpcError::server("unknown block"))?;
+        std::slice::from_ref(block)
+    } else {
+        let head = chain.head().header.number;
+        let from = filter.from_block.unwrap_or(BlockTag::Latest).resolve(head);
+        let to = filter.to_block.unwrap_or(BlockTag::Latest).resolve(head);
+        if from > to {
+            return Err(RpcError::server("invalid block range params"));
+        }
+        if let Some(max) = limits.max_block_range
+            && to - from >= max
+        {
+            return Err(RpcError::invalid_params(format!(
+                "block range is too large: {} blocks requested, at most {max} allowed",
+                to - from + 1
+            )));
+        }
+        chain.blocks(from..=to)
+    };
+    let mut logs = Vec::new();
+    for block in blocks {
+        let before = logs.len();
+        logs.extend(
+            block
+                .logs
+                .iter()
+                .filter(|log| matcher.matches(log))
+                .cloned(),
+        );
+        if let Some(max) = limits.max_results
+            && logs.len() > max
+        {
+            return Err(too_many_results(max, blocks, before, block));
+        }
+    }
+    Ok(logs)
+}
+
+/// Infura's answer to a query past the result limit, suggesting the range that fits.
+fn too_many_results(
+    max: usize,
+    blocks: &[Arc<Block>],
+    fitting: usize,
+    overflowing: &Block,
+) -> RpcError {
+    let first = blocks.first().map_or(0, |block| block.header.number);
+    let last_fitting = overflowing.header.number.saturating_sub(1).max(first);
+    let message = format!("query returned more than {max} results");
+    let error = RpcError::new(
+        -32005,
+        format!("{message}. Try with this block range [{first:#x}, {last_fitting:#x}]."),
+    );
+    error.with_data(json!({ "from": format!("{first:#x}"), "to": format!("{last_fitting:#x}"), "limit": max, "fitting": fitting }))
+}
+
+fn block_json(block: &Block, full: bool) -> Value {
+    let transactions = block
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            if full {
+                json!(transaction(block, index))
+            } else {
+                json!(tx.hash)
+            }
+        })
+        .collect();
+    let size = 600 + 200 * block.txs.len() as u64;
+    json!(BlockView {
+        header: &block.header,
+        size,
+        transactions,
+        uncles: []
+    })
+}
+
+fn transaction(block: &Block, index: usize) -> TransactionView {
+    let tx = &block.txs[index];
+    TransactionView {
+        hash: tx.hash,
+        block_hash: block.header.hash,
+        block_number: block.header.number,
+        transaction_index: index as u64,
+        from: tx.content.from,
+        to: tx.content.to,
+        value: 0,
+        gas: GAS_PER_TX,
+        input: Bytes::new(),
+        tx_type: 2,
+    }
+}
+
+fn receipt(block: &Block, index: usize) -> ReceiptView<'_> {
+    let tx = &block.txs[index];
+    let logs = &block.logs[tx.logs.clone()];
+    let mut logs_bloom = Bloom::ZERO;
+    for log in logs {
+        logs_bloom.accrue_raw_log(log.address, &log.topics);
+    }
+    ReceiptView {
+        transaction_hash: tx.hash,
+        transaction_index: index as u64,
+        block_hash: block.header.hash,
+        block_number: block.header.number,
+        from: tx.content.from,
+        to: tx.content.to,
+        cumulative_gas_used: GAS_PER_TX * (index as u64 + 1),
+        gas_used: GAS_PER_TX,
+        effective_gas_price: BASE_FEE,
+        contract_address: None,
+        logs,
+        logs_bloom,
+        status: 1,
+        tx_type: 2,
+    }
+}
+
+/// The call object of `eth_call` (`input` is the newer name of `data`).
+#[derive(Debug, Deserialize)]
+struct CallRequest {
+    to: Address,
+    #[serde(alias = "input")]
+    data: Option<Bytes>,
+}
+
+fn eth_call(chain: &Chain, request: &CallRequest, tag: BlockTag) -> Result<Value, RpcError> {
+    let head = chain.head().header.number;
+    if tag.resolve(head) > head {
+        return Err(RpcError::server("header not found"));
+    }
+    let input = request.data.clone().unwrap_or_default();
+    match chain.tokens.call(request.to, &input, &[chain.orderbook()]) {
+        CallOutcome::Return(output) => Ok(json!(output)),
+        CallOutcome::Revert => Err(RpcError::server("execution reverted")),
+    }
+}

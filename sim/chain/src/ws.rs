@@ -1,0 +1,76 @@
+//! One WebSocket connection: answers calls, pushes subscription notifications, and obeys the drop,
+//! stall and duplicate faults.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::node::Node;
+use crate::rpc;
+use crate::subscriptions::Subscriptions;
+
+/// Serves `socket` until the client leaves, a drop fault hits, or the client is too slow to keep up
+/// with the chain (it is then disconnected, as providers do).
+pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let mut events = node.events();
+    let mut drops = node.faults.watch_drops();
+    let mut stall = node.faults.watch_stall();
+    let mut subscriptions = Subscriptions::new(node.faults.seed());
+    let mut rng = fastrand::Rng::with_seed(node.faults.seed());
+    loop {
+        let stalled = *stall.borrow_and_update();
+        tokio::select! {
+            _ = drops.changed() => {
+                tracing::debug!("dropping WebSocket connection");
+                return;
+            }
+            changed = stall.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            message = stream.next(), if !stalled => {
+                let text = match message {
+                    Some(Ok(Message::Text(text))) => text.to_string(),
+                    Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                };
+                let rate_limited = node.faults.rate_limited().is_some();
+                let reply = rpc::handle_message(&node, &text, Some(&mut subscriptions), rate_limited);
+                if let Some(reply) = reply
+                    && sink.send(Message::Text(reply.into())).await.is_err()
+                {
+                    return;
+                }
+            }
+            event = events.recv() => {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "WebSocket client too slow, disconnecting it");
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if stalled {
+                    continue;
+                }
+                for notification in subscriptions.notifications(&event) {
+                    let copies = if node.faults.duplicate(&mut rng) { 2 } else { 1 };
+                    for _ in 0..copies {
+                        if sink.feed(Message::Text(notification.clone().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
