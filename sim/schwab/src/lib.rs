@@ -1,14 +1,45 @@
-//! Placeholder until the simulator lands: its owner replaces this file.
+//! A loopback simulator of the Charles Schwab Trader API (Individual).
+//!
+//! It serves, on `http://127.0.0.1:<port>` instead of `https://api.schwabapi.com`:
+//! * OAuth: `GET|POST /v1/oauth/authorize` and `POST /v1/oauth/token` (codes, access and refresh tokens
+//!   with Schwab's lifetimes, single use and clobbering);
+//! * `/trader/v1/accounts[/accountNumbers|/{hash}]` and the order endpoints, with orders moving
+//!   `PENDING_ACTIVATION`/`QUEUED` → `WORKING` → `FILLED` over configurable delays;
+//! * `/marketdata/v1/markets` (equity hours, open/closed switch);
+//! * the gateway's bearer authentication, rate limits (429 + `Retry-After`) and `Schwab-Client-CorrelId`;
+//! * faults on demand and a ledger of every order, through [`Handle`] or `/_sim/...`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sim_schwab::SimError> {
+//! let sim = sim_schwab::start(sim_schwab::Config::default()).await?;
+//! let code = sim.authorize(None).code; // exchange at {base_url}/v1/oauth/token
+//! sim.set_market_open(false);
+//! println!("{} {code}", sim.base_url());
+//! # Ok(()) }
+//! ```
 
-/// Command-line arguments of this simulator.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: std::net::SocketAddr,
-}
+mod accounts;
+mod cli;
+mod config;
+mod connection;
+mod control;
+mod errors;
+mod faults;
+mod gateway;
+mod instrument;
+mod ledger;
+mod market;
+mod oauth;
+mod orders;
+mod rate_limit;
+mod server;
+mod state;
+mod time;
 
-/// Runs the simulator until interrupted.
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("simulator not built yet (asked to listen on {})", args.listen)
-}
+pub use cli::{Args, run};
+pub use config::{Config, DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CALLBACK_URL};
+pub use faults::{Fault, LostResponse};
+pub use ledger::{Ledger, LedgerFill, LedgerOrder};
+pub use orders::{Instruction, OrderStatus};
+pub use server::{Handle, SimError, start};
+pub use state::{AccountNumber, Authorization};

@@ -1,0 +1,109 @@
+//! `/_sim/...`: the test-only control API, outside Schwab's real paths and without auth.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::faults::Fault;
+use crate::ledger::Ledger;
+use crate::state::{Authorization, Sim};
+
+/// The control routes.
+pub(crate) fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/_sim/info", get(info))
+        .route("/_sim/oauth/code", get(code))
+        .route("/_sim/market", get(market).put(set_market))
+        .route("/_sim/prices/{symbol}", put(set_prices))
+        .route(
+            "/_sim/faults",
+            get(faults).post(inject).delete(clear_faults),
+        )
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .route("/_sim/ledger", get(ledger))
+}
+
+/// Base URL, app key, callback and accounts (never the app secret).
+async fn info(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({
+        "base_url": sim.base_url,
+        "app_key": sim.config.app_key,
+        "callback_url": sim.config.callback_url,
+        "accounts": sim.accounts,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeQuery {
+    state: Option<String>,
+}
+
+/// A fresh authorization code and the redirect URL the browser would follow.
+async fn code(State(sim): State<Arc<Sim>>, Query(query): Query<CodeQuery>) -> Json<Authorization> {
+    Json(sim.authorize(query.state.as_deref()))
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct MarketSwitch {
+    open: bool,
+}
+
+async fn market(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({ "open": sim.market_clock().open }))
+}
+
+async fn set_market(State(sim): State<Arc<Sim>>, Json(switch): Json<MarketSwitch>) -> StatusCode {
+    sim.set_market_open(switch.open);
+    StatusCode::NO_CONTENT
+}
+
+/// `PUT /_sim/prices/{symbol}` with a JSON array of prices, one fill per price.
+async fn set_prices(
+    State(sim): State<Arc<Sim>>,
+    Path(symbol): Path<String>,
+    Json(prices): Json<Vec<f64>>,
+) -> StatusCode {
+    sim.set_prices(&symbol, prices);
+    StatusCode::NO_CONTENT
+}
+
+async fn faults(State(sim): State<Arc<Sim>>) -> Json<Vec<Fault>> {
+    Json(sim.faults())
+}
+
+/// `POST /_sim/faults` with e.g. `{"kind":"unauthorized","calls":2}`.
+async fn inject(State(sim): State<Arc<Sim>>, Json(fault): Json<Fault>) -> StatusCode {
+    sim.inject(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExpireRequest {
+    #[serde(default)]
+    refresh: bool,
+}
+
+/// `POST /_sim/tokens/expire` with `{"refresh": true}` to force a new login.
+async fn expire_tokens(
+    State(sim): State<Arc<Sim>>,
+    body: Option<Json<ExpireRequest>>,
+) -> StatusCode {
+    let request = body.map(|Json(request)| request).unwrap_or_default();
+    sim.expire_tokens(request.refresh);
+    StatusCode::NO_CONTENT
+}
+
+async fn ledger(State(sim): State<Arc<Sim>>) -> Json<Ledger> {
+    Json(sim.ledger())
+}

@@ -1,0 +1,166 @@
+//! Faults injected on demand through the Rust API or `/_sim/faults`.
+
+use serde::{Deserialize, Serialize};
+
+/// A misbehaviour of the real API, armed for a number of calls or orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// The next `calls` API calls answer 401 as if the access token had expired.
+    Unauthorized {
+        /// How many calls fail.
+        calls: u32,
+    },
+    /// The next `calls` API calls answer 429 (a throttling storm).
+    RateLimited {
+        /// How many calls fail.
+        calls: u32,
+        /// Seconds sent in `Retry-After`, if any.
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+    },
+    /// The next `calls` API calls answer this 5xx status (e.g. 500, 502, 503).
+    ServerError {
+        /// How many calls fail.
+        calls: u32,
+        /// The HTTP status to answer.
+        status: u16,
+    },
+    /// The next `orders` placements create the order but the client never sees the 201.
+    LoseOrderResponse {
+        /// How many placements lose their response.
+        orders: u32,
+        /// What the client sees instead.
+        instead: LostResponse,
+    },
+    /// The next `orders` placements are accepted (201) and then `REJECTED`.
+    RejectOrders {
+        /// How many orders are rejected.
+        orders: u32,
+        /// The `statusDescription` of the rejection.
+        reason: String,
+    },
+    /// The next `orders` placements go `WORKING` and never fill.
+    StickOrders {
+        /// How many orders get stuck.
+        orders: u32,
+    },
+}
+
+/// What replaces the 201 of a placed order whose response is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum LostResponse {
+    /// The connection is closed before any response byte.
+    Drop,
+    /// This status (e.g. 500, 502, 503) with a gateway error body.
+    Status {
+        /// The HTTP status to answer.
+        status: u16,
+    },
+    /// Nothing for `after_ms` milliseconds, then 504 Gateway Timeout.
+    Timeout {
+        /// How long the response is held.
+        after_ms: u64,
+    },
+}
+
+impl Fault {
+    fn remaining(&mut self) -> &mut u32 {
+        match self {
+            Self::Unauthorized { calls }
+            | Self::RateLimited { calls, .. }
+            | Self::ServerError { calls, .. } => calls,
+            Self::LoseOrderResponse { orders, .. }
+            | Self::RejectOrders { orders, .. }
+            | Self::StickOrders { orders } => orders,
+        }
+    }
+
+    fn is_per_call(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized { .. } | Self::RateLimited { .. } | Self::ServerError { .. }
+        )
+    }
+}
+
+/// The armed faults, consumed one call or order at a time in the order they were injected.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    armed: Vec<Fault>,
+}
+
+impl Faults {
+    /// Arms a fault; one with a zero count is ignored.
+    pub(crate) fn inject(&mut self, mut fault: Fault) {
+        if *fault.remaining() > 0 {
+            self.armed.push(fault);
+        }
+    }
+
+    /// Disarms every fault.
+    pub(crate) fn clear(&mut self) {
+        self.armed.clear();
+    }
+
+    /// The armed faults with their remaining counts.
+    pub(crate) fn armed(&self) -> Vec<Fault> {
+        self.armed.clone()
+    }
+
+    /// Consumes one use of the first armed per-call fault.
+    pub(crate) fn take_call_fault(&mut self) -> Option<Fault> {
+        self.take(Fault::is_per_call)
+    }
+
+    /// Consumes one use of the first armed fault that `matches`.
+    pub(crate) fn take(&mut self, matches: impl Fn(&Fault) -> bool) -> Option<Fault> {
+        let index = self.armed.iter().position(matches)?;
+        let taken = self.armed[index].clone();
+        let remaining = self.armed[index].remaining();
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.armed.remove(index);
+        }
+        Some(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_consumed_in_order_and_disarm_at_zero() {
+        let mut faults = Faults::default();
+        faults.inject(Fault::Unauthorized { calls: 2 });
+        faults.inject(Fault::StickOrders { orders: 1 });
+        faults.inject(Fault::ServerError {
+            calls: 1,
+            status: 503,
+        });
+        assert!(matches!(
+            faults.take_call_fault(),
+            Some(Fault::Unauthorized { .. })
+        ));
+        assert!(matches!(
+            faults.take_call_fault(),
+            Some(Fault::Unauthorized { .. })
+        ));
+        assert!(matches!(
+            faults.take_call_fault(),
+            Some(Fault::ServerError { status: 503, .. })
+        ));
+        assert_eq!(faults.take_call_fault(), None);
+        assert_eq!(faults.armed(), vec![Fault::StickOrders { orders: 1 }]);
+    }
+
+    #[test]
+    fn a_zero_count_fault_never_fires() {
+        let mut faults = Faults::default();
+        faults.inject(Fault::Unauthorized { calls: 0 });
+        assert_eq!(faults.take_call_fault(), None);
+        assert!(faults.armed().is_empty());
+    }
+}

@@ -1,0 +1,247 @@
+//! `/trader/v1/.../orders` endpoints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::book::{CancelError, Fate};
+use super::status::OrderStatus;
+use super::{request, view};
+use crate::connection::Connection;
+use crate::errors::{ApiError, GatewayError, TraderError};
+use crate::faults::{Fault, LostResponse};
+use crate::state::{AccountNumber, Sim};
+use crate::time;
+
+/// Default and largest `maxResults`.
+const MAX_RESULTS: usize = 3000;
+
+/// `POST /trader/v1/accounts/{hash}/orders`: 201, empty body, `Location` of the new order.
+pub(crate) async fn place(
+    State(sim): State<Arc<Sim>>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
+    Path(hash): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let account = account(&sim, &hash)?;
+    let now = Utc::now();
+    let (id, lost) = {
+        let mut world = sim.world_at(now);
+        world.order_requests.try_hit(now).map_err(order_limit)?;
+        let order = request::parse(&body).map_err(|errors| {
+            TraderError::new(
+                StatusCode::BAD_REQUEST,
+                "A validation error occurred while processing the request.",
+                errors,
+            )
+        })?;
+        let reject = world
+            .faults
+            .take(|fault| matches!(fault, Fault::RejectOrders { .. }));
+        let stuck = world
+            .faults
+            .take(|fault| matches!(fault, Fault::StickOrders { .. }))
+            .is_some();
+        let lost = match world
+            .faults
+            .take(|fault| matches!(fault, Fault::LoseOrderResponse { .. }))
+        {
+            Some(Fault::LoseOrderResponse { instead, .. }) => Some(instead),
+            _ => None,
+        };
+        let reject = match reject {
+            Some(Fault::RejectOrders { reason, .. }) => Some(reason),
+            _ => None,
+        };
+        let open = world.market.open;
+        let id = world.orders.place(
+            &account.account_number,
+            order,
+            Fate { reject, stuck },
+            now,
+            open,
+            sim.timing(),
+        );
+        (id, lost)
+    };
+    tracing::info!(order_id = id, lost = ?lost, "order placed");
+    let location = format!("{}/trader/v1/accounts/{hash}/orders/{id}", sim.base_url);
+    match lost {
+        None => Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response()),
+        Some(LostResponse::Drop) => {
+            connection.sever();
+            Ok(StatusCode::CREATED.into_response())
+        }
+        Some(LostResponse::Status { status }) => Ok(GatewayError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        )
+        .into_response()),
+        Some(LostResponse::Timeout { after_ms }) => {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            Ok(GatewayError::new(StatusCode::GATEWAY_TIMEOUT).into_response())
+        }
+    }
+}
+
+/// `GET /trader/v1/accounts/{hash}/orders/{id}`.
+pub(crate) async fn get(
+    State(sim): State<Arc<Sim>>,
+    Path((hash, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = account(&sim, &hash)?;
+    let id = order_id(&id)?;
+    let world = sim.world_at(Utc::now());
+    world
+        .orders
+        .orders()
+        .iter()
+        .find(|order| order.id == id && order.account_number == account.account_number)
+        .map(|order| Json(view::order_json(order)))
+        .ok_or_else(order_not_found)
+}
+
+/// `DELETE /trader/v1/accounts/{hash}/orders/{id}`: 200 with an empty body.
+pub(crate) async fn cancel(
+    State(sim): State<Arc<Sim>>,
+    Path((hash, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let account = account(&sim, &hash)?;
+    let id = order_id(&id)?;
+    let now = Utc::now();
+    let mut world = sim.world_at(now);
+    world.order_requests.try_hit(now).map_err(order_limit)?;
+    match world.orders.cancel(&account.account_number, id, now) {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(CancelError::NotFound) => Err(order_not_found()),
+        Err(error @ CancelError::Terminal(_)) => {
+            Err(TraderError::bad_request("Order cannot be canceled", error.to_string()).into())
+        }
+    }
+}
+
+/// Query of both order-list endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListQuery {
+    from_entered_time: Option<String>,
+    to_entered_time: Option<String>,
+    status: Option<String>,
+    max_results: Option<String>,
+}
+
+/// `GET /trader/v1/accounts/{hash}/orders?fromEnteredTime&toEnteredTime[&status][&maxResults]`.
+pub(crate) async fn list_for_account(
+    State(sim): State<Arc<Sim>>,
+    Path(hash): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let account = account(&sim, &hash)?;
+    list(&sim, &query, Some(&account.account_number))
+}
+
+/// `GET /trader/v1/orders?...`: the orders of every linked account.
+pub(crate) async fn list_all(
+    State(sim): State<Arc<Sim>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    list(&sim, &query, None)
+}
+
+fn list(
+    sim: &Sim,
+    query: &ListQuery,
+    account_number: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    let from = required_time("fromEnteredTime", query.from_entered_time.as_deref())?;
+    let to = required_time("toEnteredTime", query.to_entered_time.as_deref())?;
+    if from > to {
+        return Err(bad_request(
+            "fromEnteredTime must not be after toEnteredTime",
+        ));
+    }
+    if to - from > TimeDelta::days(366) {
+        return Err(bad_request(
+            "The date range between fromEnteredTime and toEnteredTime must not exceed one year",
+        ));
+    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(name) => Some(
+            OrderStatus::from_wire(name)
+                .ok_or_else(|| bad_request(format!("Invalid status: {name}")))?,
+        ),
+    };
+    let max_results = match query.max_results.as_deref() {
+        None => MAX_RESULTS,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|max| (1..=MAX_RESULTS).contains(max))
+            .ok_or_else(|| {
+                bad_request(format!("maxResults must be between 1 and {MAX_RESULTS}"))
+            })?,
+    };
+    let world = sim.world_at(Utc::now());
+    let orders: Vec<Value> = world
+        .orders
+        .orders()
+        .iter()
+        .rev()
+        .filter(|order| account_number.is_none_or(|number| order.account_number == number))
+        .filter(|order| order.entered >= from && order.entered <= to)
+        .filter(|order| status.is_none_or(|status| order.status == status))
+        .take(max_results)
+        .map(view::order_json)
+        .collect();
+    Ok(Json(Value::Array(orders)))
+}
+
+fn required_time(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
+    let value = value.ok_or_else(|| bad_request(format!("{name} is required")))?;
+    time::parse(value)
+        .ok_or_else(|| bad_request(format!("{name} is not a valid ISO-8601 date-time: {value}")))
+}
+
+/// The account behind `hash`, or 400 like Schwab answers an unknown hash.
+pub(crate) fn account<'a>(sim: &'a Sim, hash: &str) -> Result<&'a AccountNumber, ApiError> {
+    sim.account(hash).ok_or_else(|| {
+        TraderError::bad_request(
+            "Invalid account number",
+            format!("Account hash {hash} is not linked to this user"),
+        )
+        .into()
+    })
+}
+
+fn order_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| bad_request(format!("Invalid order id: {text}")))
+}
+
+fn bad_request(error: impl Into<String>) -> ApiError {
+    TraderError::bad_request("Bad Request", error).into()
+}
+
+fn order_not_found() -> ApiError {
+    TraderError::new(
+        StatusCode::NOT_FOUND,
+        "Order not found",
+        vec!["No order with this id in this account".to_owned()],
+    )
+    .into()
+}
+
+fn order_limit(retry_after: u64) -> ApiError {
+    GatewayError::new(StatusCode::TOO_MANY_REQUESTS)
+        .detail("Order request limit exceeded")
+        .retry_after(Some(retry_after))
+        .into()
+}
