@@ -1,1 +1,15 @@
-//! placeholder
+//! schwad: records every fill of a Rain orderbook owner's orders from an EVM chain into SQLite and
+//! hedges the net position with whole-share market orders at Charles Schwab.
+//!
+//! Embedding: [`config::Cli`] parses settings, [`service::run`] runs the service, and
+//! [`ledger::Ledger`] is the database (the only writer).
+
+pub mod chain;
+pub mod commands;
+pub mod config;
+pub mod hedge;
+pub mod http;
+pub mod ledger;
+pub mod service;
+pub mod status;
+pub mod trade;

@@ -1,0 +1,446 @@
+//! Gap-free, exactly-once ingestion: live `newHeads` and `logs` subscriptions for latency, backed
+//! by the persisted checkpoint and `eth_getLogs` catch-up in bounded ranges on start, on every
+//! reconnect and on every new head (which also re-reads the last `confirmations` blocks, so a
+//! log that vanished in a reorg is reverted).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, U64};
+use backoff::backoff::Backoff;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::decode::{DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, topics};
+use super::log::{LogKey, RpcLog};
+use super::rpc::{Endpoint, Head, LIMIT_EXCEEDED, LogFilter, Notification, RpcClient, RpcError};
+use super::symbols::{SymbolError, Symbols};
+use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError};
+use crate::status::Status;
+
+/// How many times a rate-limited `eth_getLogs` is retried before the session gives up.
+const RATE_LIMIT_RETRIES: u32 = 8;
+
+/// What the ingestion needs to know about the chain and which fills are ours.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// WebSocket JSON-RPC endpoint.
+    pub endpoint: Endpoint,
+    /// The orderbook contract.
+    pub orderbook: Address,
+    /// Which fills are ours.
+    pub filter: OwnerFilter,
+    /// First block to read when the ledger has no checkpoint.
+    pub deployment_block: u64,
+    /// Depth of the reorg window: the last blocks re-read on every new head.
+    pub confirmations: u64,
+    /// Largest block range of one `eth_getLogs`.
+    pub max_range: u64,
+    /// A session with no new head for this long is replaced.
+    pub stall_timeout: Duration,
+    /// Timeout of one JSON-RPC request.
+    pub request_timeout: Duration,
+    /// First delay before reconnecting; doubles (with jitter) up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest delay before reconnecting.
+    pub max_backoff: Duration,
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A JSON-RPC call failed.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// A log did not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A token symbol could not be read.
+    #[error(transparent)]
+    Symbol(#[from] SymbolError),
+    /// A notification did not have the expected shape.
+    #[error("malformed {what} notification: {source}")]
+    Notification {
+        /// Head or log.
+        what: &'static str,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// No new head arrived in time.
+    #[error("no new head for {0:?}: connection stalled")]
+    Stalled(Duration),
+    /// The node closed the connection.
+    #[error("connection closed by the node")]
+    Closed,
+    /// The transaction asked for by hand is unknown to the node.
+    #[error("transaction {0} not found")]
+    UnknownTransaction(B256),
+}
+
+/// The ingestion loop and its state.
+#[derive(Debug)]
+pub struct Ingestor {
+    config: IngestConfig,
+    ledger: Ledger,
+    status: Arc<Status>,
+    symbols: Symbols,
+    /// Effective `eth_getLogs` range: shrinks when the node refuses a range as too large.
+    range: u64,
+}
+
+/// The subscriptions of one session.
+struct Session {
+    client: RpcClient,
+    heads: String,
+    logs: String,
+    decoder: Decoder,
+}
+
+impl Ingestor {
+    /// Prepares ingestion: loads cached symbols and the checkpoint.
+    pub async fn new(
+        config: IngestConfig,
+        ledger: Ledger,
+        status: Arc<Status>,
+    ) -> Result<Self, LedgerError> {
+        let symbols = Symbols::load(&ledger).await?;
+        if let Some(block) = ledger.checkpoint().await? {
+            Status::raise(&status.last_block_processed, block);
+        }
+        let range = config.max_range.max(1);
+        Ok(Self {
+            config,
+            ledger,
+            status,
+            symbols,
+            range,
+        })
+    }
+
+    /// Runs sessions until `shutdown` turns true, reconnecting with jittered exponential backoff.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = backoff::ExponentialBackoff {
+            initial_interval: self.config.min_backoff,
+            max_interval: self.config.max_backoff,
+            randomization_factor: 0.5,
+            multiplier: 2.0,
+            max_elapsed_time: None,
+            ..backoff::ExponentialBackoff::default()
+        };
+        let endpoint = self.config.endpoint.clone();
+        while !*shutdown.borrow() {
+            let result = self.session(&mut shutdown, &mut backoff).await;
+            self.status
+                .chain_connected
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            let error = match result {
+                Ok(()) => break,
+                Err(error) => error,
+            };
+            if matches!(error, IngestError::Stalled(_)) {
+                Status::add(&self.status.stalls, 1);
+            }
+            Status::add(&self.status.reconnects, 1);
+            let delay = backoff.next_backoff().unwrap_or(self.config.max_backoff);
+            tracing::warn!(%error, %endpoint, ?delay, "chain session ended; reconnecting");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!("ingestion stopped");
+    }
+
+    /// One connection: subscribe, catch up, then follow heads and logs until an error, a stall
+    /// or shutdown (`Ok`).
+    async fn session(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+        backoff: &mut backoff::ExponentialBackoff,
+    ) -> Result<(), IngestError> {
+        let (client, mut notifications) =
+            RpcClient::connect(&self.config.endpoint, self.config.request_timeout).await?;
+        let heads = client.subscribe_new_heads().await?;
+        let logs = client.subscribe_logs(&self.filter(None)).await?;
+        let mut session = Session {
+            client,
+            heads,
+            logs,
+            decoder: Decoder::default(),
+        };
+        self.status
+            .chain_connected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let head = session.client.block_number().await?;
+        self.catch_up(&session.client, head, shutdown).await?;
+        backoff.reset();
+        tracing::info!(head, "chain session live");
+        let mut deadline = Instant::now() + self.config.stall_timeout;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(IngestError::Stalled(self.config.stall_timeout));
+                }
+                notification = notifications.recv() => {
+                    let notification = notification.ok_or(IngestError::Closed)?;
+                    if notification.subscription == session.heads {
+                        deadline = Instant::now() + self.config.stall_timeout;
+                        self.on_head(&mut session, notification, shutdown).await?;
+                    } else if notification.subscription == session.logs {
+                        self.on_log(&mut session, notification).await?;
+                    }
+                }
+            }
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn on_head(
+        &mut self,
+        session: &mut Session,
+        notification: Notification,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<(), IngestError> {
+        let head: Head = serde_json::from_value(notification.result).map_err(|source| {
+            IngestError::Notification {
+                what: "head",
+                source,
+            }
+        })?;
+        let number: u64 = head.number.to();
+        tracing::debug!(number, hash = %head.hash, "new head");
+        self.catch_up(&session.client, number, shutdown).await?;
+        session
+            .decoder
+            .forget_before(number.saturating_sub(self.config.confirmations));
+        Ok(())
+    }
+
+    /// A live log: recorded at once (the catch-up on the next head confirms or reverts it).
+    async fn on_log(
+        &mut self,
+        session: &mut Session,
+        notification: Notification,
+    ) -> Result<(), IngestError> {
+        let log: RpcLog = serde_json::from_value(notification.result).map_err(|source| {
+            IngestError::Notification {
+                what: "log",
+                source,
+            }
+        })?;
+        if log.removed {
+            if carries_fills(&log) {
+                let applied = self
+                    .ledger
+                    .apply(&[], &[log.key()], "log delivered with removed: true", None)
+                    .await?;
+                self.count(applied);
+            }
+            return Ok(());
+        }
+        let events = session.decoder.push(&log)?;
+        let records = self.records(&session.client, events).await?;
+        if !records.is_empty() {
+            let applied = self.ledger.apply(&records, &[], "", None).await?;
+            self.count(applied);
+        }
+        Ok(())
+    }
+
+    /// Reads and applies every block from the checkpoint (minus the reorg window) up to `head`.
+    async fn catch_up(
+        &mut self,
+        client: &RpcClient,
+        head: u64,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<(), IngestError> {
+        Status::raise(&self.status.last_block_seen, head);
+        let next = match self.ledger.checkpoint().await? {
+            Some(checkpoint) => checkpoint + 1,
+            None => self.config.deployment_block,
+        };
+        let mut from = next
+            .saturating_sub(self.config.confirmations)
+            .max(self.config.deployment_block);
+        while from <= head && !*shutdown.borrow() {
+            let (to, logs) = self.get_logs(client, from, head).await?;
+            self.apply_range(client, from, to, logs).await?;
+            Status::raise(&self.status.last_block_processed, to);
+            from = to + 1;
+        }
+        Ok(())
+    }
+
+    /// `eth_getLogs` from `from` to at most `head`, shrinking the range while the node refuses
+    /// it as too large and waiting while it is rate limited. Returns the range end actually read.
+    async fn get_logs(
+        &mut self,
+        client: &RpcClient,
+        from: u64,
+        head: u64,
+    ) -> Result<(u64, Vec<RpcLog>), IngestError> {
+        let mut rate_limited = 0;
+        loop {
+            let to = head.min(from.saturating_add(self.range - 1));
+            match client.get_logs(&self.filter(Some((from, to)))).await {
+                Ok(logs) => return Ok((to, logs)),
+                Err(error) if is_rate_limit(&error) && rate_limited < RATE_LIMIT_RETRIES => {
+                    rate_limited += 1;
+                    let delay = self.config.min_backoff * 2u32.pow(rate_limited.min(6));
+                    tracing::debug!(%error, ?delay, "eth_getLogs rate limited");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(error) if error.code().is_some() && !is_rate_limit(&error) && to > from => {
+                    self.range = (to - from).div_ceil(2).max(1);
+                    tracing::info!(%error, range = self.range, "eth_getLogs range refused; shrinking");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Applies one `eth_getLogs` answer for `from..=to`: reverts stored events that are no
+    /// longer there, then records each block's events with the checkpoint in one transaction.
+    async fn apply_range(
+        &mut self,
+        client: &RpcClient,
+        from: u64,
+        to: u64,
+        mut logs: Vec<RpcLog>,
+    ) -> Result<(), IngestError> {
+        let present: HashSet<LogKey> = logs.iter().map(RpcLog::key).collect();
+        let vanished: Vec<LogKey> = self
+            .ledger
+            .events_between(from, to)
+            .await?
+            .into_iter()
+            .filter(|key| !present.contains(key))
+            .collect();
+        let events = Decoder::decode_batch(&mut logs)?;
+        let records = self.records(client, events).await?;
+        let mut blocks: BTreeMap<u64, Vec<EventRecord>> = BTreeMap::new();
+        for record in records {
+            blocks.entry(record.block_number).or_default().push(record);
+        }
+        let reason = "log no longer returned by eth_getLogs (reorg)";
+        let mut vanished = vanished.as_slice();
+        for (block, events) in &blocks {
+            let applied = self
+                .ledger
+                .apply(events, vanished, reason, Some(*block))
+                .await?;
+            vanished = &[];
+            self.count(applied);
+        }
+        let applied = self.ledger.apply(&[], vanished, reason, Some(to)).await?;
+        self.count(applied);
+        Ok(())
+    }
+
+    /// Keeps our fills of `events` and resolves their symbols and classification.
+    async fn records(
+        &mut self,
+        client: &RpcClient,
+        events: Vec<OrderbookEvent>,
+    ) -> Result<Vec<EventRecord>, IngestError> {
+        let mut records = Vec::new();
+        for event in events
+            .into_iter()
+            .filter_map(|e| self.config.filter.retain(e))
+        {
+            let mut fills = Vec::with_capacity(event.fills.len());
+            for fill in event.fills {
+                let gave_symbol = self
+                    .symbols
+                    .resolve(client, &self.ledger, fill.gave.token)
+                    .await?;
+                let received_symbol = self
+                    .symbols
+                    .resolve(client, &self.ledger, fill.received.token)
+                    .await?;
+                let outcome = fill.classify(&gave_symbol, &received_symbol);
+                if let Err(reason) = &outcome {
+                    tracing::info!(key = %event.key, %reason, "fill of ours skipped");
+                }
+                fills.push(FillRecord {
+                    fill,
+                    gave_symbol,
+                    received_symbol,
+                    outcome,
+                });
+            }
+            records.push(EventRecord {
+                key: event.key,
+                block_number: event.block_number,
+                block_hash: event.block_hash,
+                kind: event.kind,
+                fills,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Re-processes one transaction by hand: records its fills of ours (duplicates skipped).
+    pub async fn process_transaction(&mut self, hash: B256) -> Result<Applied, IngestError> {
+        let (client, _notifications) =
+            RpcClient::connect(&self.config.endpoint, self.config.request_timeout).await?;
+        let receipt = client
+            .transaction_receipt(hash)
+            .await?
+            .ok_or(IngestError::UnknownTransaction(hash))?;
+        let mut logs: Vec<RpcLog> = receipt
+            .logs
+            .into_iter()
+            .filter(|log| log.address == self.config.orderbook)
+            .collect();
+        let events = Decoder::decode_batch(&mut logs)?;
+        let records = self.records(&client, events).await?;
+        let applied = self.ledger.apply(&records, &[], "", None).await?;
+        self.count(applied);
+        Ok(applied)
+    }
+
+    fn filter(&self, range: Option<(u64, u64)>) -> LogFilter {
+        LogFilter {
+            address: self.config.orderbook,
+            topics: vec![topics().to_vec()],
+            from_block: range.map(|(from, _)| U64::from(from)),
+            to_block: range.map(|(_, to)| U64::from(to)),
+        }
+    }
+
+    fn count(&self, applied: Applied) {
+        let status = &self.status;
+        Status::add(&status.events_processed, applied.inserted);
+        Status::add(&status.duplicates_skipped, applied.duplicates);
+        Status::add(&status.events_reverted, applied.reverted);
+        Status::add(&status.events_restored, applied.restored);
+        if applied.reverted > 0 || applied.restored > 0 {
+            tracing::warn!(
+                reverted = applied.reverted,
+                restored = applied.restored,
+                "reorg applied"
+            );
+        }
+    }
+}
+
+/// Whether the node asks us to slow down (EIP-1474 "limit exceeded" about request rate).
+fn is_rate_limit(error: &RpcError) -> bool {
+    match error {
+        RpcError::Rpc { code, message, .. } => {
+            let message = message.to_ascii_lowercase();
+            *code == 429
+                || (*code == LIMIT_EXCEEDED
+                    && (message.contains("rate") || message.contains("too many")))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,346 @@
+//! A JSON-RPC 2.0 client over one WebSocket: concurrent requests matched by id, and
+//! `eth_subscription` notifications delivered on a channel. The connection's end (close, error,
+//! or the client dropped) ends the notification channel, which is how callers see it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, Bytes, U64};
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use url::Url;
+
+use super::log::RpcLog;
+
+/// JSON-RPC error code of a rate-limited request (EIP-1474 "limit exceeded").
+pub const LIMIT_EXCEEDED: i64 = -32005;
+
+/// A failed JSON-RPC exchange.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// The WebSocket could not be opened.
+    #[error("connecting to {endpoint}: {source}")]
+    Connect {
+        /// The endpoint, without path or credentials.
+        endpoint: String,
+        /// The WebSocket error.
+        source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+    /// The connection closed before the answer came.
+    #[error("{method}: connection closed")]
+    Disconnected {
+        /// The method called.
+        method: &'static str,
+    },
+    /// No answer within the request timeout.
+    #[error("{method}: no answer within {timeout:?}")]
+    Timeout {
+        /// The method called.
+        method: &'static str,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The node answered with a JSON-RPC error.
+    #[error("{method}: JSON-RPC error {code}: {message}")]
+    Rpc {
+        /// The method called.
+        method: &'static str,
+        /// The error code.
+        code: i64,
+        /// The error message.
+        message: String,
+    },
+    /// The answer did not have the expected shape.
+    #[error("{method}: unexpected result: {source}")]
+    Decode {
+        /// The method called.
+        method: &'static str,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
+
+impl RpcError {
+    /// The JSON-RPC error code, when the node answered with one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            Self::Rpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// An `eth_subscription` notification.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Notification {
+    /// The subscription id returned by `eth_subscribe`.
+    pub subscription: String,
+    /// The payload: a block header or a log.
+    pub result: Value,
+}
+
+/// The fields of a `newHeads` block header the bot uses.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Head {
+    /// Block number.
+    pub number: U64,
+    /// Block hash.
+    pub hash: B256,
+}
+
+/// An `eth_getLogs` / `logs` subscription filter on one contract and a set of topic0s.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogFilter {
+    /// The contract.
+    pub address: Address,
+    /// `[[topic0, ...]]`: any of these events.
+    pub topics: Vec<Vec<B256>>,
+    /// First block (inclusive), for `eth_getLogs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_block: Option<U64>,
+    /// Last block (inclusive), for `eth_getLogs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_block: Option<U64>,
+}
+
+/// A transaction receipt's logs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Receipt {
+    /// Logs emitted by the transaction.
+    pub logs: Vec<RpcLog>,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, (i64, String)>>>>>;
+
+/// A connected JSON-RPC client. Cheap to share by reference; dropping it closes the socket.
+#[derive(Debug)]
+pub struct RpcClient {
+    outgoing: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_id: AtomicU64,
+    timeout: Duration,
+}
+
+/// A node's WebSocket URL. Its paths and query strings often hold API keys, so it displays and
+/// debug-prints as scheme, host and port only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint(Url);
+
+impl Endpoint {
+    /// Wraps a `ws://` or `wss://` URL; `None` for any other scheme.
+    pub fn new(url: Url) -> Option<Self> {
+        matches!(url.scheme(), "ws" | "wss").then_some(Self(url))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("?")
+        )?;
+        match self.0.port() {
+            Some(port) => write!(f, ":{port}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Endpoint({self})")
+    }
+}
+
+impl RpcClient {
+    /// Opens the WebSocket; returns the client and its notification stream.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Notification>), RpcError> {
+        let connect = tokio_tungstenite::connect_async(endpoint.0.as_str());
+        let (socket, _) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| RpcError::Timeout {
+                method: "connect",
+                timeout,
+            })?
+            .map_err(|source| RpcError::Connect {
+                endpoint: endpoint.to_string(),
+                source: Box::new(source),
+            })?;
+        let (outgoing, to_socket) = mpsc::unbounded_channel();
+        let (notify, notifications) = mpsc::unbounded_channel();
+        let pending = Pending::default();
+        tokio::spawn(pump(socket, to_socket, notify, Arc::clone(&pending)));
+        let client = Self {
+            outgoing,
+            pending,
+            next_id: AtomicU64::new(1),
+            timeout,
+        };
+        Ok((client, notifications))
+    }
+
+    /// Calls `method` with `params` and decodes the result.
+    pub async fn request<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<T, RpcError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = oneshot::channel();
+        self.pending.lock().await.insert(id, answer);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        if self.outgoing.send(Message::text(body.to_string())).is_err() {
+            self.pending.lock().await.remove(&id);
+            return Err(RpcError::Disconnected { method });
+        }
+        let result = match tokio::time::timeout(self.timeout, answered).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => return Err(RpcError::Disconnected { method }),
+            Err(_) => {
+                self.pending.lock().await.remove(&id);
+                let timeout = self.timeout;
+                return Err(RpcError::Timeout { method, timeout });
+            }
+        };
+        let value = result.map_err(|(code, message)| RpcError::Rpc {
+            method,
+            code,
+            message,
+        })?;
+        serde_json::from_value(value).map_err(|source| RpcError::Decode { method, source })
+    }
+
+    /// `eth_blockNumber`.
+    pub async fn block_number(&self) -> Result<u64, RpcError> {
+        let number: U64 = self.request("eth_blockNumber", json!([])).await?;
+        Ok(number.to())
+    }
+
+    /// `eth_getLogs` over an inclusive block range.
+    pub async fn get_logs(&self, filter: &LogFilter) -> Result<Vec<RpcLog>, RpcError> {
+        self.request("eth_getLogs", json!([filter])).await
+    }
+
+    /// `eth_call` at the latest block.
+    pub async fn call(&self, to: Address, data: Bytes) -> Result<Bytes, RpcError> {
+        self.request("eth_call", json!([{"to": to, "data": data}, "latest"]))
+            .await
+    }
+
+    /// `eth_getTransactionReceipt`; `None` for an unknown transaction.
+    pub async fn transaction_receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
+        self.request("eth_getTransactionReceipt", json!([hash]))
+            .await
+    }
+
+    /// `eth_subscribe` to `newHeads`; returns the subscription id.
+    pub async fn subscribe_new_heads(&self) -> Result<String, RpcError> {
+        self.request("eth_subscribe", json!(["newHeads"])).await
+    }
+
+    /// `eth_subscribe` to `logs` matching `filter`; returns the subscription id.
+    pub async fn subscribe_logs(&self, filter: &LogFilter) -> Result<String, RpcError> {
+        self.request("eth_subscribe", json!(["logs", filter])).await
+    }
+}
+
+/// One incoming JSON-RPC message: a response (with `id`) or a notification (with `params`).
+#[derive(Debug, Deserialize)]
+struct Incoming {
+    id: Option<u64>,
+    result: Option<Value>,
+    error: Option<ErrorObject>,
+    params: Option<Notification>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorObject {
+    code: i64,
+    message: String,
+}
+
+/// Moves messages between the socket and the client until either side ends.
+async fn pump<S>(
+    socket: S,
+    mut to_socket: mpsc::UnboundedReceiver<Message>,
+    notify: mpsc::UnboundedSender<Notification>,
+    pending: Pending,
+) where
+    S: futures_util::Sink<Message>
+        + futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            outgoing = to_socket.recv() => {
+                let Some(message) = outgoing else { break };
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        tracing::warn!("ignoring binary WebSocket message");
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                match serde_json::from_str::<Incoming>(text.as_str()) {
+                    Ok(Incoming { id: Some(id), result, error, .. }) => {
+                        let answer = match error {
+                            Some(e) => Err((e.code, e.message)),
+                            None => Ok(result.unwrap_or(Value::Null)),
+                        };
+                        if let Some(waiter) = pending.lock().await.remove(&id) {
+                            let _ = waiter.send(answer); // the caller may have timed out
+                        }
+                    }
+                    Ok(Incoming { params: Some(notification), .. }) => {
+                        if notify.send(notification).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => tracing::warn!("ignoring JSON-RPC message without id or params"),
+                    Err(error) => tracing::warn!(%error, "ignoring malformed JSON-RPC message"),
+                }
+            }
+        }
+    }
+    // Dropping the waiters fails every in-flight request with `Disconnected`.
+    pending.lock().await.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_never_shows_its_path_or_query() {
+        let url = Url::parse("wss://node.example:8546/v2/SECRETKEY?token=SECRET").unwrap();
+        let endpoint = Endpoint::new(url).unwrap();
+        assert_eq!(endpoint.to_string(), "wss://node.example:8546");
+        assert!(!format!("{endpoint:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn endpoint_must_be_a_websocket_url() {
+        assert!(Endpoint::new(Url::parse("https://node.example").unwrap()).is_none());
+    }
+}

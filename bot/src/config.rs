@@ -1,0 +1,279 @@
+//! Command line and environment: every setting is a flag with an environment variable, resolved
+//! into validated settings before anything runs. Errors name the variable.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use crate::chain::decode::OwnerFilter;
+use crate::chain::ingest::IngestConfig;
+use crate::chain::rpc::Endpoint;
+
+/// Records every fill of a Rain orderbook owner's orders into SQLite and hedges them at Schwab.
+#[derive(Debug, Parser)]
+#[command(name = "schwad", version, about)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `schwad=debug,info`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// Log format: `json` in production, `text` for humans.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: ingest fills from the chain and serve /health and /metrics.
+    Run(RunArgs),
+    /// Re-process one transaction by hand (its fills of ours; duplicates are skipped).
+    ProcessTx(ProcessTxArgs),
+    /// Print the position accumulators and the most recent trades.
+    Positions(PositionsArgs),
+}
+
+/// The database.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// SQLite database, e.g. `sqlite:/data/schwad.db` (created if missing; its directory must
+    /// be writable for the WAL).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+}
+
+/// The chain, the orderbook and which orders are ours.
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// WebSocket JSON-RPC endpoint of the node (`ws://` or `wss://`).
+    #[arg(long, env = "WS_RPC_URL", hide_env_values = true)]
+    pub ws_rpc_url: Url,
+    /// The Rain orderbook (IOrderBookV4) contract.
+    #[arg(long, env = "ORDERBOOK")]
+    pub orderbook: Address,
+    /// Owner whose orders' fills are ours.
+    #[arg(long, env = "ORDER_OWNER")]
+    pub order_owner: Option<Address>,
+    /// Comma-separated order hashes whose fills are ours (any owner).
+    #[arg(long, env = "ORDER_HASHES", value_delimiter = ',')]
+    pub order_hashes: Vec<B256>,
+    /// Block the orderbook was deployed at: where reading starts without a checkpoint.
+    #[arg(long, env = "DEPLOYMENT_BLOCK")]
+    pub deployment_block: u64,
+    /// Reorg window: the last blocks re-read on every new head.
+    #[arg(long, env = "CONFIRMATIONS", default_value_t = 12)]
+    pub confirmations: u64,
+    /// Largest block range of one `eth_getLogs` (shrunk automatically if the node refuses it).
+    #[arg(long, env = "GET_LOGS_MAX_RANGE", default_value_t = 2000)]
+    pub get_logs_max_range: u64,
+    /// Replace the connection when no new head arrives for this long.
+    #[arg(long, env = "STALL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub stall_timeout: Duration,
+    /// Timeout of one JSON-RPC request.
+    #[arg(long, env = "RPC_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub rpc_timeout: Duration,
+    /// First delay before reconnecting (doubles with jitter).
+    #[arg(long, env = "RECONNECT_MIN_BACKOFF", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub reconnect_min_backoff: Duration,
+    /// Longest delay before reconnecting.
+    #[arg(long, env = "RECONNECT_MAX_BACKOFF", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub reconnect_max_backoff: Duration,
+}
+
+/// `schwad run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The chain.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Port of the health and metrics server (all interfaces).
+    #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
+    pub server_port: u16,
+    /// Longest wait for ingestion to stop after SIGTERM (keep below the container's stop grace period).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// `schwad process-tx`.
+#[derive(Debug, Args)]
+pub struct ProcessTxArgs {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The chain.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// `schwad positions`.
+#[derive(Debug, Args)]
+pub struct PositionsArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// How many recent trades to print.
+    #[arg(long, default_value_t = 20)]
+    pub trades: u32,
+}
+
+/// A setting that parsed but makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No way to tell which orders are ours.
+    #[error("set ORDER_OWNER and/or ORDER_HASHES: without them no fill is ours")]
+    NoOrders,
+    /// The RPC URL is not a WebSocket URL.
+    #[error("WS_RPC_URL must be a ws:// or wss:// URL")]
+    NotWebSocket,
+    /// A value must be positive.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+/// Settings of `schwad run`, validated.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// SQLite URL.
+    pub database_url: String,
+    /// The ingestion.
+    pub ingest: IngestConfig,
+    /// Where the health and metrics server listens.
+    pub listen: SocketAddr,
+    /// Longest wait for ingestion to stop on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl RunArgs {
+    /// Validates the arguments.
+    pub fn settings(self) -> Result<RunSettings, ConfigError> {
+        Ok(RunSettings {
+            database_url: self.database.database_url,
+            ingest: self.chain.ingest_config()?,
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.server_port)),
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+impl ChainArgs {
+    /// Validates the chain settings.
+    pub fn ingest_config(self) -> Result<IngestConfig, ConfigError> {
+        if self.order_owner.is_none() && self.order_hashes.is_empty() {
+            return Err(ConfigError::NoOrders);
+        }
+        let endpoint = Endpoint::new(self.ws_rpc_url).ok_or(ConfigError::NotWebSocket)?;
+        if self.get_logs_max_range == 0 {
+            return Err(ConfigError::Zero("GET_LOGS_MAX_RANGE"));
+        }
+        if self.stall_timeout.is_zero() {
+            return Err(ConfigError::Zero("STALL_TIMEOUT"));
+        }
+        if self.rpc_timeout.is_zero() {
+            return Err(ConfigError::Zero("RPC_TIMEOUT"));
+        }
+        Ok(IngestConfig {
+            endpoint,
+            orderbook: self.orderbook,
+            filter: OwnerFilter {
+                owner: self.order_owner,
+                order_hashes: self.order_hashes.into_iter().collect::<HashSet<_>>(),
+            },
+            deployment_block: self.deployment_block,
+            confirmations: self.confirmations,
+            max_range: self.get_logs_max_range,
+            stall_timeout: self.stall_timeout,
+            request_timeout: self.rpc_timeout,
+            min_backoff: self.reconnect_min_backoff,
+            max_backoff: self.reconnect_max_backoff.max(self.reconnect_min_backoff),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: [&str; 8] = [
+        "schwad",
+        "run",
+        "--database-url=sqlite::memory:",
+        "--ws-rpc-url=ws://127.0.0.1:8546/key",
+        "--orderbook=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0",
+        "--deployment-block=34299726",
+        "--server-port=9000",
+        "--stall-timeout=2s",
+    ];
+
+    fn run_args(extra: &[&str]) -> Result<RunArgs, clap::Error> {
+        let cli = Cli::try_parse_from(BASE.iter().chain(extra))?;
+        match cli.command {
+            Command::Run(args) => Ok(args),
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn owner_or_hashes_are_required() {
+        let err = run_args(&[]).unwrap().settings().unwrap_err();
+        assert!(err.to_string().contains("ORDER_OWNER"), "{err}");
+    }
+
+    #[test]
+    fn valid_arguments_resolve_into_settings() {
+        let hash = format!("{:#x}", B256::repeat_byte(1));
+        let settings = run_args(&[&format!("--order-hashes={hash},{hash}")])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.ingest.filter.order_hashes.len(), 1);
+        assert_eq!(settings.ingest.stall_timeout, Duration::from_secs(2));
+        assert_eq!(settings.ingest.confirmations, 12);
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        let err = run_args(&["--order-owner=0xnope"]).unwrap_err().to_string();
+        assert!(err.contains("ORDER_OWNER"), "{err}");
+    }
+
+    #[test]
+    fn http_rpc_urls_are_refused() {
+        let cli = Cli::try_parse_from(
+            BASE.iter()
+                .map(|a| {
+                    if a.starts_with("--ws-rpc-url") {
+                        "--ws-rpc-url=http://x"
+                    } else {
+                        a
+                    }
+                })
+                .chain(["--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0"]),
+        )
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert!(matches!(args.settings(), Err(ConfigError::NotWebSocket)));
+    }
+}

@@ -1,0 +1,115 @@
+//! `GET /metrics` in the Prometheus text exposition format.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+use crate::status::Status;
+
+/// Renders every metric of `status`.
+pub fn render(status: &Status) -> String {
+    let load = |gauge: &std::sync::atomic::AtomicU64| gauge.load(Ordering::Relaxed);
+    let metrics: [(&str, &str, &str, u64); 10] = [
+        (
+            "schwad_events_processed_total",
+            "counter",
+            "Orderbook events of ours recorded.",
+            load(&status.events_processed),
+        ),
+        (
+            "schwad_duplicate_events_total",
+            "counter",
+            "Events seen again and skipped.",
+            load(&status.duplicates_skipped),
+        ),
+        (
+            "schwad_reorg_reverted_events_total",
+            "counter",
+            "Events reverted by reorgs.",
+            load(&status.events_reverted),
+        ),
+        (
+            "schwad_reorg_restored_events_total",
+            "counter",
+            "Reverted events back on the canonical chain.",
+            load(&status.events_restored),
+        ),
+        (
+            "schwad_chain_reconnects_total",
+            "counter",
+            "Chain sessions replaced.",
+            load(&status.reconnects),
+        ),
+        (
+            "schwad_chain_stalls_total",
+            "counter",
+            "Chain sessions found stalled.",
+            load(&status.stalls),
+        ),
+        (
+            "schwad_chain_connected",
+            "gauge",
+            "1 while a chain session is live.",
+            u64::from(status.chain_connected.load(Ordering::Relaxed)),
+        ),
+        (
+            "schwad_last_block_seen",
+            "gauge",
+            "Highest block number seen.",
+            load(&status.last_block_seen),
+        ),
+        (
+            "schwad_last_block_processed",
+            "gauge",
+            "Highest block completely processed.",
+            load(&status.last_block_processed),
+        ),
+        (
+            "schwad_block_lag",
+            "gauge",
+            "Blocks seen but not yet processed.",
+            status.lag(),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in metrics {
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        );
+    }
+    out
+}
+
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&state.status),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_lag() {
+        let status = Status::default();
+        Status::add(&status.events_processed, 3);
+        Status::raise(&status.last_block_seen, 10);
+        Status::raise(&status.last_block_processed, 7);
+        let text = render(&status);
+        assert!(text.contains(
+            "# TYPE schwad_events_processed_total counter\nschwad_events_processed_total 3\n"
+        ));
+        assert!(text.contains("\nschwad_block_lag 3\n"));
+    }
+}

@@ -1,0 +1,39 @@
+//! The read-only HTTP server: `GET /health` (JSON) and `GET /metrics` (Prometheus text).
+
+mod health;
+mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::ledger::Ledger;
+use crate::status::Status;
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Live counters of the service.
+    pub status: Arc<Status>,
+    /// The database, for its health.
+    pub ledger: Ledger,
+    /// Lag (in blocks) above which the service reports itself degraded (catching up).
+    pub max_lag: u64,
+}
+
+/// The router serving `/health` and `/metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+}
+
+/// The git commit the binary was built from: `GIT_COMMIT` at run time, else at build time.
+pub fn git_commit() -> String {
+    std::env::var("GIT_COMMIT")
+        .ok()
+        .or_else(|| option_env!("GIT_COMMIT").map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}

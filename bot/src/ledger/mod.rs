@@ -1,0 +1,141 @@
+//! The SQLite ledger: the only module that writes the database. Every change that belongs
+//! together (an event, its trades, their position updates, the checkpoint) commits in one
+//! transaction, so a crash leaves either all of it or none.
+
+mod read;
+mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use read::TradeRow;
+pub use write::Applied;
+
+use crate::chain::decode::EventKind;
+use crate::chain::log::LogKey;
+use crate::trade::{Fill, SkipReason, Trade};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a writer waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A failed ledger operation.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database URL is malformed.
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// Opening the database failed.
+    #[error("opening the database: {0}")]
+    Open(#[source] sqlx::Error),
+    /// Running the embedded migrations failed.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("{action}: {source}")]
+    Query {
+        /// What the ledger was doing.
+        action: &'static str,
+        /// The database error.
+        source: sqlx::Error,
+    },
+    /// A stored value does not parse.
+    #[error("corrupt {column} value {value:?} in the database")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// The stored text.
+        value: String,
+    },
+}
+
+/// Adds what the ledger was doing to a database error.
+trait Context<T> {
+    fn context(self, action: &'static str) -> Result<T, LedgerError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, action: &'static str) -> Result<T, LedgerError> {
+        self.map_err(|source| LedgerError::Query { action, source })
+    }
+}
+
+/// A fill of ours ready to store: decoded, with its token symbols and its classification.
+#[derive(Debug, Clone)]
+pub struct FillRecord {
+    /// The fill as decoded.
+    pub fill: Fill,
+    /// Symbol of the token the order gave.
+    pub gave_symbol: String,
+    /// Symbol of the token the order received.
+    pub received_symbol: String,
+    /// The trade it counts as, or why it does not count.
+    pub outcome: Result<Trade, SkipReason>,
+}
+
+/// An orderbook event carrying fills of ours, ready to store.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// The log's identity.
+    pub key: LogKey,
+    /// Block holding the log.
+    pub block_number: u64,
+    /// Hash of that block.
+    pub block_hash: B256,
+    /// The event.
+    pub kind: EventKind,
+    /// Our fills in it.
+    pub fills: Vec<FillRecord>,
+}
+
+/// The bot's database.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: SqlitePool,
+}
+
+impl Ledger {
+    /// Opens (creating if missing) the database at `url` and runs the embedded migrations.
+    /// Uses WAL with full synchronous commits, so a committed transaction survives a crash.
+    pub async fn open(url: &str) -> Result<Self, LedgerError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(LedgerError::Url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(LedgerError::Open)?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query_scalar!("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .context("pinging the database")?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for running queries.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Lowercase `0x`-prefixed hex, as stored.
+fn hex<T: std::fmt::LowerHex>(value: T) -> String {
+    format!("{value:#x}")
+}

@@ -1,0 +1,353 @@
+//! The write path: events, trades, position accumulators, reorg reversals and the checkpoint.
+
+use alloy_primitives::Address;
+use sqlx::SqliteConnection;
+
+use super::{Context, EventRecord, FillRecord, Ledger, LedgerError, hex};
+use crate::chain::log::LogKey;
+use crate::trade::{Direction, Shares, TokenAmount};
+
+/// What one `apply` changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Events stored for the first time.
+    pub inserted: usize,
+    /// Events already stored (skipped as success).
+    pub duplicates: usize,
+    /// Events reorged out earlier and now back on the canonical chain.
+    pub restored: usize,
+    /// Events reverted because they left the canonical chain.
+    pub reverted: usize,
+}
+
+impl std::ops::AddAssign for Applied {
+    fn add_assign(&mut self, rhs: Self) {
+        self.inserted += rhs.inserted;
+        self.duplicates += rhs.duplicates;
+        self.restored += rhs.restored;
+        self.reverted += rhs.reverted;
+    }
+}
+
+impl Ledger {
+    /// In one transaction: records `events` (duplicates are skipped), reverts the stored events
+    /// in `vanished` with `reason`, and advances the checkpoint to `checkpoint` (never back).
+    pub async fn apply(
+        &self,
+        events: &[EventRecord],
+        vanished: &[LogKey],
+        reason: &str,
+        checkpoint: Option<u64>,
+    ) -> Result<Applied, LedgerError> {
+        let mut tx = self.pool.begin().await.context("beginning a transaction")?;
+        let mut applied = Applied::default();
+        for key in vanished {
+            if revert_event(&mut tx, *key, reason).await? {
+                applied.reverted += 1;
+            }
+        }
+        for event in events {
+            match record_event(&mut tx, event).await? {
+                Recorded::Inserted => applied.inserted += 1,
+                Recorded::Duplicate => applied.duplicates += 1,
+                Recorded::Restored => applied.restored += 1,
+            }
+        }
+        if let Some(block) = checkpoint {
+            let block = int(block);
+            sqlx::query!(
+                "INSERT INTO block_checkpoint (id, block_number) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET
+                     block_number = max(block_number, excluded.block_number),
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                block
+            )
+            .execute(&mut *tx)
+            .await
+            .context("advancing the checkpoint")?;
+        }
+        tx.commit().await.context("committing")?;
+        Ok(applied)
+    }
+
+    /// Caches a token's ERC-20 symbol.
+    pub async fn store_symbol(&self, token: Address, symbol: &str) -> Result<(), LedgerError> {
+        let address = hex(token);
+        sqlx::query!(
+            "INSERT INTO tokens (address, symbol) VALUES (?1, ?2)
+             ON CONFLICT (address) DO UPDATE SET symbol = excluded.symbol",
+            address,
+            symbol
+        )
+        .execute(&self.pool)
+        .await
+        .context("caching a token symbol")?;
+        Ok(())
+    }
+}
+
+enum Recorded {
+    Inserted,
+    Duplicate,
+    Restored,
+}
+
+async fn record_event(
+    conn: &mut SqliteConnection,
+    event: &EventRecord,
+) -> Result<Recorded, LedgerError> {
+    let tx_hash = hex(event.key.tx_hash);
+    let log_index = int(event.key.log_index);
+    let block_number = int(event.block_number);
+    let block_hash = hex(event.block_hash);
+    let existing = sqlx::query!(
+        "SELECT id, removed FROM chain_events WHERE tx_hash = ?1 AND log_index = ?2",
+        tx_hash,
+        log_index
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("looking up an event")?;
+    if let Some(row) = existing {
+        sqlx::query!(
+            "UPDATE chain_events SET block_number = ?2, block_hash = ?3, removed = 0 WHERE id = ?1",
+            row.id,
+            block_number,
+            block_hash
+        )
+        .execute(&mut *conn)
+        .await
+        .context("updating an event's block")?;
+        if row.removed == 0 {
+            return Ok(Recorded::Duplicate);
+        }
+        shift_trades(
+            conn,
+            row.id,
+            Shift::Restore,
+            "log back on the canonical chain",
+        )
+        .await?;
+        return Ok(Recorded::Restored);
+    }
+    let kind = event.kind.as_str();
+    let event_id = sqlx::query_scalar!(
+        "INSERT INTO chain_events (tx_hash, log_index, block_number, block_hash, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        tx_hash,
+        log_index,
+        block_number,
+        block_hash,
+        kind
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .context("inserting an event")?;
+    for fill in &event.fills {
+        insert_trade(conn, event_id, fill).await?;
+    }
+    Ok(Recorded::Inserted)
+}
+
+async fn insert_trade(
+    conn: &mut SqliteConnection,
+    event_id: i64,
+    record: &FillRecord,
+) -> Result<(), LedgerError> {
+    let fill = &record.fill;
+    let side = fill.side.as_str();
+    let order_hash = hex(fill.order_hash);
+    let owner = hex(fill.owner);
+    let gave_token = hex(fill.gave.token);
+    let gave_amount = exact(&fill.gave);
+    let received_token = hex(fill.received.token);
+    let received_amount = exact(&fill.received);
+    let trade = record.outcome.as_ref().ok();
+    let status = if trade.is_some() {
+        "recorded"
+    } else {
+        "skipped"
+    };
+    let skip_reason = record.outcome.as_ref().err().map(ToString::to_string);
+    let symbol = trade.map(|t| t.ticker.to_string());
+    let direction = trade.map(|t| t.direction.as_str());
+    let shares = trade.map(|t| t.shares.to_string());
+    let usdc = trade.map(|t| t.usdc.to_string());
+    let price = trade.map(|t| t.price.to_string());
+    let equity_token = trade.map(|t| hex(t.equity_token));
+    let usdc_token = trade.map(|t| hex(t.usdc_token));
+    sqlx::query!(
+        "INSERT INTO trades (event_id, order_side, order_hash, order_owner,
+             gave_token, gave_symbol, gave_amount, received_token, received_symbol, received_amount,
+             status, skip_reason, symbol, onchain_direction, shares, usdc, price, equity_token, usdc_token)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        event_id,
+        side,
+        order_hash,
+        owner,
+        gave_token,
+        record.gave_symbol,
+        gave_amount,
+        received_token,
+        record.received_symbol,
+        received_amount,
+        status,
+        skip_reason,
+        symbol,
+        direction,
+        shares,
+        usdc,
+        price,
+        equity_token,
+        usdc_token
+    )
+    .execute(&mut *conn)
+    .await
+    .context("inserting a trade")?;
+    if let Some(trade) = trade {
+        shift_position(conn, trade.ticker.as_str(), trade.direction, trade.shares).await?;
+    }
+    Ok(())
+}
+
+/// Reverts a stored, canonical event; false when there is nothing to revert.
+async fn revert_event(
+    conn: &mut SqliteConnection,
+    key: LogKey,
+    reason: &str,
+) -> Result<bool, LedgerError> {
+    let tx_hash = hex(key.tx_hash);
+    let log_index = int(key.log_index);
+    let event_id = sqlx::query_scalar!(
+        "UPDATE chain_events SET removed = 1
+         WHERE tx_hash = ?1 AND log_index = ?2 AND removed = 0 RETURNING id",
+        tx_hash,
+        log_index
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("marking an event removed")?;
+    let Some(event_id) = event_id else {
+        return Ok(false);
+    };
+    shift_trades(conn, event_id, Shift::Revert, reason).await?;
+    Ok(true)
+}
+
+#[derive(Clone, Copy)]
+enum Shift {
+    Revert,
+    Restore,
+}
+
+/// Takes an event's trades out of (or back into) their positions, with an audit record each.
+async fn shift_trades(
+    conn: &mut SqliteConnection,
+    event_id: i64,
+    shift: Shift,
+    reason: &str,
+) -> Result<(), LedgerError> {
+    let (from, to, action) = match shift {
+        Shift::Revert => ("recorded", "reverted", "reverted"),
+        Shift::Restore => ("reverted", "recorded", "restored"),
+    };
+    let trades = sqlx::query!(
+        r#"UPDATE trades SET status = ?3 WHERE event_id = ?1 AND status = ?2
+           RETURNING id, symbol AS "symbol!", onchain_direction AS "direction!", shares AS "shares!""#,
+        event_id,
+        from,
+        to
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("changing trade statuses")?;
+    for trade in trades {
+        let direction = match trade.direction.as_str() {
+            "buy" => Direction::Buy,
+            "sell" => Direction::Sell,
+            _ => return Err(corrupt("onchain_direction", trade.direction)),
+        };
+        let shares: Shares = trade
+            .shares
+            .parse()
+            .map_err(|_| corrupt("shares", trade.shares.clone()))?;
+        let delta = match shift {
+            Shift::Revert => -shares,
+            Shift::Restore => shares,
+        };
+        shift_position(conn, &trade.symbol, direction, delta).await?;
+        sqlx::query!(
+            "INSERT INTO trade_reversals (trade_id, action, reason) VALUES (?1, ?2, ?3)",
+            trade.id,
+            action,
+            reason
+        )
+        .execute(&mut *conn)
+        .await
+        .context("auditing a reversal")?;
+    }
+    Ok(())
+}
+
+/// Adds `shares` (negative to take away) to the bought or sold side of a symbol's position.
+async fn shift_position(
+    conn: &mut SqliteConnection,
+    symbol: &str,
+    direction: Direction,
+    shares: Shares,
+) -> Result<(), LedgerError> {
+    let current = sqlx::query!(
+        "SELECT bought_shares, sold_shares FROM positions WHERE symbol = ?1",
+        symbol
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("reading a position")?;
+    let (mut bought, mut sold) = match current {
+        Some(row) => (
+            parse_shares("bought_shares", row.bought_shares)?,
+            parse_shares("sold_shares", row.sold_shares)?,
+        ),
+        None => (Shares::ZERO, Shares::ZERO),
+    };
+    match direction {
+        Direction::Buy => bought = bought + shares,
+        Direction::Sell => sold = sold + shares,
+    }
+    let (bought, sold) = (bought.to_string(), sold.to_string());
+    sqlx::query!(
+        "INSERT INTO positions (symbol, bought_shares, sold_shares) VALUES (?1, ?2, ?3)
+         ON CONFLICT (symbol) DO UPDATE SET
+             bought_shares = excluded.bought_shares,
+             sold_shares = excluded.sold_shares,
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        symbol,
+        bought,
+        sold
+    )
+    .execute(&mut *conn)
+    .await
+    .context("updating a position")?;
+    Ok(())
+}
+
+pub(super) fn parse_shares(column: &'static str, value: String) -> Result<Shares, LedgerError> {
+    value.parse().map_err(|_| corrupt(column, value))
+}
+
+fn corrupt(column: &'static str, value: String) -> LedgerError {
+    LedgerError::Corrupt { column, value }
+}
+
+/// The exact amount as text: a decimal, or `raw e-decimals` when it exceeds a decimal's range.
+fn exact(amount: &TokenAmount) -> String {
+    match amount.to_decimal() {
+        Ok(value) => value.to_string(),
+        Err(_) => format!("{}e-{}", amount.raw, amount.decimals),
+    }
+}
+
+/// Block numbers and log indexes as SQLite integers (they never reach 2^63).
+pub(super) fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
