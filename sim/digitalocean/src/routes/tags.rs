@@ -134,8 +134,15 @@ struct Resource {
     resource_type: String,
 }
 
-/// Tags (`add`) or untags every listed resource; all must exist.
+/// Tags (`add`) or untags every listed resource; all must exist, or nothing changes.
 fn retag(state: &mut Account, name: &str, resources: &[Resource], add: bool) -> ApiResult<()> {
+    let mut draft = state.clone();
+    retag_all(&mut draft, name, resources, add)?;
+    *state = draft;
+    Ok(())
+}
+
+fn retag_all(state: &mut Account, name: &str, resources: &[Resource], add: bool) -> ApiResult<()> {
     let edit = |tags: &mut Vec<String>| {
         tags.retain(|t| t != name);
         if add {

@@ -65,13 +65,13 @@ fn plan(
                     "Volume and Droplet must be in the same region.",
                 ));
             }
+            if state.droplet_busy(droplet_id) {
+                return Err(ApiError::pending_event());
+            }
             if !volume.droplet_ids.is_empty() {
                 return Err(ApiError::unprocessable(
                     "Volume is already attached to a Droplet.",
                 ));
-            }
-            if state.droplet_busy(droplet_id) {
-                return Err(ApiError::pending_event());
             }
             Ok((
                 "attach_volume",
@@ -86,11 +86,11 @@ fn plan(
             let droplet_id = request
                 .droplet_id
                 .ok_or_else(|| ApiError::bad_request("droplet_id is required"))?;
-            if !volume.droplet_ids.contains(&droplet_id) {
-                return Err(ApiError::unprocessable("Attachment not found"));
-            }
             if state.droplet_busy(droplet_id) {
                 return Err(ApiError::pending_event());
+            }
+            if !volume.droplet_ids.contains(&droplet_id) {
+                return Err(ApiError::unprocessable("Attachment not found"));
             }
             Ok((
                 "detach_volume",
