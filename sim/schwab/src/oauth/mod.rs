@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -36,7 +36,7 @@ pub(crate) async fn authorize(
         return access_denied(reason);
     }
     if sim.config.auto_approve {
-        return Redirect::to(&sim.authorize(request.state.as_deref()).redirect_url).into_response();
+        return found(&sim.authorize(request.state.as_deref()).redirect_url);
     }
     let state = request
         .state
@@ -65,7 +65,7 @@ pub(crate) async fn approve(
     if let Err(reason) = check_client(&sim, &request) {
         return access_denied(reason);
     }
-    Redirect::to(&sim.authorize(request.state.as_deref()).redirect_url).into_response()
+    found(&sim.authorize(request.state.as_deref()).redirect_url)
 }
 
 /// Refuses an unknown client or a callback that differs from the registered one by a single byte.
@@ -80,6 +80,11 @@ fn check_client(sim: &Sim, request: &AuthorizeRequest) -> Result<(), &'static st
         return Err("redirect_uri does not match the registered callback URL");
     }
     Ok(())
+}
+
+/// `302 Found` to the callback, as Schwab's login redirects.
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
 fn access_denied(reason: &str) -> Response {
