@@ -359,6 +359,10 @@ fn before_deploy_snapshot(b: &mut Builder<'_>, d: &DesiredState, volume: Option<
         b.note("snapshot before deploy skipped: the infra scope was not observed");
         return;
     };
+    let dep = deployment_tag(&d.name);
+    if b.planned_snapshots().any(|(v, tags)| *v == volume && tags.contains(&dep)) {
+        return; // An earlier step of this plan already snapshots the volume.
+    }
     let cause = "snapshot before a deploy that changes the image";
     let name = format!("{}-predeploy-{}", d.infra.volume.name, b.now.format("%Y%m%d-%H%M%S"));
     let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &name), Action::Create);
@@ -366,7 +370,7 @@ fn before_deploy_snapshot(b: &mut Builder<'_>, d: &DesiredState, volume: Option<
         Operation::SnapshotVolume {
             volume,
             name,
-            tags: vec![MANAGED_TAG.to_owned(), deployment_tag(&d.name)],
+            tags: vec![MANAGED_TAG.to_owned(), dep],
         },
         cause,
     );

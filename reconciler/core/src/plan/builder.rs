@@ -168,13 +168,12 @@ impl<'a> Builder<'a> {
         self.plan.revert = steps;
     }
 
-    /// Snapshot steps the plan runs so far.
-    pub(super) fn planned_snapshots(&self) -> usize {
-        self.plan
-            .steps
-            .iter()
-            .filter(|s| matches!(s.op, Operation::SnapshotVolume { .. }))
-            .count()
+    /// The volume and tags of each snapshot the plan takes so far.
+    pub(super) fn planned_snapshots(&self) -> impl Iterator<Item = (&VolumeRef, &[String])> {
+        self.plan.steps.iter().filter_map(|s| match &s.op {
+            Operation::SnapshotVolume { volume, tags, .. } => Some((volume, tags.as_slice())),
+            _ => None,
+        })
     }
 
     pub(super) fn finish(self) -> Plan {

@@ -7,7 +7,7 @@ use super::builder::{Builder, Change};
 use super::firewall_rules;
 use super::model::*;
 use crate::identity::{MANAGED_TAG, PROTECTED_TAG, USER_DATA_TAG_PREFIX, deployment_tag, user_data_tag};
-use crate::manifest::{DesiredState, Filesystem};
+use crate::manifest::DesiredState;
 use crate::observed::{DropletState, Observed, ObservedInfra, VolumeState};
 
 /// What the plan leaves of the volume, for the steps that refer to it.
@@ -138,9 +138,9 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
     let mut replace = Vec::new();
     if let Some(fs) = &current.filesystem
         && !fs.is_empty()
-        && fs != fs_name(want.filesystem)
+        && *fs != want.filesystem.to_string()
     {
-        replace.push(format!("filesystem {fs} → {}", fs_name(want.filesystem)));
+        replace.push(format!("filesystem {fs} → {}", want.filesystem));
     }
     if current.size_gib > want.size_gib {
         replace.push(format!("size {} GiB → {} GiB: volumes cannot shrink", current.size_gib, want.size_gib));
@@ -193,13 +193,6 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
     }
 }
 
-fn fs_name(fs: Filesystem) -> &'static str {
-    match fs {
-        Filesystem::Ext4 => "ext4",
-        Filesystem::Xfs => "xfs",
-    }
-}
-
 fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
     let want = &d.infra.volume;
     Operation::CreateVolume {
@@ -215,7 +208,7 @@ fn create_volume(b: &mut Builder<'_>, d: &DesiredState, id: ResourceId, tags: &[
     let want = &d.infra.volume;
     let mut c = Change::new(id, Action::Create);
     c.field("size_gib", None, Some(want.size_gib.to_string()))
-        .field("filesystem", None, Some(fs_name(want.filesystem).to_owned()))
+        .field("filesystem", None, Some(want.filesystem.to_string()))
         .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
         .cause(cause)
         .step(create_volume_op(d, tags), cause);
@@ -285,7 +278,7 @@ fn droplet(
     {
         let mut c = Change::new(ResourceId::new(ResourceKind::Droplet, &stray.name), Action::Delete);
         c.cause(format!("droplet {} is no longer in the manifest", stray.name));
-        if detach_from(volume, stray.id, &mut c, &d.infra.region) {
+        if detach_from(volume, stray.id, &mut c, d) {
             c.destroys(volume_name);
         }
         c.step(Operation::DeleteDroplet { droplet_id: stray.id }, "no longer in the manifest");
@@ -354,7 +347,7 @@ fn droplet(
         let cause = replace[0].clone();
         c.step(Operation::ShutdownDroplet { droplet_id: current.id }, &cause);
         let mut detached = volume.clone();
-        if detach_from(&mut detached, current.id, &mut c, &d.infra.region) {
+        if detach_from(&mut detached, current.id, &mut c, d) {
             c.destroys(volume_name);
         }
         c.step(Operation::DeleteDroplet { droplet_id: current.id }, &cause);
@@ -409,7 +402,7 @@ fn droplet(
 }
 
 /// Adds detach steps if the volume is attached to `droplet`, and marks it detached; returns whether it was.
-fn detach_from(volume: &mut VolumeOutcome, droplet: u64, c: &mut Change, region: &str) -> bool {
+fn detach_from(volume: &mut VolumeOutcome, droplet: u64, c: &mut Change, d: &DesiredState) -> bool {
     let VolumeOutcome::Existing { id, attached } = volume else {
         return false;
     };
@@ -420,15 +413,15 @@ fn detach_from(volume: &mut VolumeOutcome, droplet: u64, c: &mut Change, region:
         Operation::DetachVolume {
             volume_id: id.clone(),
             droplet_id: droplet,
-            region: region.to_ascii_lowercase(),
+            region: d.infra.region.to_ascii_lowercase(),
         },
         "the volume must be detached before its droplet is destroyed",
     );
     c.step(
         Operation::SnapshotVolume {
             volume: VolumeRef::Id(id.clone()),
-            name: format!("before-droplet-{droplet}-destroyed"),
-            tags: vec![MANAGED_TAG.to_owned()],
+            name: format!("{}-before-droplet-{droplet}-destroyed", d.infra.volume.name),
+            tags: tags_of(d),
         },
         "fresh snapshot before the droplet holding the volume is destroyed",
     );

@@ -18,11 +18,16 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
     };
     snapshots.sort_by_key(|s| std::cmp::Reverse(s.created_at));
 
-    if let (Some(every), VolumeOutcome::Existing { id, .. }) = (policy.every, volume)
-        && b.planned_snapshots() == 0
+    let target = match volume {
+        VolumeOutcome::Existing { id, .. } => Some((VolumeRef::Id(id.clone()), Some(id.as_str()))),
+        VolumeOutcome::Planned(name) => Some((VolumeRef::Planned(name.clone()), None)),
+        VolumeOutcome::Unknown => None,
+    };
+    if let (Some(every), Some((volume_ref, volume_id))) = (policy.every, target)
+        && !b.planned_snapshots().any(|(v, tags)| *v == volume_ref && tags.contains(&dep))
     {
-        let age = snapshots.first().map(|s| b.now.signed_duration_since(s.created_at));
-        let due = match age {
+        let newest = snapshots.iter().find(|s| Some(s.volume_id.as_str()) == volume_id);
+        let due = match newest.map(|s| b.now.signed_duration_since(s.created_at)) {
             None => Some("no snapshot of the volume yet".to_owned()),
             Some(age) if age.to_std().is_ok_and(|a| a >= every.get()) => Some(format!(
                 "newest snapshot is {}h old; policy: every {every}",
@@ -35,7 +40,7 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
             let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &name), Action::Create);
             c.cause(&cause).step(
                 Operation::SnapshotVolume {
-                    volume: VolumeRef::Id(id.clone()),
+                    volume: volume_ref,
                     name,
                     tags: vec![MANAGED_TAG.to_owned(), dep.clone()],
                 },
@@ -46,7 +51,10 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
     }
 
     let keep = usize::try_from(policy.keep).unwrap_or(usize::MAX);
-    let room = keep.saturating_sub(b.planned_snapshots());
+    // Snapshots this plan takes under the policy's tag count against `keep`; safety snapshots taken before a
+    // destruction carry no deployment tag and are never pruned.
+    let planned = b.planned_snapshots().filter(|(_, tags)| tags.contains(&dep)).count();
+    let room = keep.saturating_sub(planned);
     for old in snapshots.iter().skip(room).filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG)) {
         let cause = format!("policy keeps the newest {keep} snapshots");
         let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &old.name), Action::Delete);

@@ -34,8 +34,10 @@ pub fn human(plan: &Plan, color: bool) -> String {
     let paint = Paint { on: color };
     let mut out = String::new();
     let changes: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    if changes.is_empty() && plan.blocked.is_empty() {
+    if changes.is_empty() && plan.blocked.is_empty() && plan.unknown.is_empty() {
         out.push_str("No changes. The deployment matches the manifest.\n");
+    } else if changes.is_empty() && plan.blocked.is_empty() {
+        out.push_str("No changes to what could be observed (see below).\n");
     } else {
         out.push_str("Changes:\n");
     }
@@ -133,7 +135,7 @@ pub fn describe(op: &Operation) -> String {
         Operation::CreateRegistry { name, tier, region } => format!("create registry {name} ({tier}, {region})"),
         Operation::SetRegistryTier { tier } => format!("set registry tier to {tier}"),
         Operation::CreateVolume { name, region, size_gib, filesystem, .. } => {
-            format!("create volume {name} ({size_gib} GiB {filesystem:?}, {region})")
+            format!("create volume {name} ({size_gib} GiB {filesystem}, {region})")
         }
         Operation::ResizeVolume { volume_id, size_gib, .. } => format!("resize volume {volume_id} to {size_gib} GiB"),
         Operation::DeleteVolume { volume_id } => format!("delete volume {volume_id}"),

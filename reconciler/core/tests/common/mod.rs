@@ -1,0 +1,351 @@
+//! Fixtures shared by the planner tests: the committed manifest, a world that matches it, and a model of the world
+//! that applies a plan's steps the way the executor would.
+
+#![allow(dead_code)] // Each test file uses a different part of the fixtures.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use reconciler_core::identity::{ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, secrets_fingerprint, user_data_tag};
+use reconciler_core::manifest::{self, DesiredState};
+use reconciler_core::observed::*;
+use reconciler_core::plan::{Desired, DropletRef, Operation, Plan, Taggable, VolumeRef};
+
+pub const USER_DATA: &str = "#cloud-config\nruncmd: [echo hello]\n";
+pub const SECRETS_FILE: &[u8] = b"WS_RPC_URL=wss://node\nSCHWAB_APP_KEY=k\nSCHWAB_APP_SECRET=s\nENCRYPTION_KEY=e\n";
+pub const COMMIT: &str = "1111111111111111111111111111111111111111";
+
+/// The committed production manifest.
+pub fn desired() -> DesiredState {
+    let text = include_str!("../../../../manifests/desired.yaml");
+    manifest::parse("manifests/desired.yaml", text).expect("the committed manifest is valid")
+}
+
+pub fn inputs(d: &DesiredState) -> Desired<'_> {
+    Desired {
+        manifest: d,
+        user_data: Some(USER_DATA),
+        commit: Some(COMMIT),
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).single().expect("valid time")
+}
+
+pub fn image_id(reference: &str) -> String {
+    format!("sha256:{:0>64}", reference.len())
+}
+
+/// A world in which everything matches `d`.
+pub fn converged(d: &DesiredState) -> ObservedState {
+    let dep = deployment_tag(&d.name);
+    let mut droplet_tags: Vec<String> = d.infra.droplet.tags.clone();
+    droplet_tags.extend([MANAGED_TAG.to_owned(), dep.clone(), user_data_tag(USER_DATA)]);
+    let spec = ContainerSpec::from_app(&d.app);
+    let fp = secrets_fingerprint(SECRETS_FILE);
+    let (uid, gid) = d.app.user.split_once(':').expect("uid:gid");
+    ObservedState {
+        observed_at: now(),
+        infra: Some(ObservedInfra {
+            droplets: Observed::Known(vec![DropletState {
+                id: 1,
+                name: d.infra.droplet.name.clone(),
+                region: d.infra.region.clone(),
+                size: d.infra.droplet.size.clone(),
+                image: d.infra.droplet.image.clone(),
+                status: "active".into(),
+                tags: droplet_tags,
+                public_ipv4: Some("203.0.113.10".into()),
+            }]),
+            volumes: Observed::Known(vec![VolumeState {
+                id: "vol-1".into(),
+                name: d.infra.volume.name.clone(),
+                region: d.infra.region.clone(),
+                size_gib: d.infra.volume.size_gib,
+                filesystem: Some("ext4".into()),
+                droplet_ids: vec![1],
+                tags: vec![MANAGED_TAG.to_owned(), dep.clone(), PROTECTED_TAG.to_owned()],
+            }]),
+            firewalls: Observed::Known(vec![FirewallState {
+                id: "fw-1".into(),
+                name: d.infra.firewall.name.clone(),
+                inbound: d.infra.firewall.inbound.clone(),
+                outbound: d.infra.firewall.outbound.clone(),
+                tags: vec![dep.clone()],
+            }]),
+            registry: Observed::Known(Some(RegistryState {
+                name: d.infra.registry.name.clone(),
+                tier: d.infra.registry.tier.slug().into(),
+                region: d.infra.region.clone(),
+            })),
+            snapshots: Observed::Known(vec![SnapshotState {
+                id: "snap-1".into(),
+                name: "schwad-data-fresh".into(),
+                created_at: now() - chrono::Duration::hours(1),
+                volume_id: "vol-1".into(),
+                tags: vec![MANAGED_TAG.to_owned(), dep],
+            }]),
+        }),
+        app: Some(ObservedApp {
+            containers: vec![ContainerState {
+                id: "c-1".into(),
+                name: d.app.container_name.clone(),
+                labels: spec.labels(&d.app.container_name, Some(&fp), Some(COMMIT)),
+                image_id: image_id(&spec.image),
+                state: "running".into(),
+                health: Some("healthy".into()),
+                restart_count: 0,
+            }],
+            image: Some(ImageState {
+                id: image_id(&spec.image),
+                repo_digests: vec![],
+            }),
+            data_dir: Some(DirState {
+                uid: uid.parse().expect("uid"),
+                gid: gid.parse().expect("gid"),
+                mode: 0o750,
+            }),
+            secrets_file: Some(SecretsFileState {
+                fingerprint: fp,
+                mode: 0o600,
+                names: d.app.secrets.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+            }),
+            quarantined: vec![],
+        }),
+    }
+}
+
+pub fn infra(o: &mut ObservedState) -> &mut ObservedInfra {
+    o.infra.as_mut().expect("infra observed")
+}
+
+pub fn app(o: &mut ObservedState) -> &mut ObservedApp {
+    o.app.as_mut().expect("app observed")
+}
+
+pub fn known<T>(o: &mut Observed<T>) -> &mut T {
+    match o {
+        Observed::Known(v) => v,
+        Observed::Unknown(r) => panic!("unknown: {r}"),
+    }
+}
+
+/// Applies every step of `plan` to a model of the world, as a faithful executor would.
+pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
+    let mut w = world.clone();
+    let mut next_id = 1000u64;
+    for step in &plan.steps {
+        next_id += 1;
+        apply_op(&mut w, &step.op, next_id);
+    }
+    w
+}
+
+fn volume_id(w: &ObservedState, v: &VolumeRef) -> String {
+    match v {
+        VolumeRef::Id(id) => id.clone(),
+        VolumeRef::Planned(name) => w
+            .infra
+            .as_ref()
+            .and_then(|i| i.volumes.known())
+            .and_then(|vs| vs.iter().find(|x| &x.name == name))
+            .map(|x| x.id.clone())
+            .expect("planned volume created earlier"),
+    }
+}
+
+fn droplet_id(w: &ObservedState, d: &DropletRef) -> u64 {
+    match d {
+        DropletRef::Id(id) => *id,
+        DropletRef::Planned(name) => w
+            .infra
+            .as_ref()
+            .and_then(|i| i.droplets.known())
+            .and_then(|ds| ds.iter().find(|x| &x.name == name))
+            .map(|x| x.id)
+            .expect("planned droplet created earlier"),
+    }
+}
+
+fn container<'a>(w: &'a mut ObservedState, key: &str) -> &'a mut ContainerState {
+    app(w)
+        .containers
+        .iter_mut()
+        .find(|c| c.id == key || c.name == key)
+        .unwrap_or_else(|| panic!("container {key} exists"))
+}
+
+fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
+    let now = w.observed_at;
+    match op {
+        Operation::CreateRegistry { name, tier, region } => {
+            *known(&mut infra(w).registry) = Some(RegistryState {
+                name: name.clone(),
+                tier: tier.clone(),
+                region: region.clone(),
+            });
+        }
+        Operation::SetRegistryTier { tier } => {
+            known(&mut infra(w).registry).as_mut().expect("registry").tier = tier.clone();
+        }
+        Operation::CreateVolume { name, region, size_gib, filesystem, tags } => {
+            known(&mut infra(w).volumes).push(VolumeState {
+                id: format!("vol-{id}"),
+                name: name.clone(),
+                region: region.clone(),
+                size_gib: *size_gib,
+                filesystem: Some(filesystem.to_string()),
+                droplet_ids: vec![],
+                tags: tags.clone(),
+            });
+        }
+        Operation::ResizeVolume { volume_id, size_gib, .. } => {
+            let v = known(&mut infra(w).volumes).iter_mut().find(|v| &v.id == volume_id).expect("volume");
+            v.size_gib = *size_gib;
+        }
+        Operation::DeleteVolume { volume_id } => {
+            let vols = known(&mut infra(w).volumes);
+            let v = vols.iter().find(|v| &v.id == volume_id).expect("volume");
+            assert!(v.droplet_ids.is_empty(), "deleting an attached volume: DigitalOcean answers 409");
+            vols.retain(|v| &v.id != volume_id);
+        }
+        Operation::CreateDroplet { name, region, size, image, tags, .. } => {
+            known(&mut infra(w).droplets).push(DropletState {
+                id,
+                name: name.clone(),
+                region: region.clone(),
+                size: size.clone(),
+                image: image.clone(),
+                status: "active".into(),
+                tags: tags.clone(),
+                public_ipv4: Some("203.0.113.20".into()),
+            });
+        }
+        Operation::ShutdownDroplet { droplet_id } => droplet(w, *droplet_id).status = "off".into(),
+        Operation::ResizeDroplet { droplet_id, size } => {
+            let d = droplet(w, *droplet_id);
+            assert_eq!(d.status, "off", "resize needs the droplet off");
+            d.size = size.clone();
+        }
+        Operation::PowerOnDroplet { droplet_id } => droplet(w, *droplet_id).status = "active".into(),
+        Operation::DeleteDroplet { droplet_id } => {
+            let i = infra(w);
+            known(&mut i.droplets).retain(|d| d.id != *droplet_id);
+            for v in known(&mut i.volumes) {
+                assert!(!v.droplet_ids.contains(droplet_id), "volume still attached to a deleted droplet");
+            }
+        }
+        Operation::Tag { tag, target } => match target {
+            Taggable::Droplet(d) => droplet(w, *d).tags.push(tag.clone()),
+            Taggable::Volume(v) => {
+                let vol = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == v).expect("volume");
+                vol.tags.push(tag.clone());
+            }
+        },
+        Operation::Untag { tag, target } => match target {
+            Taggable::Droplet(d) => droplet(w, *d).tags.retain(|t| t != tag),
+            Taggable::Volume(v) => {
+                let vol = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == v).expect("volume");
+                vol.tags.retain(|t| t != tag);
+            }
+        },
+        Operation::AttachVolume { volume, droplet, .. } => {
+            let (vid, did) = (volume_id(w, volume), droplet_id(w, droplet));
+            let v = known(&mut infra(w).volumes).iter_mut().find(|x| x.id == vid).expect("volume");
+            assert!(v.droplet_ids.is_empty(), "attaching an attached volume");
+            v.droplet_ids = vec![did];
+        }
+        Operation::DetachVolume { volume_id, droplet_id, .. } => {
+            let v = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == volume_id).expect("volume");
+            assert!(v.droplet_ids.contains(droplet_id), "422 Attachment not found");
+            v.droplet_ids.retain(|d| d != droplet_id);
+        }
+        Operation::CreateFirewall { name, inbound, outbound, tags } => {
+            known(&mut infra(w).firewalls).push(FirewallState {
+                id: format!("fw-{id}"),
+                name: name.clone(),
+                inbound: inbound.clone(),
+                outbound: outbound.clone(),
+                tags: tags.clone(),
+            });
+        }
+        Operation::UpdateFirewall { firewall_id, name, inbound, outbound, tags } => {
+            let f = known(&mut infra(w).firewalls).iter_mut().find(|f| &f.id == firewall_id).expect("firewall");
+            *f = FirewallState {
+                id: firewall_id.clone(),
+                name: name.clone(),
+                inbound: inbound.clone(),
+                outbound: outbound.clone(),
+                tags: tags.clone(),
+            };
+        }
+        Operation::DeleteFirewall { firewall_id } => known(&mut infra(w).firewalls).retain(|f| &f.id != firewall_id),
+        Operation::SnapshotVolume { volume, name, tags } => {
+            let vid = volume_id(w, volume);
+            known(&mut infra(w).snapshots).push(SnapshotState {
+                id: format!("snap-{id}"),
+                name: name.clone(),
+                created_at: now,
+                volume_id: vid,
+                tags: tags.clone(),
+            });
+        }
+        Operation::DeleteSnapshot { snapshot_id } => known(&mut infra(w).snapshots).retain(|s| &s.id != snapshot_id),
+        Operation::EnsureDataDir { uid, gid, mode, .. } => {
+            app(w).data_dir = Some(DirState {
+                uid: *uid,
+                gid: *gid,
+                mode: *mode,
+            });
+        }
+        Operation::PullImage { reference } => {
+            app(w).image = Some(ImageState {
+                id: image_id(reference),
+                repo_digests: vec![],
+            });
+        }
+        Operation::CreateContainer { name, labels: l, .. } => {
+            let a = app(w);
+            assert!(a.containers.iter().all(|c| &c.name != name), "409 name {name} in use");
+            let image_id = a.image.as_ref().expect("image pulled before create").id.clone();
+            a.containers.push(ContainerState {
+                id: format!("c-{id}"),
+                name: name.clone(),
+                labels: l.clone(),
+                image_id,
+                state: "created".into(),
+                health: None,
+                restart_count: 0,
+            });
+        }
+        Operation::StartContainer { container: c } => {
+            let c = container(w, c);
+            c.state = "running".into();
+            c.health = Some("healthy".into());
+        }
+        Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
+        Operation::RenameContainer { container: c, to } => {
+            assert!(app(w).containers.iter().all(|x| &x.name != to), "409 name {to} in use");
+            container(w, c).name = to.clone();
+        }
+        Operation::WaitHealthy { container: c, .. } => assert!(container(w, c).is_running(), "waiting on a stopped container"),
+        Operation::RemoveContainer { container: c } => {
+            let key = c.clone();
+            app(w).containers.retain(|x| x.id != key && x.name != key);
+        }
+    }
+}
+
+fn droplet(w: &mut ObservedState, id: u64) -> &mut DropletState {
+    known(&mut infra(w).droplets).iter_mut().find(|d| d.id == id).expect("droplet")
+}
+
+/// Labels of a container created from an older revision of `d` (a different image tag).
+pub fn labels_of_revision(d: &DesiredState, tag: &str) -> BTreeMap<String, String> {
+    let mut app = d.app.clone();
+    app.image.tag = tag.to_owned();
+    ContainerSpec::from_app(&app).labels(&app.container_name, Some(&secrets_fingerprint(SECRETS_FILE)), Some(COMMIT))
+}
+
+pub const MANAGED_LABEL: &str = labels::MANAGED_BY;

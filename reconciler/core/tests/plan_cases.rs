@@ -1,0 +1,399 @@
+//! The planner on a table of scenarios: desired + observed → plan. Each plan's human view is a golden file under
+//! `tests/snapshots/`; the assertions below pin the semantics the golden files could hide.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod common;
+
+use common::*;
+use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labels};
+use reconciler_core::manifest::DesiredState;
+use reconciler_core::observed::*;
+use reconciler_core::plan::{Action, Operation, Plan, PlanOptions, ResourceKind, plan};
+use reconciler_core::render;
+
+type Mutate = fn(&mut DesiredState, &mut ObservedState);
+
+fn run(mutate: Mutate, options: &PlanOptions) -> Plan {
+    let mut d = desired();
+    let mut o = converged(&d);
+    mutate(&mut d, &mut o);
+    plan(&inputs(&d), &o, options)
+}
+
+fn fresh_install(_: &mut DesiredState, o: &mut ObservedState) {
+    let i = infra(o);
+    i.droplets = Observed::Known(vec![]);
+    i.volumes = Observed::Known(vec![]);
+    i.firewalls = Observed::Known(vec![]);
+    i.registry = Observed::Known(None);
+    i.snapshots = Observed::Known(vec![]);
+    let a = app(o);
+    a.containers.clear();
+    a.image = None;
+    a.data_dir = None;
+}
+
+fn no_op(_: &mut DesiredState, _: &mut ObservedState) {}
+
+fn tag_change(d: &mut DesiredState, o: &mut ObservedState) {
+    d.app.image.tag = "2222222222222222222222222222222222222222".into();
+    app(o).image = None;
+}
+
+fn env_change(d: &mut DesiredState, _: &mut ObservedState) {
+    d.app.env.insert("RUST_LOG".into(), "debug".into());
+}
+
+fn secret_rotation(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).secrets_file.as_mut().unwrap().fingerprint = "0123456789abcdef".into();
+}
+
+fn firewall_rule_removed(_: &mut DesiredState, o: &mut ObservedState) {
+    known(&mut infra(o).firewalls)[0].inbound.remove(0);
+}
+
+fn firewall_equivalent_forms(_: &mut DesiredState, o: &mut ObservedState) {
+    let fw = &mut known(&mut infra(o).firewalls)[0];
+    fw.outbound.reverse();
+    for rule in &mut fw.outbound {
+        if rule.ports == "all" {
+            rule.ports = "0".into();
+        }
+        rule.addresses.reverse();
+    }
+}
+
+fn volume_detached(_: &mut DesiredState, o: &mut ObservedState) {
+    known(&mut infra(o).volumes)[0].droplet_ids.clear();
+}
+
+fn droplet_tag_removed(_: &mut DesiredState, o: &mut ObservedState) {
+    known(&mut infra(o).droplets)[0].tags.retain(|t| t != MANAGED_TAG);
+}
+
+fn droplet_tag_order_and_region_case(_: &mut DesiredState, o: &mut ObservedState) {
+    let d = &mut known(&mut infra(o).droplets)[0];
+    d.tags.reverse();
+    d.region = d.region.to_uppercase();
+}
+
+fn registry_missing(_: &mut DesiredState, o: &mut ObservedState) {
+    infra(o).registry = Observed::Known(None);
+}
+
+fn droplet_resized(d: &mut DesiredState, _: &mut ObservedState) {
+    d.infra.droplet.size = "s-2vcpu-4gb".into();
+}
+
+fn volume_grown(d: &mut DesiredState, _: &mut ObservedState) {
+    d.infra.volume.size_gib = 20;
+}
+
+fn volume_renamed(d: &mut DesiredState, _: &mut ObservedState) {
+    d.infra.volume.name = "schwad-data-2".into();
+    d.infra.volume.mount_path = "/mnt/schwad-data".into();
+}
+
+fn droplet_image_changed(d: &mut DesiredState, _: &mut ObservedState) {
+    d.infra.droplet.image = "ubuntu-24-04-x64".into();
+}
+
+fn droplets_unknown(_: &mut DesiredState, o: &mut ObservedState) {
+    infra(o).droplets = Observed::Unknown("GET /v2/droplets: 500 server_error".into());
+}
+
+fn container_stopped(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).containers[0].state = "exited".into();
+}
+
+fn container_deleted(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).containers.clear();
+}
+
+fn data_dir_root_owned(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).data_dir = Some(DirState {
+        uid: 0,
+        gid: 0,
+        mode: 0o755,
+    });
+}
+
+fn quarantined(d: &mut DesiredState, o: &mut ObservedState) {
+    d.app.image.tag = "3333333333333333333333333333333333333333".into();
+    let hash = reconciler_core::identity::ContainerSpec::from_app(&d.app).hash();
+    app(o).quarantined.push(hash);
+}
+
+fn snapshots_over_limit(d: &mut DesiredState, o: &mut ObservedState) {
+    d.infra.snapshots.keep = 3;
+    let dep = deployment_tag(&d.name);
+    let snaps = known(&mut infra(o).snapshots);
+    snaps.clear();
+    for age in 1..=6 {
+        let mut tags = vec![MANAGED_TAG.to_owned(), dep.clone()];
+        if age == 5 {
+            tags.push(LAST_GOOD_TAG.to_owned());
+        }
+        snaps.push(SnapshotState {
+            id: format!("snap-{age}"),
+            name: format!("schwad-data-age-{age}h"),
+            created_at: now() - chrono::Duration::hours(age),
+            volume_id: "vol-1".into(),
+            tags,
+        });
+    }
+}
+
+fn snapshot_due(_: &mut DesiredState, o: &mut ObservedState) {
+    known(&mut infra(o).snapshots)[0].created_at = now() - chrono::Duration::hours(30);
+}
+
+fn leftover_prev(d: &mut DesiredState, o: &mut ObservedState) {
+    let labels = labels_of_revision(d, "0ld");
+    app(o).containers.push(ContainerState {
+        id: "c-old".into(),
+        name: format!("{}-prev", d.app.container_name),
+        labels,
+        image_id: image_id("old"),
+        state: "exited".into(),
+        health: None,
+        restart_count: 0,
+    });
+}
+
+fn hash_format_changed(_: &mut DesiredState, o: &mut ObservedState) {
+    let c = &mut app(o).containers[0];
+    c.labels.insert(labels::SPEC_HASH.into(), "v0:deadbeef".into());
+}
+
+fn secrets_file_missing(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).secrets_file = None;
+}
+
+fn unmanaged_container(_: &mut DesiredState, o: &mut ObservedState) {
+    app(o).containers[0].labels.clear();
+}
+
+fn foreign_droplet_with_our_name(_: &mut DesiredState, o: &mut ObservedState) {
+    known(&mut infra(o).droplets)[0].tags = vec!["someone-else".into()];
+}
+
+const CASES: &[(&str, Mutate)] = &[
+    ("fresh_install", fresh_install),
+    ("no_op", no_op),
+    ("tag_change", tag_change),
+    ("env_change", env_change),
+    ("secret_rotation", secret_rotation),
+    ("drift_firewall_rule_removed", firewall_rule_removed),
+    ("firewall_equivalent_forms", firewall_equivalent_forms),
+    ("drift_volume_detached", volume_detached),
+    ("drift_droplet_tag_removed", droplet_tag_removed),
+    ("droplet_tag_order_and_region_case", droplet_tag_order_and_region_case),
+    ("drift_registry_missing", registry_missing),
+    ("droplet_resized", droplet_resized),
+    ("volume_grown", volume_grown),
+    ("volume_renamed_blocked", volume_renamed),
+    ("droplet_image_changed_blocked", droplet_image_changed),
+    ("droplets_unknown", droplets_unknown),
+    ("drift_container_stopped", container_stopped),
+    ("drift_container_deleted", container_deleted),
+    ("data_dir_root_owned", data_dir_root_owned),
+    ("quarantined_revision", quarantined),
+    ("snapshots_over_limit", snapshots_over_limit),
+    ("snapshot_due", snapshot_due),
+    ("leftover_prev_container", leftover_prev),
+    ("hash_format_changed", hash_format_changed),
+    ("secrets_file_missing", secrets_file_missing),
+    ("unmanaged_container", unmanaged_container),
+    ("foreign_droplet_with_our_name", foreign_droplet_with_our_name),
+];
+
+#[test]
+fn golden_human_plans() {
+    for (name, mutate) in CASES {
+        let plan = run(*mutate, &PlanOptions::default());
+        insta::assert_snapshot!(*name, render::human(&plan, false));
+    }
+}
+
+#[test]
+fn golden_json_plans() {
+    for name in ["fresh_install", "tag_change", "volume_renamed_blocked"] {
+        let (_, mutate) = CASES.iter().find(|(n, _)| *n == name).unwrap();
+        let plan = run(*mutate, &PlanOptions::default());
+        insta::assert_snapshot!(format!("{name}_json"), render::json(&plan));
+    }
+}
+
+fn ops(plan: &Plan) -> Vec<&'static str> {
+    plan.steps
+        .iter()
+        .map(|s| match &s.op {
+            Operation::CreateRegistry { .. } => "create_registry",
+            Operation::SetRegistryTier { .. } => "set_registry_tier",
+            Operation::CreateVolume { .. } => "create_volume",
+            Operation::ResizeVolume { .. } => "resize_volume",
+            Operation::DeleteVolume { .. } => "delete_volume",
+            Operation::CreateDroplet { .. } => "create_droplet",
+            Operation::ShutdownDroplet { .. } => "shutdown_droplet",
+            Operation::ResizeDroplet { .. } => "resize_droplet",
+            Operation::PowerOnDroplet { .. } => "power_on_droplet",
+            Operation::DeleteDroplet { .. } => "delete_droplet",
+            Operation::Tag { .. } => "tag",
+            Operation::Untag { .. } => "untag",
+            Operation::AttachVolume { .. } => "attach_volume",
+            Operation::DetachVolume { .. } => "detach_volume",
+            Operation::CreateFirewall { .. } => "create_firewall",
+            Operation::UpdateFirewall { .. } => "update_firewall",
+            Operation::DeleteFirewall { .. } => "delete_firewall",
+            Operation::SnapshotVolume { .. } => "snapshot_volume",
+            Operation::DeleteSnapshot { .. } => "delete_snapshot",
+            Operation::EnsureDataDir { .. } => "ensure_data_dir",
+            Operation::PullImage { .. } => "pull_image",
+            Operation::CreateContainer { .. } => "create_container",
+            Operation::StartContainer { .. } => "start_container",
+            Operation::StopContainer { .. } => "stop_container",
+            Operation::RenameContainer { .. } => "rename_container",
+            Operation::WaitHealthy { .. } => "wait_healthy",
+            Operation::RemoveContainer { .. } => "remove_container",
+        })
+        .collect()
+}
+
+#[test]
+fn converged_world_plans_nothing() {
+    let plan = run(no_op, &PlanOptions::default());
+    assert!(plan.is_empty(), "{}", render::human(&plan, false));
+    assert!(plan.changes.iter().all(|c| c.action == Action::NoOp));
+    assert_eq!(plan.summary().add + plan.summary().change + plan.summary().destroy, 0);
+}
+
+#[test]
+fn fresh_install_creates_in_dependency_order() {
+    let plan = run(fresh_install, &PlanOptions::default());
+    assert_eq!(
+        ops(&plan),
+        [
+            "create_registry",
+            "create_volume",
+            "create_droplet",
+            "attach_volume",
+            "create_firewall",
+            "ensure_data_dir",
+            "pull_image",
+            "create_container",
+            "start_container",
+            "wait_healthy",
+            "snapshot_volume"
+        ]
+    );
+}
+
+#[test]
+fn replacement_stops_the_old_container_before_starting_the_new_one() {
+    let plan = run(tag_change, &PlanOptions::default());
+    assert_eq!(
+        ops(&plan),
+        [
+            "pull_image",
+            "snapshot_volume",
+            "create_container",
+            "stop_container",
+            "rename_container",
+            "rename_container",
+            "start_container",
+            "wait_healthy",
+            "remove_container"
+        ],
+        "pull and create before the stop keep the gap short"
+    );
+    let revert: Vec<_> = plan.revert.iter().map(|s| render::describe(&s.op)).collect();
+    assert_eq!(revert[2], "rename container schwad-prev to schwad");
+    assert!(plan.changes.iter().any(|c| c.resource.kind == ResourceKind::Container && c.action == Action::Replace));
+}
+
+#[test]
+fn env_change_names_the_variable_and_takes_no_snapshot() {
+    let plan = run(env_change, &PlanOptions::default());
+    let change = plan.changes.iter().find(|c| c.resource.kind == ResourceKind::Container).unwrap();
+    assert_eq!(change.causes, ["env.RUST_LOG changed"]);
+    assert!(!ops(&plan).contains(&"snapshot_volume"));
+}
+
+#[test]
+fn secret_values_never_appear_only_their_change() {
+    let plan = run(secret_rotation, &PlanOptions::default());
+    let text = render::human(&plan, false) + &render::json(&plan);
+    assert!(text.contains("(sensitive, changed)"));
+    for line in String::from_utf8_lossy(SECRETS_FILE).lines() {
+        let value = line.split_once('=').unwrap().1;
+        assert!(!text.contains(&format!("={value}")), "secret value leaked");
+    }
+}
+
+#[test]
+fn data_destructive_changes_are_blocked_unless_allowed() {
+    let plan = run(volume_renamed, &PlanOptions::default());
+    assert_eq!(plan.blocked.len(), 1);
+    assert!(plan.blocked[0].reason.contains("--allow-data-loss=schwad-data"));
+    assert!(!ops(&plan).contains(&"delete_volume"));
+
+    let allowed = PlanOptions {
+        allow_data_loss: vec!["schwad-data".into()],
+    };
+    let plan = run(volume_renamed, &allowed);
+    assert!(plan.blocked.is_empty());
+    let ops = ops(&plan);
+    let pos = |op| ops.iter().position(|o| *o == op).unwrap();
+    assert!(pos("detach_volume") < pos("snapshot_volume"));
+    assert!(pos("snapshot_volume") < pos("delete_volume"), "a fresh snapshot before the delete");
+}
+
+#[test]
+fn replacing_the_droplet_holding_the_volume_is_data_destructive() {
+    let plan = run(droplet_image_changed, &PlanOptions::default());
+    assert_eq!(plan.blocked.len(), 1);
+    assert_eq!(plan.blocked[0].resource.kind, ResourceKind::Droplet);
+    assert!(plan.steps.is_empty());
+}
+
+#[test]
+fn unknown_is_not_absent() {
+    let plan = run(droplets_unknown, &PlanOptions::default());
+    assert_eq!(plan.unknown.len(), 1);
+    assert!(!ops(&plan).iter().any(|o| o.contains("droplet") || o.contains("attach")));
+}
+
+#[test]
+fn a_new_hash_format_alone_recreates_nothing() {
+    let plan = run(hash_format_changed, &PlanOptions::default());
+    assert!(plan.is_empty(), "{}", render::human(&plan, false));
+}
+
+#[test]
+fn the_data_directory_is_fixed_before_the_container_starts() {
+    let plan = run(
+        |d, o| {
+            data_dir_root_owned(d, o);
+            container_deleted(d, o);
+        },
+        &PlanOptions::default(),
+    );
+    let ops = ops(&plan);
+    assert!(ops.iter().position(|o| *o == "ensure_data_dir") < ops.iter().position(|o| *o == "start_container"));
+}
+
+#[test]
+fn pruning_keeps_the_last_good_snapshot() {
+    let plan = run(snapshots_over_limit, &PlanOptions::default());
+    let deleted: Vec<_> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::DeleteSnapshot { snapshot_id } => Some(snapshot_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, ["snap-4", "snap-6"]);
+}
