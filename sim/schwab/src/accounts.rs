@@ -9,10 +9,9 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, TraderError};
 use crate::instrument;
 use crate::orders::Order;
-use crate::orders::handlers::account;
 use crate::state::{AccountNumber, Sim};
 
 /// `?fields=positions`.
@@ -53,7 +52,7 @@ pub(crate) async fn get(
     Path(hash): Path<String>,
     Query(query): Query<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = account(&sim, &hash)?;
+    let account = by_hash(&sim, &hash)?;
     let world = sim.world_at(Utc::now());
     Ok(Json(account_json(
         &sim,
@@ -61,6 +60,17 @@ pub(crate) async fn get(
         world.orders.orders(),
         query.positions(),
     )))
+}
+
+/// The account behind `hash`, or 400 like Schwab answers an unknown hash.
+pub(crate) fn by_hash<'a>(sim: &'a Sim, hash: &str) -> Result<&'a AccountNumber, ApiError> {
+    sim.account(hash).ok_or_else(|| {
+        TraderError::bad_request(
+            "Invalid account number",
+            format!("Account hash {hash} is not linked to this user"),
+        )
+        .into()
+    })
 }
 
 /// Net shares and cost of one symbol.

@@ -130,7 +130,51 @@ async fn shutdown_signal() -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_prices;
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn command_line_becomes_config() {
+        let argv = [
+            "schwab",
+            "--listen",
+            "127.0.0.1:3002",
+            "--app-key",
+            "K",
+            "--app-secret",
+            "S",
+            "--auto-approve",
+            "--fill-delay",
+            "250ms",
+            "--market-closed",
+            "--price",
+            "AAPL=1,2",
+            "--account",
+            "111",
+            "--account",
+            "222",
+        ];
+        let config = Config::from(Cli::try_parse_from(argv).unwrap().args);
+        assert_eq!(config.listen.port(), 3002);
+        assert_eq!(
+            (config.app_key.as_str(), config.app_secret.as_str()),
+            ("K", "S")
+        );
+        assert!(config.auto_approve && !config.market_open);
+        assert_eq!(config.fill_delay, Duration::from_millis(250));
+        assert_eq!(config.access_token_ttl, Duration::from_secs(1800));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.prices["AAPL"], vec![1.0, 2.0]);
+        assert_eq!(config.accounts, vec!["111", "222"]);
+        assert_eq!(config.callback_url, DEFAULT_CALLBACK_URL);
+    }
 
     #[test]
     fn parses_price_lists() {

@@ -9,6 +9,12 @@
 //! * the gateway's bearer authentication, rate limits (429 + `Retry-After`) and `Schwab-Client-CorrelId`;
 //! * faults on demand and a ledger of every order, through [`Handle`] or `/_sim/...`.
 //!
+//! Control API (no auth, outside Schwab's paths): `GET /_sim/info`, `GET /_sim/oauth/code[?state=]`
+//! (a fresh code and its redirect URL), `GET|PUT /_sim/market` (`{"open":bool}`),
+//! `PUT /_sim/prices/{symbol}` (`[price, ...]`), `GET|POST|DELETE /_sim/faults` (a [`Fault`] as JSON,
+//! e.g. `{"kind":"unauthorized","calls":2}`), `POST /_sim/tokens/expire` (`{"refresh":bool}`),
+//! `GET /_sim/ledger` (a [`Ledger`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), sim_schwab::SimError> {
 //! let sim = sim_schwab::start(sim_schwab::Config::default()).await?;

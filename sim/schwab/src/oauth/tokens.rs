@@ -163,7 +163,7 @@ pub(crate) struct Lifetimes<'a> {
 }
 
 /// Random characters from the URL-safe base64 alphabet.
-pub(crate) fn random_token(len: usize) -> String {
+fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     (0..len)
         .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))

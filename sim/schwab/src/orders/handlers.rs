@@ -15,10 +15,11 @@ use serde_json::Value;
 use super::book::{CancelError, Fate};
 use super::status::OrderStatus;
 use super::{request, view};
+use crate::accounts;
 use crate::connection::Connection;
 use crate::errors::{ApiError, GatewayError, TraderError};
 use crate::faults::{Fault, LostResponse};
-use crate::state::{AccountNumber, Sim};
+use crate::state::Sim;
 use crate::time;
 
 /// Default and largest `maxResults`.
@@ -31,7 +32,7 @@ pub(crate) async fn place(
     Path(hash): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let account = account(&sim, &hash)?;
+    let account = accounts::by_hash(&sim, &hash)?;
     let now = Utc::now();
     let (id, lost) = {
         let mut world = sim.world_at(now);
@@ -96,7 +97,7 @@ pub(crate) async fn get(
     State(sim): State<Arc<Sim>>,
     Path((hash, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = account(&sim, &hash)?;
+    let account = accounts::by_hash(&sim, &hash)?;
     let id = order_id(&id)?;
     let world = sim.world_at(Utc::now());
     world
@@ -113,7 +114,7 @@ pub(crate) async fn cancel(
     State(sim): State<Arc<Sim>>,
     Path((hash, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let account = account(&sim, &hash)?;
+    let account = accounts::by_hash(&sim, &hash)?;
     let id = order_id(&id)?;
     let now = Utc::now();
     let mut world = sim.world_at(now);
@@ -143,7 +144,7 @@ pub(crate) async fn list_for_account(
     Path(hash): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = account(&sim, &hash)?;
+    let account = accounts::by_hash(&sim, &hash)?;
     list(&sim, &query, Some(&account.account_number))
 }
 
@@ -208,17 +209,6 @@ fn required_time(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, ApiEr
     let value = value.ok_or_else(|| bad_request(format!("{name} is required")))?;
     time::parse(value)
         .ok_or_else(|| bad_request(format!("{name} is not a valid ISO-8601 date-time: {value}")))
-}
-
-/// The account behind `hash`, or 400 like Schwab answers an unknown hash.
-pub(crate) fn account<'a>(sim: &'a Sim, hash: &str) -> Result<&'a AccountNumber, ApiError> {
-    sim.account(hash).ok_or_else(|| {
-        TraderError::bad_request(
-            "Invalid account number",
-            format!("Account hash {hash} is not linked to this user"),
-        )
-        .into()
-    })
 }
 
 fn order_id(text: &str) -> Result<i64, ApiError> {
