@@ -224,21 +224,20 @@ impl Chain {
                 if rng.f64() < drop_share {
                     dropped.push(tx.hash);
                 } else {
-                    survivors.push((
-                        rng.u64(..depth),
-                        PendingTx {
-                            hash: tx.hash,
-                            content: tx.content,
-                        },
-                    ));
+                    survivors.push(PendingTx {
+                        hash: tx.hash,
+                        content: tx.content,
+                    });
                 }
             }
         }
         let removed_fills = self.ledger.reorg_from(fork_point);
         self.forks += 1;
-        survivors.sort_by_key(|(slot, _)| *slot);
-        let reincluded = survivors.iter().map(|(_, tx)| tx.hash).collect();
-        let mut survivors = survivors.into_iter().peekable();
+        let reincluded = survivors.iter().map(|tx| tx.hash).collect();
+        // Survivors keep their order (a sender's nonces must), spread over the new blocks.
+        let mut slots: Vec<u64> = survivors.iter().map(|_| rng.u64(..depth)).collect();
+        slots.sort_unstable();
+        let mut survivors = slots.into_iter().zip(survivors).peekable();
         let mut added = Vec::new();
         for slot in 0..depth {
             let mut txs = Vec::new();

@@ -118,10 +118,13 @@ pub(crate) fn get_logs(
         if let Some(max) = limits.max_block_range
             && to - from >= max
         {
-            return Err(RpcError::invalid_params(format!(
-                "block range is too large: {} blocks requested, at most {max} allowed",
-                to - from + 1
-            )));
+            return Err(RpcError::new(
+                -32602,
+                format!(
+                    "block range is too large: {} blocks requested, at most {max} allowed",
+                    to - from + 1
+                ),
+            ));
         }
         chain.blocks(from..=to)
     };

@@ -92,7 +92,7 @@ pub enum TradeError {
 }
 
 /// Which order of a trade a fill belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FillSide {
     /// The order taken by a `TakeOrderV2`.

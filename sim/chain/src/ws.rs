@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -20,8 +21,17 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
     let mut stall = node.faults.watch_stall();
     let mut subscriptions = Subscriptions::new(node.faults.seed());
     let mut rng = fastrand::Rng::with_seed(node.faults.seed());
+    // Requests that arrived as a stall began, answered when it ends.
+    let mut held: Vec<String> = Vec::new();
     loop {
         let stalled = *stall.borrow_and_update();
+        if !stalled {
+            for text in held.drain(..) {
+                if !answer(&node, &mut sink, &mut subscriptions, &text).await {
+                    return;
+                }
+            }
+        }
         tokio::select! {
             _ = drops.changed() => {
                 tracing::debug!("dropping WebSocket connection");
@@ -39,11 +49,9 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 };
-                let rate_limited = node.faults.rate_limited().is_some();
-                let reply = rpc::handle_message(&node, &text, Some(&mut subscriptions), rate_limited);
-                if let Some(reply) = reply
-                    && sink.send(Message::Text(reply.into())).await.is_err()
-                {
+                if *stall.borrow() {
+                    held.push(text);
+                } else if !answer(&node, &mut sink, &mut subscriptions, &text).await {
                     return;
                 }
             }
@@ -56,7 +64,7 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                     }
                     Err(RecvError::Closed) => return,
                 };
-                if stalled {
+                if *stall.borrow() {
                     continue;
                 }
                 for notification in subscriptions.notifications(&event) {
@@ -72,5 +80,19 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                 }
             }
         }
+    }
+}
+
+/// Answers one message; false when the socket is gone.
+async fn answer(
+    node: &Node,
+    sink: &mut SplitSink<WebSocket, Message>,
+    subscriptions: &mut Subscriptions,
+    text: &str,
+) -> bool {
+    let rate_limited = node.faults.rate_limited().is_some();
+    match rpc::handle_message(node, text, Some(subscriptions), rate_limited) {
+        Some(reply) => sink.send(Message::Text(reply.into())).await.is_ok(),
+        None => true,
     }
 }
