@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::orders::Fate;
+
 /// A misbehaviour of the real API, armed for a number of calls or orders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -114,8 +116,25 @@ impl Faults {
         self.take(Fault::is_per_call)
     }
 
+    /// Consumes one use of each kind of per-order fault: how the next order behaves, and what
+    /// replaces its 201 if its response is lost.
+    pub(crate) fn take_order_faults(&mut self) -> (Fate, Option<LostResponse>) {
+        let reject = match self.take(|fault| matches!(fault, Fault::RejectOrders { .. })) {
+            Some(Fault::RejectOrders { reason, .. }) => Some(reason),
+            _ => None,
+        };
+        let stuck = self
+            .take(|fault| matches!(fault, Fault::StickOrders { .. }))
+            .is_some();
+        let lost = match self.take(|fault| matches!(fault, Fault::LoseOrderResponse { .. })) {
+            Some(Fault::LoseOrderResponse { instead, .. }) => Some(instead),
+            _ => None,
+        };
+        (Fate { reject, stuck }, lost)
+    }
+
     /// Consumes one use of the first armed fault that `matches`.
-    pub(crate) fn take(&mut self, matches: impl Fn(&Fault) -> bool) -> Option<Fault> {
+    fn take(&mut self, matches: impl Fn(&Fault) -> bool) -> Option<Fault> {
         let index = self.armed.iter().position(matches)?;
         let taken = self.armed[index].clone();
         let remaining = self.armed[index].remaining();
@@ -162,5 +181,28 @@ mod tests {
         faults.inject(Fault::Unauthorized { calls: 0 });
         assert_eq!(faults.take_call_fault(), None);
         assert!(faults.armed().is_empty());
+    }
+
+    #[test]
+    fn one_order_consumes_one_use_of_each_order_fault() {
+        let mut faults = Faults::default();
+        faults.inject(Fault::RejectOrders {
+            orders: 1,
+            reason: "no".to_owned(),
+        });
+        faults.inject(Fault::LoseOrderResponse {
+            orders: 2,
+            instead: LostResponse::Drop,
+        });
+        faults.inject(Fault::Unauthorized { calls: 1 });
+        let (fate, lost) = faults.take_order_faults();
+        assert_eq!(
+            (fate.reject.as_deref(), fate.stuck, lost),
+            (Some("no"), false, Some(LostResponse::Drop))
+        );
+        let (fate, lost) = faults.take_order_faults();
+        assert_eq!((fate.reject, lost), (None, Some(LostResponse::Drop)));
+        assert_eq!(faults.take_order_faults().1, None);
+        assert_eq!(faults.armed(), vec![Fault::Unauthorized { calls: 1 }]);
     }
 }

@@ -12,13 +12,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::book::{CancelError, Fate};
+use super::book::CancelError;
 use super::status::OrderStatus;
 use super::{request, view};
 use crate::accounts;
 use crate::connection::Connection;
 use crate::errors::{ApiError, GatewayError, TraderError};
-use crate::faults::{Fault, LostResponse};
+use crate::faults::LostResponse;
 use crate::state::Sim;
 use crate::time;
 
@@ -44,29 +44,12 @@ pub(crate) async fn place(
                 errors,
             )
         })?;
-        let reject = world
-            .faults
-            .take(|fault| matches!(fault, Fault::RejectOrders { .. }));
-        let stuck = world
-            .faults
-            .take(|fault| matches!(fault, Fault::StickOrders { .. }))
-            .is_some();
-        let lost = match world
-            .faults
-            .take(|fault| matches!(fault, Fault::LoseOrderResponse { .. }))
-        {
-            Some(Fault::LoseOrderResponse { instead, .. }) => Some(instead),
-            _ => None,
-        };
-        let reject = match reject {
-            Some(Fault::RejectOrders { reason, .. }) => Some(reason),
-            _ => None,
-        };
+        let (fate, lost) = world.faults.take_order_faults();
         let open = world.market.open;
         let id = world.orders.place(
             &account.account_number,
             order,
-            Fate { reject, stuck },
+            fate,
             now,
             open,
             sim.timing(),

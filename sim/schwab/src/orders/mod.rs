@@ -6,5 +6,5 @@ mod request;
 mod status;
 mod view;
 
-pub(crate) use book::{Order, OrderBook, Pricing, Timing};
+pub(crate) use book::{Fate, Order, OrderBook, Pricing, Timing};
 pub use status::{Instruction, OrderStatus};
