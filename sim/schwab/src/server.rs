@@ -92,7 +92,7 @@ fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             "/trader/v1/accounts/{hash}/orders/{id}",
-            get(orders::get).delete(orders::cancel),
+            get(orders::get).put(orders::replace).delete(orders::cancel),
         )
         .route("/trader/v1/orders", get(orders::list_all))
         .route("/marketdata/v1/markets", get(market::markets))

@@ -286,6 +286,40 @@ async fn unknown_orders_and_cancels() {
 }
 
 #[tokio::test]
+async fn replacing_an_order_answers_201_with_the_new_location() {
+    let session = Session::start(fast_config()).await;
+    session.sim.set_prices("AAPL", vec![200.0]);
+    let mut limit = market_order("BUY", "AAPL", 5);
+    limit["orderType"] = json!("LIMIT");
+    limit["price"] = json!("150.00");
+    let old = session.place_ok(&limit).await;
+    let working = session.wait_for_status(old, "WORKING").await;
+    assert_eq!(working["price"], 150.0);
+    assert_eq!(working["editable"], true);
+
+    let path = format!("/trader/v1/accounts/{}/orders/{old}", session.hash);
+    let replace = |body: Value| {
+        session
+            .http
+            .put(session.url(&path))
+            .bearer_auth(&session.access_token)
+            .json(&body)
+            .send()
+    };
+    let response = replace(market_order("BUY", "AAPL", 5)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap();
+    let new: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(session.order(old).await["status"], "REPLACED");
+    session.wait_for_status(new, "FILLED").await;
+
+    let again = replace(market_order("BUY", "AAPL", 1)).await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(session.sim.ledger().orders.len(), 2);
+}
+
+#[tokio::test]
 async fn order_lists_require_both_times_and_filter() {
     let session = Session::start(Config {
         fill_delay: std::time::Duration::from_secs(30),

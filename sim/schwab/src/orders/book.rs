@@ -162,14 +162,14 @@ fn plan_fills(request: &OrderRequest, quotes: &[f64]) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// Why an order cannot be canceled.
+/// Why an order cannot be canceled or replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum CancelError {
+pub(crate) enum ChangeError {
     /// No such order in this account.
     #[error("order not found")]
     NotFound,
     /// The order already reached a terminal status.
-    #[error("order is {0:?} and cannot be canceled")]
+    #[error("order is {0:?} and can no longer be changed")]
     Terminal(OrderStatus),
 }
 
@@ -257,16 +257,36 @@ impl OrderBook {
         account_number: &str,
         id: i64,
         now: DateTime<Utc>,
-    ) -> Result<(), CancelError> {
+    ) -> Result<(), ChangeError> {
+        self.close(account_number, id, OrderStatus::Canceled, now)
+    }
+
+    /// Marks an open order of `account_number` `REPLACED`; the caller places its replacement.
+    pub(crate) fn replace(
+        &mut self,
+        account_number: &str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        self.close(account_number, id, OrderStatus::Replaced, now)
+    }
+
+    fn close(
+        &mut self,
+        account_number: &str,
+        id: i64,
+        status: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
         let order = self
             .orders
             .iter_mut()
             .find(|order| order.id == id && order.account_number == account_number)
-            .ok_or(CancelError::NotFound)?;
+            .ok_or(ChangeError::NotFound)?;
         if order.status.is_terminal() {
-            return Err(CancelError::Terminal(order.status));
+            return Err(ChangeError::Terminal(order.status));
         }
-        order.status = OrderStatus::Canceled;
+        order.status = status;
         order.closed = Some(now);
         order.planned.clear();
         Ok(())
@@ -423,10 +443,33 @@ mod tests {
         assert_eq!(book.orders()[1].status, OrderStatus::Working);
         assert_eq!(
             book.cancel("1", rejected, at(100)),
-            Err(CancelError::Terminal(OrderStatus::Rejected))
+            Err(ChangeError::Terminal(OrderStatus::Rejected))
         );
-        assert_eq!(book.cancel("2", stuck, at(100)), Err(CancelError::NotFound));
+        assert_eq!(book.cancel("2", stuck, at(100)), Err(ChangeError::NotFound));
         assert_eq!(book.cancel("1", stuck, at(100)), Ok(()));
         assert_eq!(book.orders()[1].status, OrderStatus::Canceled);
+    }
+
+    #[test]
+    fn replaced_orders_are_closed_for_good() {
+        let mut book = OrderBook::new();
+        let old = book.place(
+            "1",
+            request(1, Some(1.0), Instruction::Buy),
+            Fate::default(),
+            at(0),
+            true,
+            TIMING,
+        );
+        assert_eq!(book.replace("2", old, at(1)), Err(ChangeError::NotFound));
+        assert_eq!(book.replace("1", old, at(1)), Ok(()));
+        assert_eq!(
+            (book.orders()[0].status, book.orders()[0].closed),
+            (OrderStatus::Replaced, Some(at(1)))
+        );
+        assert_eq!(
+            book.replace("1", old, at(2)),
+            Err(ChangeError::Terminal(OrderStatus::Replaced))
+        );
     }
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::book::CancelError;
+use super::book::ChangeError;
 use super::status::OrderStatus;
 use super::{request, view};
 use crate::accounts;
@@ -37,13 +37,7 @@ pub(crate) async fn place(
     let (id, lost) = {
         let mut world = sim.world_at(now);
         world.order_requests.try_hit(now).map_err(order_limit)?;
-        let order = request::parse(&body).map_err(|errors| {
-            TraderError::new(
-                StatusCode::BAD_REQUEST,
-                "A validation error occurred while processing the request.",
-                errors,
-            )
-        })?;
+        let order = request::parse(&body).map_err(validation_failed)?;
         let (fate, lost) = world.faults.take_order_faults();
         let open = world.market.open;
         let id = world.orders.place(
@@ -57,20 +51,83 @@ pub(crate) async fn place(
         (id, lost)
     };
     tracing::info!(order_id = id, lost = ?lost, "order placed");
+    Ok(accepted(&sim, &hash, id, lost, &connection).await)
+}
+
+/// `PUT /trader/v1/accounts/{hash}/orders/{id}`: the old order ends `REPLACED`; 201 with the
+/// `Location` of the new one.
+pub(crate) async fn replace(
+    State(sim): State<Arc<Sim>>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
+    Path((hash, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let account = accounts::by_hash(&sim, &hash)?;
+    let old = order_id(&id)?;
+    let now = Utc::now();
+    let (id, lost) = {
+        let mut world = sim.world_at(now);
+        world.order_requests.try_hit(now).map_err(order_limit)?;
+        let order = request::parse(&body).map_err(validation_failed)?;
+        world
+            .orders
+            .replace(&account.account_number, old, now)
+            .map_err(|error| change_refused(error, "replaced"))?;
+        let (fate, lost) = world.faults.take_order_faults();
+        let open = world.market.open;
+        let id = world.orders.place(
+            &account.account_number,
+            order,
+            fate,
+            now,
+            open,
+            sim.timing(),
+        );
+        (id, lost)
+    };
+    tracing::info!(replaced = old, order_id = id, lost = ?lost, "order replaced");
+    Ok(accepted(&sim, &hash, id, lost, &connection).await)
+}
+
+/// The 201 of an accepted order, or what replaces it when an injected fault loses it.
+async fn accepted(
+    sim: &Sim,
+    hash: &str,
+    id: i64,
+    lost: Option<LostResponse>,
+    connection: &Connection,
+) -> Response {
     let location = format!("{}/trader/v1/accounts/{hash}/orders/{id}", sim.base_url);
     match lost {
-        None => Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response()),
+        None => (StatusCode::CREATED, [(header::LOCATION, location)]).into_response(),
         Some(LostResponse::Drop) => {
             connection.sever();
-            Ok(StatusCode::CREATED.into_response())
+            StatusCode::CREATED.into_response()
         }
-        Some(LostResponse::Status { status }) => Ok(GatewayError::new(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-        )
-        .into_response()),
+        Some(LostResponse::Status { status }) => {
+            GatewayError::new(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
+                .into_response()
+        }
         Some(LostResponse::Timeout { after_ms }) => {
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            Ok(GatewayError::new(StatusCode::GATEWAY_TIMEOUT).into_response())
+            GatewayError::new(StatusCode::GATEWAY_TIMEOUT).into_response()
+        }
+    }
+}
+
+fn validation_failed(errors: Vec<String>) -> TraderError {
+    TraderError::new(
+        StatusCode::BAD_REQUEST,
+        "A validation error occurred while processing the request.",
+        errors,
+    )
+}
+
+fn change_refused(error: ChangeError, verb: &str) -> ApiError {
+    match error {
+        ChangeError::NotFound => order_not_found(),
+        ChangeError::Terminal(_) => {
+            TraderError::bad_request(format!("Order cannot be {verb}"), error.to_string()).into()
         }
     }
 }
@@ -104,10 +161,7 @@ pub(crate) async fn cancel(
     world.order_requests.try_hit(now).map_err(order_limit)?;
     match world.orders.cancel(&account.account_number, id, now) {
         Ok(()) => Ok(StatusCode::OK),
-        Err(CancelError::NotFound) => Err(order_not_found()),
-        Err(error @ CancelError::Terminal(_)) => {
-            Err(TraderError::bad_request("Order cannot be canceled", error.to_string()).into())
-        }
+        Err(error) => Err(change_refused(error, "canceled")),
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn order_json(order: &Order) -> Value {
         "orderStrategyType": request.strategy,
         "orderId": order.id,
         "cancelable": !order.status.is_terminal(),
-        "editable": false,
+        "editable": !order.status.is_terminal(),
         "status": order.status,
         "enteredTime": time::format(order.entered),
         "tag": "API_SCHWAD_SIM",
