@@ -14,13 +14,10 @@ use tokio::time::Instant;
 
 use super::decode::{DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, topics};
 use super::log::{LogKey, RpcLog};
-use super::rpc::{Endpoint, Head, LIMIT_EXCEEDED, LogFilter, Notification, RpcClient, RpcError};
+use super::rpc::{Endpoint, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
 use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError};
 use crate::status::Status;
-
-/// How many times a rate-limited `eth_getLogs` is retried before the session gives up.
-const RATE_LIMIT_RETRIES: u32 = 8;
 
 /// What the ingestion needs to know about the chain and which fills are ours.
 #[derive(Debug, Clone)]
@@ -131,6 +128,7 @@ impl Ingestor {
             max_elapsed_time: None,
             ..backoff::ExponentialBackoff::default()
         };
+        backoff.reset(); // starts `current_interval` at `initial_interval`
         let endpoint = self.config.endpoint.clone();
         while !*shutdown.borrow() {
             let result = self.session(&mut shutdown, &mut backoff).await;
@@ -279,25 +277,18 @@ impl Ingestor {
     }
 
     /// `eth_getLogs` from `from` to at most `head`, shrinking the range while the node refuses
-    /// it as too large and waiting while it is rate limited. Returns the range end actually read.
+    /// it (too many blocks or results). Returns the range end actually read.
     async fn get_logs(
         &mut self,
         client: &RpcClient,
         from: u64,
         head: u64,
     ) -> Result<(u64, Vec<RpcLog>), IngestError> {
-        let mut rate_limited = 0;
         loop {
             let to = head.min(from.saturating_add(self.range - 1));
             match client.get_logs(&self.filter(Some((from, to)))).await {
                 Ok(logs) => return Ok((to, logs)),
-                Err(error) if is_rate_limit(&error) && rate_limited < RATE_LIMIT_RETRIES => {
-                    rate_limited += 1;
-                    let delay = self.config.min_backoff * 2u32.pow(rate_limited.min(6));
-                    tracing::debug!(%error, ?delay, "eth_getLogs rate limited");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(error) if error.code().is_some() && !is_rate_limit(&error) && to > from => {
+                Err(error) if error.code().is_some() && !error.is_rate_limited() && to > from => {
                     self.range = (to - from).div_ceil(2).max(1);
                     tracing::info!(%error, range = self.range, "eth_getLogs range refused; shrinking");
                 }
@@ -367,7 +358,7 @@ impl Ingestor {
                     .await?;
                 let outcome = fill.classify(&gave_symbol, &received_symbol);
                 if let Err(reason) = &outcome {
-                    tracing::info!(key = %event.key, %reason, "fill of ours skipped");
+                    tracing::debug!(key = %event.key, %reason, "fill of ours skipped");
                 }
                 fills.push(FillRecord {
                     fill,
@@ -429,18 +420,5 @@ impl Ingestor {
                 "reorg applied"
             );
         }
-    }
-}
-
-/// Whether the node asks us to slow down (EIP-1474 "limit exceeded" about request rate).
-fn is_rate_limit(error: &RpcError) -> bool {
-    match error {
-        RpcError::Rpc { code, message, .. } => {
-            let message = message.to_ascii_lowercase();
-            *code == 429
-                || (*code == LIMIT_EXCEEDED
-                    && (message.contains("rate") || message.contains("too many")))
-        }
-        _ => false,
     }
 }

@@ -20,7 +20,11 @@ use url::Url;
 use super::log::RpcLog;
 
 /// JSON-RPC error code of a rate-limited request (EIP-1474 "limit exceeded").
-pub const LIMIT_EXCEEDED: i64 = -32005;
+const LIMIT_EXCEEDED: i64 = -32005;
+/// How many times a rate-limited request is retried before its error is returned.
+const RATE_LIMIT_RETRIES: u32 = 6;
+/// First wait before retrying a rate-limited request; doubles (with jitter) on each retry.
+const RATE_LIMIT_DELAY: Duration = Duration::from_millis(20);
 
 /// A failed JSON-RPC exchange.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,19 @@ impl RpcError {
             Self::Rpc { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether the node asks us to slow down (not a refusal of the request itself).
+    pub fn is_rate_limited(&self) -> bool {
+        let Self::Rpc { code, message, .. } = self else {
+            return false;
+        };
+        let message = message.to_ascii_lowercase();
+        *code == 429
+            || (*code == LIMIT_EXCEEDED
+                && ["limit exceeded", "rate limit", "too many requests"]
+                    .iter()
+                    .any(|m| message.contains(m)))
     }
 }
 
@@ -192,11 +209,32 @@ impl RpcClient {
         Ok((client, notifications))
     }
 
-    /// Calls `method` with `params` and decodes the result.
+    /// Calls `method` with `params` and decodes the result, retrying while rate limited.
     pub async fn request<T: DeserializeOwned>(
         &self,
         method: &'static str,
         params: Value,
+    ) -> Result<T, RpcError> {
+        let mut delay = RATE_LIMIT_DELAY;
+        let mut retries = 0;
+        loop {
+            match self.request_once(method, &params).await {
+                Err(error) if error.is_rate_limited() && retries < RATE_LIMIT_RETRIES => {
+                    retries += 1;
+                    let jittered = delay.mul_f64(0.5 + fastrand::f64());
+                    tracing::debug!(method, ?jittered, "rate limited; retrying");
+                    tokio::time::sleep(jittered).await;
+                    delay *= 2;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn request_once<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: &Value,
     ) -> Result<T, RpcError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, answered) = oneshot::channel();
@@ -337,6 +375,22 @@ mod tests {
         let endpoint = Endpoint::new(url).unwrap();
         assert_eq!(endpoint.to_string(), "wss://node.example:8546");
         assert!(!format!("{endpoint:?}").contains("SECRET"));
+    }
+
+    fn rpc_error(code: i64, message: &str) -> RpcError {
+        RpcError::Rpc {
+            method: "eth_getLogs",
+            code,
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_told_apart_from_result_limits() {
+        assert!(rpc_error(-32005, "limit exceeded").is_rate_limited());
+        assert!(rpc_error(429, "Too Many Requests").is_rate_limited());
+        assert!(!rpc_error(-32005, "query returned more than 10000 results").is_rate_limited());
+        assert!(!rpc_error(-32602, "block range is too large").is_rate_limited());
     }
 
     #[test]

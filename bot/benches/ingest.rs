@@ -1,0 +1,181 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
+
+//! Ingestion numbers for the real `schwad` binary against the chain simulator, printed:
+//! - catch-up: 100,000 blocks holding 10,000 fills of ours, from an empty database;
+//! - throughput: logs ingested per second with durable (fsynced) commits during that catch-up;
+//! - latency: from the simulator mining a block with one fill of ours to the trade committed
+//!   (p50/p99), live;
+//! - idle RSS of the bot once caught up.
+//!
+//! Run with `cargo bench -p schwad --bench ingest` (sizes via `BENCH_BLOCKS`, `BENCH_FILLS`,
+//! `BENCH_LATENCY_SAMPLES`).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{Address, B256, U256};
+use sim_chain::{ChainSim, Config, Leg, OrderFill, Token, Trade};
+use support::{Bot, BotEnv, OWNER, checkpoint, open_db, wait_until};
+
+fn env_or(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn token(sim: &ChainSim, symbol: &str) -> Token {
+    sim.tokens()
+        .into_iter()
+        .find(|t| t.symbol == symbol)
+        .unwrap()
+}
+
+/// Our order selling `milli` thousandths of a share of AAPL0x for USDC, taken by a stranger.
+fn take(usdc: &Token, equity: &Token, n: u64) -> Trade {
+    let shares = U256::from(1 + n % 5_000) * U256::from(10).pow(U256::from(equity.decimals - 3));
+    Trade::Take {
+        taker: Address::repeat_byte(0x99),
+        order: OrderFill {
+            owner: OWNER,
+            nonce: B256::from(U256::from(n % 3)),
+            gave: Leg {
+                token: equity.address,
+                amount: shares,
+            },
+            received: Leg {
+                token: usdc.address,
+                amount: U256::from(150_000_000u64 + n),
+            },
+        },
+    }
+}
+
+async fn fills_stored(db: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM chain_events")
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let blocks = env_or("BENCH_BLOCKS", 100_000);
+    let fills = env_or("BENCH_FILLS", 10_000);
+    let samples = env_or("BENCH_LATENCY_SAMPLES", 300);
+    let dir = tempfile::tempdir().unwrap();
+    let sim = ChainSim::start(Config {
+        owner: OWNER,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (usdc, equity) = (token(&sim, "USDC"), token(&sim, "AAPL0x"));
+
+    let every = (blocks / fills).max(1);
+    let mining = Instant::now();
+    for n in 0..fills {
+        sim.submit(&[take(&usdc, &equity, n)]).unwrap();
+        sim.mine_blocks(every);
+    }
+    let head = sim.head();
+    println!(
+        "setup: mined {head} blocks with {fills} fills of ours in {:.1?}",
+        mining.elapsed()
+    );
+
+    let env = BotEnv::new(dir.path(), &sim)
+        .with("GET_LOGS_MAX_RANGE", "10000")
+        .with("STALL_TIMEOUT", "30s")
+        .with("RPC_TIMEOUT", "10s")
+        .with("LOG_LEVEL", "warn");
+    let started = Instant::now();
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    wait_until(Duration::from_secs(30), "the database", || async {
+        env.database.exists()
+    })
+    .await;
+    let db = open_db(&env.database_url()).await;
+    let target = i64::try_from(head).unwrap();
+    wait_until(Duration::from_secs(600), "catch-up", || async {
+        checkpoint(&db).await.is_some_and(|c| c >= target)
+    })
+    .await;
+    let catch_up = started.elapsed();
+    let stored = fills_stored(&db).await;
+    assert_eq!(
+        stored,
+        i64::try_from(fills).unwrap(),
+        "catch-up stored {stored} events"
+    );
+    println!(
+        "catch-up: {head} blocks, {fills} fills in {catch_up:.2?} (process start to checkpoint at head): {:.0} logs/s with durable commits",
+        fills as f64 / catch_up.as_secs_f64()
+    );
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "idle RSS after catch-up: {:.1} MiB",
+        rss_kib(bot.id()) as f64 / 1024.0
+    );
+
+    let mut latencies = Vec::new();
+    for n in 0..samples {
+        sim.submit(&[take(&usdc, &equity, fills + n)]).unwrap();
+        let emitted = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            * 1000.0;
+        sim.mine();
+        let expected = stored + i64::try_from(n + 1).unwrap();
+        wait_until(Duration::from_secs(10), "a live fill", || async {
+            fills_stored(&db).await >= expected
+        })
+        .await;
+        let committed: f64 = sqlx::query_scalar(
+            "SELECT (julianday(max(recorded_at)) - 2440587.5) * 86400000.0 FROM chain_events",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        latencies.push(committed - emitted);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "live latency, block mined to trade committed ({samples} samples, ms clock): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap()
+    );
+    println!(
+        "idle RSS after live phase: {:.1} MiB",
+        rss_kib(bot.id()) as f64 / 1024.0
+    );
+    db.close().await;
+    assert!(bot.terminate(Duration::from_secs(10)).success());
+}

@@ -1,0 +1,256 @@
+//! Shared by the integration tests and the benchmark: the real `schwad` binary against a chain
+//! simulator, and the expected ledger computed independently from the simulator's own record.
+
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use rust_decimal::Decimal;
+use sim_chain::{ChainSim, Fill};
+use sqlx::sqlite::SqlitePool;
+
+/// The owner whose fills the bot records.
+pub const OWNER: Address = alloy_primitives::address!("0x00000000000000000000000000000000000000aa");
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `schwad run` process.
+#[derive(Debug)]
+pub struct Bot {
+    child: Child,
+    pub port: u16,
+}
+
+/// Settings of a bot run against `sim`.
+#[derive(Debug, Clone)]
+pub struct BotEnv {
+    pub database: PathBuf,
+    pub ws_url: String,
+    pub port: u16,
+    pub extra: Vec<(String, String)>,
+}
+
+impl BotEnv {
+    /// Default test settings: short timeouts, small ranges.
+    pub fn new(dir: &Path, sim: &ChainSim) -> Self {
+        Self {
+            database: dir.join("schwad.db"),
+            ws_url: sim.ws_url(),
+            port: free_port(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite:{}", self.database.display())
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.extra.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+impl Bot {
+    /// Starts `schwad run`; its logs go to `log` (a file in the test's temp dir).
+    pub fn start(env: &BotEnv, log: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_schwad"));
+        command
+            .arg("run")
+            .env_clear()
+            .env("DATABASE_URL", env.database_url())
+            .env("WS_RPC_URL", &env.ws_url)
+            .env("ORDERBOOK", format!("{:#x}", sim_chain::BASE_ORDERBOOK))
+            .env("ORDER_OWNER", format!("{OWNER:#x}"))
+            .env("DEPLOYMENT_BLOCK", "0")
+            .env("CONFIRMATIONS", "6")
+            .env("GET_LOGS_MAX_RANGE", "500")
+            .env("STALL_TIMEOUT", "600ms")
+            .env("RPC_TIMEOUT", "1s")
+            .env("RECONNECT_MIN_BACKOFF", "20ms")
+            .env("RECONNECT_MAX_BACKOFF", "300ms")
+            .env("SERVER_PORT", env.port.to_string())
+            .env("LOG_LEVEL", "schwad=debug,info")
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (key, value) in &env.extra {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("schwad binary");
+        Self {
+            child,
+            port: env.port,
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, then waits up to `grace` for the exit status.
+    pub fn terminate(mut self, grace: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("the kill command (procps) is required");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + grace;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "schwad did not stop within {grace:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Brokerage ticker of a tokenized equity symbol, written out independently of the bot's rules.
+fn ticker(symbol: &str) -> Option<&'static str> {
+    Some(match symbol {
+        "AAPL0x" | "tAAPL" => "AAPL",
+        "NVDAs1" => "NVDA",
+        "TSLA0x" => "TSLA",
+        _ => return None,
+    })
+}
+
+fn whole(amount: &sim_chain::TokenAmount) -> Decimal {
+    let raw = i128::from_str(&amount.amount.to_string()).expect("amount fits");
+    Decimal::from_i128_with_scale(raw, u32::from(amount.token.decimals)).normalize()
+}
+
+/// Per ticker, shares (bought, sold) by `OWNER` in the canonical fills of the simulator's ledger.
+pub fn expected_positions(ledger: &[Fill]) -> BTreeMap<String, (Decimal, Decimal)> {
+    let mut positions: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for fill in ledger.iter().filter(|f| f.canonical && f.owner == OWNER) {
+        let (gave, received) = (&fill.gave.token.symbol, &fill.received.token.symbol);
+        if gave == "USDC" {
+            if let Some(t) = ticker(received) {
+                positions.entry(t.to_owned()).or_default().0 += whole(&fill.received);
+            }
+        } else if received == "USDC"
+            && let Some(t) = ticker(gave)
+        {
+            positions.entry(t.to_owned()).or_default().1 += whole(&fill.gave);
+        }
+    }
+    positions
+}
+
+/// `(tx hash, log index, side)` of the canonical fills of `OWNER` in the simulator's ledger.
+pub fn expected_fills(ledger: &[Fill]) -> BTreeSet<(String, i64, String)> {
+    ledger
+        .iter()
+        .filter(|f| f.canonical && f.owner == OWNER)
+        .map(|f| {
+            let side = serde_json::to_value(f.side).expect("side");
+            (
+                format!("{:#x}", f.tx_hash),
+                i64::try_from(f.log_index).expect("index"),
+                side.as_str().expect("side name").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The bot's database, read while it runs.
+pub async fn open_db(url: &str) -> SqlitePool {
+    SqlitePool::connect(url).await.expect("database")
+}
+
+/// Stored fills of canonical events, as `(tx hash, log index, side)`; panics on a duplicate.
+pub async fn stored_fills(db: &SqlitePool) -> BTreeSet<(String, i64, String)> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT e.tx_hash, e.log_index, t.order_side FROM trades t
+         JOIN chain_events e ON e.id = t.event_id
+         WHERE e.removed = 0 AND t.status <> 'reverted'",
+    )
+    .fetch_all(db)
+    .await
+    .expect("trades");
+    let count = rows.len();
+    let set: BTreeSet<_> = rows.into_iter().collect();
+    assert_eq!(set.len(), count, "a fill is stored twice");
+    set
+}
+
+/// Stored positions: ticker → (bought, sold).
+pub async fn stored_positions(db: &SqlitePool) -> BTreeMap<String, (Decimal, Decimal)> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT symbol, bought_shares, sold_shares FROM positions")
+            .fetch_all(db)
+            .await
+            .expect("positions");
+    rows.into_iter()
+        .map(|(symbol, bought, sold)| {
+            let parse = |s: &str| {
+                Decimal::from_str_exact(s)
+                    .expect("exact decimal")
+                    .normalize()
+            };
+            (symbol, (parse(&bought), parse(&sold)))
+        })
+        .filter(|(_, (b, s))| !(b.is_zero() && s.is_zero()))
+        .collect()
+}
+
+/// The stored checkpoint, if any.
+pub async fn checkpoint(db: &SqlitePool) -> Option<i64> {
+    sqlx::query_scalar("SELECT block_number FROM block_checkpoint WHERE id = 1")
+        .fetch_optional(db)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Polls `condition` every 20 ms until it holds, failing after `timeout` with `what`.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
