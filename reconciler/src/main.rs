@@ -1,1 +1,11 @@
-fn main() {}
+//! `reconciler`: GitOps deployment of the schwad bot to DigitalOcean. Thin: parse → settings → dispatch → exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = reconciler::cli::Cli::parse();
+    reconciler::cli::run(cli).await.into()
+}

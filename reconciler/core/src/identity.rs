@@ -24,7 +24,10 @@ pub fn deployment_tag(deployment: &str) -> String {
 
 /// Droplet tag recording the user_data it was created with.
 pub fn user_data_tag(user_data: &str) -> String {
-    format!("{USER_DATA_TAG_PREFIX}{}", &sha256_hex(user_data.as_bytes())[..12])
+    format!(
+        "{USER_DATA_TAG_PREFIX}{}",
+        &sha256_hex(user_data.as_bytes())[..12]
+    )
 }
 
 /// Label keys on managed containers.
@@ -101,9 +104,14 @@ impl ContainerSpec {
     pub fn from_app(app: &App) -> Self {
         let mut ports = app.ports.clone();
         ports.sort_by_key(|p| (p.host, p.protocol == Protocol::Udp, p.container));
-        let mut secret_names = app.secrets.as_ref().map(|s| s.names.clone()).unwrap_or_default();
+        let mut secret_names = app
+            .secrets
+            .as_ref()
+            .map(|s| s.names.clone())
+            .unwrap_or_default();
         secret_names.sort();
-        let millis = |d: crate::manifest::Duration| u64::try_from(d.get().as_millis()).unwrap_or(u64::MAX);
+        let millis =
+            |d: crate::manifest::Duration| u64::try_from(d.get().as_millis()).unwrap_or(u64::MAX);
         let mut hardening = app.hardening.clone();
         hardening.cap_drop.sort();
         hardening.cap_drop.dedup();
@@ -138,11 +146,19 @@ impl ContainerSpec {
 
     /// `v1:<sha256 of the canonical JSON>`.
     pub fn hash(&self) -> String {
-        format!("{SPEC_HASH_VERSION}:{}", sha256_hex(self.canonical_json().as_bytes()))
+        format!(
+            "{SPEC_HASH_VERSION}:{}",
+            sha256_hex(self.canonical_json().as_bytes())
+        )
     }
 
     /// The labels a container created from this spec carries.
-    pub fn labels(&self, app_name: &str, secrets_fingerprint: Option<&str>, commit: Option<&str>) -> BTreeMap<String, String> {
+    pub fn labels(
+        &self,
+        app_name: &str,
+        secrets_fingerprint: Option<&str>,
+        commit: Option<&str>,
+    ) -> BTreeMap<String, String> {
         let mut out = BTreeMap::from([
             (labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned()),
             (labels::APP.to_owned(), app_name.to_owned()),
@@ -186,7 +202,10 @@ mod tests {
     #[test]
     fn user_data_tag_is_a_valid_digitalocean_tag() {
         let tag = user_data_tag("#cloud-config\n");
-        assert!(tag.chars().all(|c| c.is_ascii_alphanumeric() || "_-:".contains(c)));
+        assert!(
+            tag.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-:".contains(c))
+        );
         assert_eq!(tag.len(), USER_DATA_TAG_PREFIX.len() + 12);
     }
 }

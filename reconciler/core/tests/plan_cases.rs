@@ -69,7 +69,9 @@ fn volume_detached(_: &mut DesiredState, o: &mut ObservedState) {
 }
 
 fn droplet_tag_removed(_: &mut DesiredState, o: &mut ObservedState) {
-    known(&mut infra(o).droplets)[0].tags.retain(|t| t != MANAGED_TAG);
+    known(&mut infra(o).droplets)[0]
+        .tags
+        .retain(|t| t != MANAGED_TAG);
 }
 
 fn droplet_tag_order_and_region_case(_: &mut DesiredState, o: &mut ObservedState) {
@@ -164,7 +166,8 @@ fn leftover_prev(d: &mut DesiredState, o: &mut ObservedState) {
 
 fn hash_format_changed(_: &mut DesiredState, o: &mut ObservedState) {
     let c = &mut app(o).containers[0];
-    c.labels.insert(labels::SPEC_HASH.into(), "v0:deadbeef".into());
+    c.labels
+        .insert(labels::SPEC_HASH.into(), "v0:deadbeef".into());
 }
 
 fn secrets_file_missing(_: &mut DesiredState, o: &mut ObservedState) {
@@ -189,7 +192,10 @@ const CASES: &[(&str, Mutate)] = &[
     ("firewall_equivalent_forms", firewall_equivalent_forms),
     ("drift_volume_detached", volume_detached),
     ("drift_droplet_tag_removed", droplet_tag_removed),
-    ("droplet_tag_order_and_region_case", droplet_tag_order_and_region_case),
+    (
+        "droplet_tag_order_and_region_case",
+        droplet_tag_order_and_region_case,
+    ),
     ("drift_registry_missing", registry_missing),
     ("droplet_resized", droplet_resized),
     ("volume_grown", volume_grown),
@@ -206,7 +212,10 @@ const CASES: &[(&str, Mutate)] = &[
     ("hash_format_changed", hash_format_changed),
     ("secrets_file_missing", secrets_file_missing),
     ("unmanaged_container", unmanaged_container),
-    ("foreign_droplet_with_our_name", foreign_droplet_with_our_name),
+    (
+        "foreign_droplet_with_our_name",
+        foreign_droplet_with_our_name,
+    ),
 ];
 
 #[test]
@@ -266,7 +275,10 @@ fn converged_world_plans_nothing() {
     let plan = run(no_op, &PlanOptions::default());
     assert!(plan.is_empty(), "{}", render::human(&plan, false));
     assert!(plan.changes.iter().all(|c| c.action == Action::NoOp));
-    assert_eq!(plan.summary().add + plan.summary().change + plan.summary().destroy, 0);
+    assert_eq!(
+        plan.summary().add + plan.summary().change + plan.summary().destroy,
+        0
+    );
 }
 
 #[test]
@@ -308,15 +320,27 @@ fn replacement_stops_the_old_container_before_starting_the_new_one() {
         ],
         "pull and create before the stop keep the gap short"
     );
-    let revert: Vec<_> = plan.revert.iter().map(|s| render::describe(&s.op)).collect();
+    let revert: Vec<_> = plan
+        .revert
+        .iter()
+        .map(|s| render::describe(&s.op))
+        .collect();
     assert_eq!(revert[2], "rename container schwad-prev to schwad");
-    assert!(plan.changes.iter().any(|c| c.resource.kind == ResourceKind::Container && c.action == Action::Replace));
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.resource.kind == ResourceKind::Container && c.action == Action::Replace)
+    );
 }
 
 #[test]
 fn env_change_names_the_variable_and_takes_no_snapshot() {
     let plan = run(env_change, &PlanOptions::default());
-    let change = plan.changes.iter().find(|c| c.resource.kind == ResourceKind::Container).unwrap();
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.resource.kind == ResourceKind::Container)
+        .unwrap();
     assert_eq!(change.causes, ["env.RUST_LOG changed"]);
     assert!(!ops(&plan).contains(&"snapshot_volume"));
 }
@@ -336,7 +360,11 @@ fn secret_values_never_appear_only_their_change() {
 fn data_destructive_changes_are_blocked_unless_allowed() {
     let plan = run(volume_renamed, &PlanOptions::default());
     assert_eq!(plan.blocked.len(), 1);
-    assert!(plan.blocked[0].reason.contains("--allow-data-loss=schwad-data"));
+    assert!(
+        plan.blocked[0]
+            .reason
+            .contains("--allow-data-loss=schwad-data")
+    );
     assert!(!ops(&plan).contains(&"delete_volume"));
 
     let allowed = PlanOptions {
@@ -347,7 +375,10 @@ fn data_destructive_changes_are_blocked_unless_allowed() {
     let ops = ops(&plan);
     let pos = |op| ops.iter().position(|o| *o == op).unwrap();
     assert!(pos("detach_volume") < pos("snapshot_volume"));
-    assert!(pos("snapshot_volume") < pos("delete_volume"), "a fresh snapshot before the delete");
+    assert!(
+        pos("snapshot_volume") < pos("delete_volume"),
+        "a fresh snapshot before the delete"
+    );
 }
 
 #[test]
@@ -362,7 +393,11 @@ fn replacing_the_droplet_holding_the_volume_is_data_destructive() {
 fn unknown_is_not_absent() {
     let plan = run(droplets_unknown, &PlanOptions::default());
     assert_eq!(plan.unknown.len(), 1);
-    assert!(!ops(&plan).iter().any(|o| o.contains("droplet") || o.contains("attach")));
+    assert!(
+        !ops(&plan)
+            .iter()
+            .any(|o| o.contains("droplet") || o.contains("attach"))
+    );
 }
 
 #[test]
@@ -381,7 +416,10 @@ fn the_data_directory_is_fixed_before_the_container_starts() {
         &PlanOptions::default(),
     );
     let ops = ops(&plan);
-    assert!(ops.iter().position(|o| *o == "ensure_data_dir") < ops.iter().position(|o| *o == "start_container"));
+    assert!(
+        ops.iter().position(|o| *o == "ensure_data_dir")
+            < ops.iter().position(|o| *o == "start_container")
+    );
 }
 
 #[test]

@@ -113,7 +113,11 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
         }
         15 => {
             let labels = labels_of_revision(d, "older");
-            let name = format!("{}-{}", d.app.container_name, if n.is_multiple_of(2) { "prev" } else { "next" });
+            let name = format!(
+                "{}-{}",
+                d.app.container_name,
+                if n.is_multiple_of(2) { "prev" } else { "next" }
+            );
             app(o).containers.push(ContainerState {
                 id: format!("c-left-{n}"),
                 name,
@@ -126,7 +130,13 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
         }
         16 => app(o).image = None,
         17 => app(o).data_dir = None,
-        18 => app(o).data_dir = Some(DirState { uid: 0, gid: 0, mode: 0o755 }),
+        18 => {
+            app(o).data_dir = Some(DirState {
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+            })
+        }
         19 => {
             if let Some(f) = app(o).secrets_file.as_mut() {
                 f.fingerprint = format!("{n:016x}");

@@ -62,8 +62,11 @@ impl Serialize for Duration {
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.parse()
-            .map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?} ({e}); write e.g. 30s, 1m30s or 24h")))
+        text.parse().map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {text:?} ({e}); write e.g. 30s, 1m30s or 24h"
+            ))
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 mod duration;
 mod model;
 mod schema;
+mod user_data;
 mod validate;
 
 pub(crate) use validate::parse_port_range;
@@ -15,6 +16,7 @@ use std::fmt;
 pub use duration::Duration;
 pub use model::*;
 pub use schema::schema_json;
+pub use user_data::{UnknownPlaceholder, render_user_data};
 
 /// The manifest format version this reconciler reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -60,7 +62,11 @@ impl fmt::Display for Problem {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Parses and validates manifest `text`; `file` names it in errors.

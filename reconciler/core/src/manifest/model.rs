@@ -20,7 +20,10 @@ pub struct DesiredState {
     pub version: u32,
     /// Deployment name. Every DigitalOcean resource of this deployment carries the tag `schwad-deployment:<name>`,
     /// so two deployments in one account never touch each other's resources.
-    #[schemars(regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"), length(min = 1, max = 40))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        length(min = 1, max = 40)
+    )]
     pub name: String,
     /// DigitalOcean infrastructure: droplet, block-storage volume, firewall, container registry and snapshots.
     pub infra: Infra,
@@ -52,7 +55,10 @@ pub struct Infra {
 #[serde(deny_unknown_fields)]
 pub struct Droplet {
     /// Droplet name (its hostname).
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$"), length(min = 1, max = 255))]
+    #[schemars(
+        regex(pattern = r"^[a-zA-Z0-9]?[a-z0-9A-Z.\-]*[a-z0-9A-Z]$"),
+        length(min = 1, max = 255)
+    )]
     pub name: String,
     /// Size slug, e.g. `s-1vcpu-2gb`. A larger size resizes the droplet in place.
     #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
@@ -69,8 +75,9 @@ pub struct Droplet {
     /// Install the DigitalOcean monitoring agent at creation.
     #[serde(default)]
     pub monitoring: bool,
-    /// Path of the cloud-init user_data template, relative to the repository root (e.g. `deploy/cloud-init.yaml`).
-    /// It runs on first boot only, so a change replaces the droplet.
+    /// Path of the cloud-init user_data template, relative to this manifest (e.g. `../deploy/cloud-init.yaml`);
+    /// `{{placeholders}}` are filled from the manifest. It runs on first boot only, so a change replaces the
+    /// droplet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
 }
@@ -84,7 +91,10 @@ pub type Tag = String;
 pub struct Volume {
     /// Volume name: lowercase letters, digits and dashes, starting with a letter. Renaming replaces the volume,
     /// which destroys its data and is blocked unless explicitly allowed.
-    #[schemars(regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"), length(min = 1, max = 64))]
+    #[schemars(
+        regex(pattern = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+        length(min = 1, max = 64)
+    )]
     pub name: String,
     /// Size in GiB. Growing resizes in place; shrinking is impossible without replacing the volume.
     #[schemars(range(min = 1, max = 16384))]
@@ -125,7 +135,10 @@ impl std::fmt::Display for Filesystem {
 #[serde(deny_unknown_fields)]
 pub struct Firewall {
     /// Firewall name.
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9.-]*$"), length(min = 1, max = 255))]
+    #[schemars(
+        regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9.-]*$"),
+        length(min = 1, max = 255)
+    )]
     pub name: String,
     /// Inbound rules. At least SSH (22) and the bot's port (8080) from the operators' addresses.
     pub inbound: Vec<FirewallRule>,
@@ -154,7 +167,9 @@ fn all_ports() -> String {
 }
 
 /// Network protocol of a firewall rule or a published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// TCP.
@@ -222,7 +237,10 @@ pub struct SnapshotPolicy {
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// Container name.
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"), length(min = 1, max = 63))]
+    #[schemars(
+        regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"),
+        length(min = 1, max = 63)
+    )]
     pub container_name: String,
     /// Image to run.
     pub image: Image,
@@ -259,7 +277,9 @@ pub struct App {
 #[serde(deny_unknown_fields)]
 pub struct Image {
     /// Repository, e.g. `registry.digitalocean.com/schwad/schwad`.
-    #[schemars(regex(pattern = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"))]
+    #[schemars(regex(
+        pattern = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+    ))]
     pub repository: String,
     /// Tag. CI writes the commit SHA here on every deploy; rollback is reverting that commit.
     #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
@@ -287,6 +307,7 @@ pub struct Secrets {
     /// Absolute path of the env file on the droplet holding `NAME=value` lines (mode 0600, never in git).
     pub env_file: String,
     /// Names of the secret variables the env file must define.
+    #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")))]
     pub names: Vec<String>,
 }
 

@@ -8,8 +8,50 @@ static SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(|| {
     let schema = schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<DesiredState>();
-    schema.to_value()
+    let mut value = schema.to_value();
+    drop_null_alternatives(&mut value);
+    value
 });
+
+/// Optional fields may be left out but not written as `null`: `anyOf: [X, {type: null}]` becomes X, which keeps
+/// validation errors pointing at the offending field instead of "not valid under any of the schemas".
+fn drop_null_alternatives(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let replacement = match map.get("anyOf") {
+                Some(Value::Array(options)) if options.len() == 2 => {
+                    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+                    options
+                        .iter()
+                        .find(|v| !is_null(v))
+                        .filter(|_| options.iter().any(is_null))
+                        .cloned()
+                }
+                _ => None,
+            };
+            if let Some(Value::Object(inner)) = replacement {
+                map.remove("anyOf");
+                for (k, v) in inner {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            if let Some(Value::Array(types)) = map.get("type") {
+                let non_null: Vec<Value> = types
+                    .iter()
+                    .filter(|t| t.as_str() != Some("null"))
+                    .cloned()
+                    .collect();
+                if non_null.len() == 1 {
+                    map.insert("type".to_owned(), non_null[0].clone());
+                }
+            }
+            map.values_mut().for_each(drop_null_alternatives);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_alternatives),
+        _ => {}
+    }
+}
 
 /// The schema as pretty JSON with a trailing newline: what `schema/desired.schema.json` must hold.
 pub fn schema_json() -> String {
@@ -53,7 +95,11 @@ fn dotted(pointer: &str) -> String {
             out.push_str(&part.replace("~1", "/").replace("~0", "~"));
         }
     }
-    if out.is_empty() { "(document)".to_owned() } else { out }
+    if out.is_empty() {
+        "(document)".to_owned()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]

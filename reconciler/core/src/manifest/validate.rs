@@ -11,13 +11,26 @@ use super::{DesiredState, FORMAT_VERSION, FirewallRule, Problem};
 const REGISTRY_REGIONS: [&str; 5] = ["nyc3", "sfo3", "ams3", "sgp1", "fra1"];
 
 /// Env names that end like this hold secrets and belong in `app.secrets`.
-const SECRET_SUFFIXES: [&str; 6] = ["_SECRET", "_TOKEN", "_PASSWORD", "_KEY", "_PRIVATE_KEY", "_CREDENTIALS"];
+const SECRET_SUFFIXES: [&str; 6] = [
+    "_SECRET",
+    "_TOKEN",
+    "_PASSWORD",
+    "_KEY",
+    "_PRIVATE_KEY",
+    "_CREDENTIALS",
+];
 
 /// Every cross-field problem of a schema-valid manifest.
 pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     let mut p = Problems::default();
     if d.version != FORMAT_VERSION {
-        p.add("version", format!("this reconciler reads manifest version {FORMAT_VERSION}, not {}", d.version));
+        p.add(
+            "version",
+            format!(
+                "this reconciler reads manifest version {FORMAT_VERSION}, not {}",
+                d.version
+            ),
+        );
     }
     let infra = &d.infra;
     let app = &d.app;
@@ -25,7 +38,10 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     p.absolute("infra.volume.mount_path", &infra.volume.mount_path);
     p.owner("infra.volume.owner", &infra.volume.owner);
     p.absolute("app.volume_mount.host_path", &app.volume_mount.host_path);
-    p.absolute("app.volume_mount.container_path", &app.volume_mount.container_path);
+    p.absolute(
+        "app.volume_mount.container_path",
+        &app.volume_mount.container_path,
+    );
     if !lies_under(&app.volume_mount.host_path, &infra.volume.mount_path) {
         p.add(
             "app.volume_mount.host_path",
@@ -37,7 +53,10 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     }
     p.owner("app.user", &app.user);
 
-    for (kind, rules) in [("inbound", &infra.firewall.inbound), ("outbound", &infra.firewall.outbound)] {
+    for (kind, rules) in [
+        ("inbound", &infra.firewall.inbound),
+        ("outbound", &infra.firewall.outbound),
+    ] {
         for (i, rule) in rules.iter().enumerate() {
             p.rule(&format!("infra.firewall.{kind}[{i}]"), rule);
         }
@@ -45,9 +64,14 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     if let Some(region) = &infra.registry.region
         && !REGISTRY_REGIONS.contains(&region.to_ascii_lowercase().as_str())
     {
-        p.add("infra.registry.region", format!("registries exist only in {}", REGISTRY_REGIONS.join(", ")));
+        p.add(
+            "infra.registry.region",
+            format!("registries exist only in {}", REGISTRY_REGIONS.join(", ")),
+        );
     }
-    if infra.registry.region.is_none() && !REGISTRY_REGIONS.contains(&infra.region.to_ascii_lowercase().as_str()) {
+    if infra.registry.region.is_none()
+        && !REGISTRY_REGIONS.contains(&infra.region.to_ascii_lowercase().as_str())
+    {
         p.add(
             "infra.registry.region",
             format!(
@@ -61,20 +85,32 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     let mut host_ports = BTreeSet::new();
     for (i, port) in app.ports.iter().enumerate() {
         if !host_ports.insert((port.host, port.protocol)) {
-            p.add(&format!("app.ports[{i}].host"), format!("host port {} is published twice", port.host));
+            p.add(
+                &format!("app.ports[{i}].host"),
+                format!("host port {} is published twice", port.host),
+            );
         }
         if let Some(ip) = &port.host_ip
             && ip.parse::<IpAddr>().is_err()
         {
-            p.add(&format!("app.ports[{i}].host_ip"), format!("{ip:?} is not an IP address"));
+            p.add(
+                &format!("app.ports[{i}].host_ip"),
+                format!("{ip:?} is not an IP address"),
+            );
         }
     }
 
     for name in app.env.keys() {
         if !is_env_name(name) {
-            p.add(&format!("app.env.{name}"), "not a valid environment variable name".to_owned());
+            p.add(
+                &format!("app.env.{name}"),
+                "not a valid environment variable name".to_owned(),
+            );
         }
-        if SECRET_SUFFIXES.iter().any(|s| name.to_ascii_uppercase().ends_with(s)) {
+        if SECRET_SUFFIXES
+            .iter()
+            .any(|s| name.to_ascii_uppercase().ends_with(s))
+        {
             p.add(
                 &format!("app.env.{name}"),
                 "looks like a secret: list its name under app.secrets.names and keep its value in the env file".to_owned(),
@@ -87,36 +123,62 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
         for (i, name) in secrets.names.iter().enumerate() {
             let path = format!("app.secrets.names[{i}]");
             if !is_env_name(name) {
-                p.add(&path, format!("{name:?} is not a valid environment variable name"));
+                p.add(
+                    &path,
+                    format!("{name:?} is not a valid environment variable name"),
+                );
             }
             if !seen.insert(name) {
                 p.add(&path, format!("{name} is listed twice"));
             }
             if app.env.contains_key(name) {
-                p.add(&path, format!("{name} is also a plain env variable in app.env"));
+                p.add(
+                    &path,
+                    format!("{name} is also a plain env variable in app.env"),
+                );
             }
         }
     }
 
     let health = &app.health_check;
     match (&health.http, &health.command) {
-        (Some(_), Some(_)) => p.add("app.health_check", "give either http or command, not both".to_owned()),
-        (None, None) => p.add("app.health_check", "give http (a URL probed from the host) or command".to_owned()),
+        (Some(_), Some(_)) => p.add(
+            "app.health_check",
+            "give either http or command, not both".to_owned(),
+        ),
+        (None, None) => p.add(
+            "app.health_check",
+            "give http (a URL probed from the host) or command".to_owned(),
+        ),
         (Some(url), None) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-            p.add("app.health_check.http", format!("{url:?} is not an http:// or https:// URL"));
+            p.add(
+                "app.health_check.http",
+                format!("{url:?} is not an http:// or https:// URL"),
+            );
         }
-        (None, Some(cmd)) if cmd.is_empty() => p.add("app.health_check.command", "is empty".to_owned()),
+        (None, Some(cmd)) if cmd.is_empty() => {
+            p.add("app.health_check.command", "is empty".to_owned())
+        }
         _ => {}
     }
     if health.interval.get().is_zero() {
-        p.add("app.health_check.interval", "must be longer than zero".to_owned());
+        p.add(
+            "app.health_check.interval",
+            "must be longer than zero".to_owned(),
+        );
     }
     if health.timeout.get().is_zero() {
-        p.add("app.health_check.timeout", "must be longer than zero".to_owned());
+        p.add(
+            "app.health_check.timeout",
+            "must be longer than zero".to_owned(),
+        );
     }
     for (i, cap) in app.hardening.cap_drop.iter().enumerate() {
         if !cap.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-            p.add(&format!("app.hardening.cap_drop[{i}]"), format!("{cap:?} is not a capability name like ALL or NET_RAW"));
+            p.add(
+                &format!("app.hardening.cap_drop[{i}]"),
+                format!("{cap:?} is not a capability name like ALL or NET_RAW"),
+            );
         }
     }
     p.0
@@ -147,7 +209,10 @@ impl Problems {
             .split_once(':')
             .is_some_and(|(u, g)| u.parse::<u32>().is_ok() && g.parse::<u32>().is_ok());
         if !ok {
-            self.add(path, format!("{value:?} is not `uid:gid` with numeric ids, e.g. 1001:1001"));
+            self.add(
+                path,
+                format!("{value:?} is not `uid:gid` with numeric ids, e.g. 1001:1001"),
+            );
         }
     }
 
@@ -157,7 +222,10 @@ impl Problems {
         }
         for (i, address) in rule.addresses.iter().enumerate() {
             if !is_address(address) {
-                self.add(&format!("{path}.addresses[{i}]"), format!("{address:?} is not an IP address or CIDR block"));
+                self.add(
+                    &format!("{path}.addresses[{i}]"),
+                    format!("{address:?} is not an IP address or CIDR block"),
+                );
             }
         }
     }
@@ -195,7 +263,9 @@ fn is_address(value: &str) -> bool {
 
 fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

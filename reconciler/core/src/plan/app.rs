@@ -59,8 +59,14 @@ pub(super) fn plan(
     }
 
     for leftover in &leftovers {
-        let mut c = Change::new(ResourceId::new(ResourceKind::Container, &leftover.name), Action::Delete);
-        let cause = format!("leftover container {} from an interrupted or earlier deploy", leftover.name);
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Container, &leftover.name),
+            Action::Delete,
+        );
+        let cause = format!(
+            "leftover container {} from an interrupted or earlier deploy",
+            leftover.name
+        );
         c.cause(&cause).step(
             Operation::RemoveContainer {
                 container: leftover.id.clone(),
@@ -94,7 +100,11 @@ pub(super) fn plan(
                 )
                 .step(start(name), cause)
                 .step(wait(name, gate), cause);
-            let revert = vec![step(&c, stop(name, spec.stop_grace_secs), "the new container failed its health gate")];
+            let revert = vec![step(
+                &c,
+                stop(name, spec.stop_grace_secs),
+                "the new container failed its health gate",
+            )];
             b.add(c);
             b.revert(revert);
         }
@@ -126,11 +136,22 @@ pub(super) fn plan(
             .step(rename(&next, name), &cause)
             .step(start(name), &cause)
             .step(wait(name, gate.clone()), &cause)
-            .step(Operation::RemoveContainer { container: prev.clone() }, "the new container passed its health gate");
+            .step(
+                Operation::RemoveContainer {
+                    container: prev.clone(),
+                },
+                "the new container passed its health gate",
+            );
             let why = "the new container failed its health gate";
             let revert = vec![
                 step(&c, stop(name, spec.stop_grace_secs), why),
-                step(&c, Operation::RemoveContainer { container: name.to_owned() }, why),
+                step(
+                    &c,
+                    Operation::RemoveContainer {
+                        container: name.to_owned(),
+                    },
+                    why,
+                ),
                 step(&c, rename(&prev, name), why),
                 step(&c, start(name), why),
                 step(&c, wait(name, gate), why),
@@ -139,12 +160,19 @@ pub(super) fn plan(
             b.revert(revert);
         }
         (Some(current), _) if !current.is_running() => {
-            let cause = format!("drift: container is {} (stopped outside the manifest)", current.state);
+            let cause = format!(
+                "drift: container is {} (stopped outside the manifest)",
+                current.state
+            );
             let mut c = Change::new(container_id, Action::Update);
-            c.field("state", Some(current.state.clone()), Some("running".to_owned()))
-                .cause(&cause)
-                .step(start(&current.id), &cause)
-                .step(wait(&current.id, gate), &cause);
+            c.field(
+                "state",
+                Some(current.state.clone()),
+                Some("running".to_owned()),
+            )
+            .cause(&cause)
+            .step(start(&current.id), &cause)
+            .step(wait(&current.id, gate), &cause);
             b.add(c);
         }
         (Some(current), _) => {
@@ -167,7 +195,13 @@ struct Diff {
     image_changed: bool,
 }
 
-fn compare(c: &ContainerState, spec: &ContainerSpec, hash: &str, secrets_fp: Option<&str>, o: &ObservedApp) -> Diff {
+fn compare(
+    c: &ContainerState,
+    spec: &ContainerSpec,
+    hash: &str,
+    secrets_fp: Option<&str>,
+    o: &ObservedApp,
+) -> Diff {
     let mut diff = Diff {
         fields: Vec::new(),
         causes: Vec::new(),
@@ -195,7 +229,8 @@ fn compare(c: &ContainerState, spec: &ContainerSpec, hash: &str, secrets_fp: Opt
             }
             None => {
                 diff.image_changed = true;
-                diff.causes.push("container spec changed (no readable spec label)".to_owned());
+                diff.causes
+                    .push("container spec changed (no readable spec label)".to_owned());
                 diff.fields.push(FieldDiff {
                     field: "spec_hash".to_owned(),
                     before: stored_hash.map(str::to_owned),
@@ -217,7 +252,11 @@ fn compare(c: &ContainerState, spec: &ContainerSpec, hash: &str, secrets_fp: Opt
         && !diff.image_changed
     {
         diff.image_changed = true;
-        diff.causes.push(format!("image digest changed: {} now points to {}", spec.image, short(&image.id)));
+        diff.causes.push(format!(
+            "image digest changed: {} now points to {}",
+            spec.image,
+            short(&image.id)
+        ));
         diff.fields.push(FieldDiff {
             field: "image_id".to_owned(),
             before: Some(short(&c.image_id)),
@@ -237,14 +276,28 @@ fn spec_fields(before: &ContainerSpec, after: &ContainerSpec) -> Vec<(String, St
     out
 }
 
-fn flatten_diff(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+fn flatten_diff(
+    prefix: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
     use serde_json::Value;
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for key in keys {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                flatten_diff(&path, x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null), out);
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten_diff(
+                    &path,
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
             }
         }
         _ if a != b => out.push((prefix.to_owned(), display(a), display(b))),
@@ -266,7 +319,12 @@ fn short(id: &str) -> String {
 }
 
 /// Checks the secrets env file; `Err` when it blocks the deploy, else its fingerprint.
-fn secrets(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedApp, id: &ResourceId) -> Result<Option<String>, ()> {
+fn secrets(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    o: &ObservedApp,
+    id: &ResourceId,
+) -> Result<Option<String>, ()> {
     let Some(want) = &d.app.secrets else {
         return Ok(None);
     };
@@ -290,7 +348,11 @@ fn secrets(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedApp, id: &Resource
     if !missing.is_empty() {
         b.conflict(
             id.clone(),
-            format!("secrets env file {} does not define {}", want.env_file, missing.join(", ")),
+            format!(
+                "secrets env file {} does not define {}",
+                want.env_file,
+                missing.join(", ")
+            ),
         );
         return Err(());
     }
@@ -318,14 +380,17 @@ fn data_dir(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedApp) {
     let mut c = match &o.data_dir {
         None => {
             let mut c = Change::new(id, Action::Create);
-            c.field("owner", None, Some(want)).cause("data directory does not exist");
+            c.field("owner", None, Some(want))
+                .cause("data directory does not exist");
             c
         }
         Some(dir) if (dir.uid, dir.gid, dir.mode & 0o7777) != (uid, gid, mode) => {
             let have = format!("{}:{} mode {:o}", dir.uid, dir.gid, dir.mode & 0o7777);
             let mut c = Change::new(id, Action::Update);
             c.field("owner", Some(have.clone()), Some(want.clone()))
-                .cause(format!("data directory is {have}, the container runs as {uid}:{gid} and needs {want}"));
+                .cause(format!(
+                    "data directory is {have}, the container runs as {uid}:{gid} and needs {want}"
+                ));
             c
         }
         Some(_) => return b.no_op(id),
@@ -360,12 +425,21 @@ fn before_deploy_snapshot(b: &mut Builder<'_>, d: &DesiredState, volume: Option<
         return;
     };
     let dep = deployment_tag(&d.name);
-    if b.planned_snapshots().any(|(v, tags)| *v == volume && tags.contains(&dep)) {
+    if b.planned_snapshots()
+        .any(|(v, tags)| *v == volume && tags.contains(&dep))
+    {
         return; // An earlier step of this plan already snapshots the volume.
     }
     let cause = "snapshot before a deploy that changes the image";
-    let name = format!("{}-predeploy-{}", d.infra.volume.name, b.now.format("%Y%m%d-%H%M%S"));
-    let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &name), Action::Create);
+    let name = format!(
+        "{}-predeploy-{}",
+        d.infra.volume.name,
+        b.now.format("%Y%m%d-%H%M%S")
+    );
+    let mut c = Change::new(
+        ResourceId::new(ResourceKind::Snapshot, &name),
+        Action::Create,
+    );
     c.cause(cause).step(
         Operation::SnapshotVolume {
             volume,
@@ -382,7 +456,8 @@ fn gate(d: &DesiredState) -> HealthGate {
     let ms = |x: crate::manifest::Duration| u64::try_from(x.get().as_millis()).unwrap_or(u64::MAX);
     HealthGate {
         http: h.http.clone(),
-        deadline_ms: ms(h.start_period) + (u64::from(h.retries) + 1) * (ms(h.interval) + ms(h.timeout)),
+        deadline_ms: ms(h.start_period)
+            + (u64::from(h.retries) + 1) * (ms(h.interval) + ms(h.timeout)),
         interval_ms: ms(h.interval),
         timeout_ms: ms(h.timeout),
         stability_ms: ms(h.stability_window),

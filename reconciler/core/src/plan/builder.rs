@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::*;
 use super::PlanOptions;
+use super::model::*;
 
 /// Accumulates one plan.
 pub(super) struct Builder<'a> {
@@ -37,7 +37,12 @@ impl Change {
     }
 
     /// Records a field that differs.
-    pub(super) fn field(&mut self, field: &str, before: Option<String>, after: Option<String>) -> &mut Self {
+    pub(super) fn field(
+        &mut self,
+        field: &str,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> &mut Self {
         self.fields.push(FieldDiff {
             field: field.to_owned(),
             before,

@@ -67,10 +67,16 @@ fn normalize_address(address: &str) -> String {
 }
 
 /// Causes describing how `observed` differs from `desired`, one per atom (`inbound tcp/22 0.0.0.0/0 missing`).
-pub(super) fn differences(direction: &str, desired: &[FirewallRule], observed: &[FirewallRule]) -> Vec<String> {
+pub(super) fn differences(
+    direction: &str,
+    desired: &[FirewallRule],
+    observed: &[FirewallRule],
+) -> Vec<String> {
     let want = atoms(desired);
     let have = atoms(observed);
-    let missing = want.difference(&have).map(|a| format!("drift: {direction} rule {a} missing"));
+    let missing = want
+        .difference(&have)
+        .map(|a| format!("drift: {direction} rule {a} missing"));
     let extra = have
         .difference(&want)
         .map(|a| format!("drift: {direction} rule {a} not in the manifest"));
@@ -101,7 +107,10 @@ mod tests {
     #[test]
     fn order_and_grouping_do_not_matter() {
         let a = [rule(Protocol::Tcp, "22", &["::/0", "0.0.0.0/0"])];
-        let b = [rule(Protocol::Tcp, "22", &["0.0.0.0/0"]), rule(Protocol::Tcp, "22", &["::0/0"])];
+        let b = [
+            rule(Protocol::Tcp, "22", &["0.0.0.0/0"]),
+            rule(Protocol::Tcp, "22", &["::0/0"]),
+        ];
         assert!(differences("inbound", &a, &b).is_empty());
     }
 
@@ -114,8 +123,14 @@ mod tests {
 
     #[test]
     fn a_removed_rule_is_named() {
-        let want = [rule(Protocol::Tcp, "22", &["0.0.0.0/0"]), rule(Protocol::Tcp, "8080", &["0.0.0.0/0"])];
+        let want = [
+            rule(Protocol::Tcp, "22", &["0.0.0.0/0"]),
+            rule(Protocol::Tcp, "8080", &["0.0.0.0/0"]),
+        ];
         let have = [rule(Protocol::Tcp, "8080", &["0.0.0.0/0"])];
-        assert_eq!(differences("inbound", &want, &have), ["drift: inbound rule tcp/22 0.0.0.0/0 missing"]);
+        assert_eq!(
+            differences("inbound", &want, &have),
+            ["drift: inbound rule tcp/22 0.0.0.0/0 missing"]
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use super::builder::{Builder, Change};
 use super::firewall_rules;
 use super::model::*;
-use crate::identity::{MANAGED_TAG, PROTECTED_TAG, USER_DATA_TAG_PREFIX, deployment_tag, user_data_tag};
+use crate::identity::{
+    MANAGED_TAG, PROTECTED_TAG, USER_DATA_TAG_PREFIX, deployment_tag, user_data_tag,
+};
 use crate::manifest::DesiredState;
 use crate::observed::{DropletState, Observed, ObservedInfra, VolumeState};
 
@@ -33,7 +35,12 @@ impl VolumeOutcome {
 }
 
 /// Plans the infra scope; returns what becomes of the volume.
-pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, user_data: Option<&str>, o: &ObservedInfra) -> VolumeOutcome {
+pub(super) fn plan(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    user_data: Option<&str>,
+    o: &ObservedInfra,
+) -> VolumeOutcome {
     registry(b, d, o);
     let mut volume = volume(b, d, o);
     let droplet = droplet(b, d, user_data, o, &mut volume);
@@ -49,7 +56,11 @@ fn tags_of(d: &DesiredState) -> Vec<String> {
 fn registry(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
     let want = &d.infra.registry;
     let id = ResourceId::new(ResourceKind::Registry, &want.name);
-    let region = want.region.as_deref().unwrap_or(&d.infra.region).to_ascii_lowercase();
+    let region = want
+        .region
+        .as_deref()
+        .unwrap_or(&d.infra.region)
+        .to_ascii_lowercase();
     let observed = match &o.registry {
         Observed::Known(r) => r,
         Observed::Unknown(reason) => return b.unknown(ResourceKind::Registry, reason),
@@ -114,13 +125,18 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
     want_tags.push(PROTECTED_TAG.to_owned());
 
     // Managed volumes no longer in the manifest (a rename, for instance) go away: their data with them.
-    for stray in volumes
-        .iter()
-        .filter(|v| v.tags.contains(&dep) && !(v.name == want.name && v.region.eq_ignore_ascii_case(&region)))
-    {
-        let mut c = Change::new(ResourceId::new(ResourceKind::Volume, &stray.name), Action::Delete);
+    for stray in volumes.iter().filter(|v| {
+        v.tags.contains(&dep) && !(v.name == want.name && v.region.eq_ignore_ascii_case(&region))
+    }) {
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Volume, &stray.name),
+            Action::Delete,
+        );
         c.field("size_gib", Some(stray.size_gib.to_string()), None)
-            .cause(format!("volume {} is no longer in the manifest", stray.name))
+            .cause(format!(
+                "volume {} is no longer in the manifest",
+                stray.name
+            ))
             .destroys(&stray.name);
         destroy_volume(b, &mut c, stray, "volume is no longer in the manifest");
         b.add(c);
@@ -143,7 +159,10 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
         replace.push(format!("filesystem {fs} → {}", want.filesystem));
     }
     if current.size_gib > want.size_gib {
-        replace.push(format!("size {} GiB → {} GiB: volumes cannot shrink", current.size_gib, want.size_gib));
+        replace.push(format!(
+            "size {} GiB → {} GiB: volumes cannot shrink",
+            current.size_gib, want.size_gib
+        ));
     }
     if !replace.is_empty() {
         let mut c = Change::new(id.clone(), Action::Replace);
@@ -165,16 +184,20 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
     let mut c = Change::new(id, Action::Update);
     if current.size_gib < want.size_gib {
         let cause = format!("size {} GiB → {} GiB", current.size_gib, want.size_gib);
-        c.field("size_gib", Some(current.size_gib.to_string()), Some(want.size_gib.to_string()))
-            .cause(&cause)
-            .step(
-                Operation::ResizeVolume {
-                    volume_id: current.id.clone(),
-                    size_gib: want.size_gib,
-                    region: region.clone(),
-                },
-                cause,
-            );
+        c.field(
+            "size_gib",
+            Some(current.size_gib.to_string()),
+            Some(want.size_gib.to_string()),
+        )
+        .cause(&cause)
+        .step(
+            Operation::ResizeVolume {
+                volume_id: current.id.clone(),
+                size_gib: want.size_gib,
+                region: region.clone(),
+            },
+            cause,
+        );
     }
     for tag in want_tags.iter().filter(|t| !current.tags.contains(t)) {
         let cause = format!("drift: volume tag {tag} removed outside the manifest");
@@ -204,7 +227,13 @@ fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
     }
 }
 
-fn create_volume(b: &mut Builder<'_>, d: &DesiredState, id: ResourceId, tags: &[String], cause: &str) {
+fn create_volume(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    id: ResourceId,
+    tags: &[String],
+    cause: &str,
+) {
     let want = &d.infra.volume;
     let mut c = Change::new(id, Action::Create);
     c.field("size_gib", None, Some(want.size_gib.to_string()))
@@ -276,12 +305,23 @@ fn droplet(
         .iter()
         .filter(|x| x.tags.contains(&dep) && !x.name.eq_ignore_ascii_case(&want.name))
     {
-        let mut c = Change::new(ResourceId::new(ResourceKind::Droplet, &stray.name), Action::Delete);
-        c.cause(format!("droplet {} is no longer in the manifest", stray.name));
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Droplet, &stray.name),
+            Action::Delete,
+        );
+        c.cause(format!(
+            "droplet {} is no longer in the manifest",
+            stray.name
+        ));
         if detach_from(volume, stray.id, &mut c, d) {
             c.destroys(volume_name);
         }
-        c.step(Operation::DeleteDroplet { droplet_id: stray.id }, "no longer in the manifest");
+        c.step(
+            Operation::DeleteDroplet {
+                droplet_id: stray.id,
+            },
+            "no longer in the manifest",
+        );
         b.add(c);
     }
 
@@ -321,13 +361,22 @@ fn droplet(
 
     let mut replace = Vec::new();
     if !current.region.eq_ignore_ascii_case(&d.infra.region) {
-        replace.push(format!("region {} → {}", current.region, d.infra.region.to_ascii_lowercase()));
+        replace.push(format!(
+            "region {} → {}",
+            current.region,
+            d.infra.region.to_ascii_lowercase()
+        ));
     }
     if current.image != want.image {
         replace.push(format!("image {} → {}", current.image, want.image));
     }
-    let have_ud = current.tags.iter().find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
-    let want_ud = want_tags.iter().find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
+    let have_ud = current
+        .tags
+        .iter()
+        .find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
+    let want_ud = want_tags
+        .iter()
+        .find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
     if let (Some(have), Some(want)) = (have_ud, want_ud)
         && have != want
     {
@@ -339,18 +388,36 @@ fn droplet(
             c.cause(cause);
         }
         if replace.iter().any(|r| r.starts_with("region")) {
-            c.field("region", Some(current.region.clone()), Some(d.infra.region.to_ascii_lowercase()));
+            c.field(
+                "region",
+                Some(current.region.clone()),
+                Some(d.infra.region.to_ascii_lowercase()),
+            );
         }
         if current.image != want.image {
-            c.field("image", Some(current.image.clone()), Some(want.image.clone()));
+            c.field(
+                "image",
+                Some(current.image.clone()),
+                Some(want.image.clone()),
+            );
         }
         let cause = replace[0].clone();
-        c.step(Operation::ShutdownDroplet { droplet_id: current.id }, &cause);
+        c.step(
+            Operation::ShutdownDroplet {
+                droplet_id: current.id,
+            },
+            &cause,
+        );
         let mut detached = volume.clone();
         if detach_from(&mut detached, current.id, &mut c, d) {
             c.destroys(volume_name);
         }
-        c.step(Operation::DeleteDroplet { droplet_id: current.id }, &cause);
+        c.step(
+            Operation::DeleteDroplet {
+                droplet_id: current.id,
+            },
+            &cause,
+        );
         c.step(create_droplet_op(d, &want_tags), &cause);
         if b.add(c) {
             *volume = detached;
@@ -364,7 +431,12 @@ fn droplet(
         let cause = format!("size {} → {}", current.size, want.size);
         c.field("size", Some(current.size.clone()), Some(want.size.clone()))
             .cause(&cause)
-            .step(Operation::ShutdownDroplet { droplet_id: current.id }, &cause)
+            .step(
+                Operation::ShutdownDroplet {
+                    droplet_id: current.id,
+                },
+                &cause,
+            )
             .step(
                 Operation::ResizeDroplet {
                     droplet_id: current.id,
@@ -372,7 +444,12 @@ fn droplet(
                 },
                 &cause,
             )
-            .step(Operation::PowerOnDroplet { droplet_id: current.id }, &cause);
+            .step(
+                Operation::PowerOnDroplet {
+                    droplet_id: current.id,
+                },
+                &cause,
+            );
     }
     for tag in want_tags.iter().filter(|t| !current.tags.contains(t)) {
         let cause = format!("drift: droplet tag {tag} removed outside the manifest");
@@ -443,23 +520,40 @@ fn create_droplet_op(d: &DesiredState, tags: &BTreeSet<String>) -> Operation {
     }
 }
 
-fn create_droplet(b: &mut Builder<'_>, d: &DesiredState, id: ResourceId, tags: &BTreeSet<String>, cause: &str) {
+fn create_droplet(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    id: ResourceId,
+    tags: &BTreeSet<String>,
+    cause: &str,
+) {
     let want = &d.infra.droplet;
     let mut c = Change::new(id, Action::Create);
     c.field("size", None, Some(want.size.clone()))
         .field("image", None, Some(want.image.clone()))
         .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
-        .field("tags", None, Some(tags.iter().cloned().collect::<Vec<_>>().join(",")))
+        .field(
+            "tags",
+            None,
+            Some(tags.iter().cloned().collect::<Vec<_>>().join(",")),
+        )
         .cause(cause)
         .step(create_droplet_op(d, tags), cause);
     b.add(c);
 }
 
-fn attachment(b: &mut Builder<'_>, d: &DesiredState, volume: &VolumeOutcome, droplet: Option<DropletRef>) {
+fn attachment(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    volume: &VolumeOutcome,
+    droplet: Option<DropletRef>,
+) {
     let name = format!("{}→{}", d.infra.volume.name, d.infra.droplet.name);
     let id = ResourceId::new(ResourceKind::VolumeAttachment, &name);
     let (Some(volume_ref), Some(droplet)) = (volume.reference(), droplet) else {
-        b.note(format!("{id} not planned: the volume or the droplet is unknown or held back"));
+        b.note(format!(
+            "{id} not planned: the volume or the droplet is unknown or held back"
+        ));
         return;
     };
     let region = d.infra.region.to_ascii_lowercase();
@@ -473,7 +567,10 @@ fn attachment(b: &mut Builder<'_>, d: &DesiredState, volume: &VolumeOutcome, dro
         return b.no_op(id);
     }
     let (action, cause) = match (&droplet, attached.is_empty(), &volume_ref) {
-        (DropletRef::Id(_), true, VolumeRef::Id(_)) => (Action::Update, "drift: volume detached outside the manifest"),
+        (DropletRef::Id(_), true, VolumeRef::Id(_)) => (
+            Action::Update,
+            "drift: volume detached outside the manifest",
+        ),
         (_, false, _) => (Action::Update, "drift: volume attached to another droplet"),
         _ => (Action::Create, "attach the volume to the droplet"),
     };
@@ -510,9 +607,19 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
         Observed::Known(v) => v,
         Observed::Unknown(reason) => return b.unknown(ResourceKind::Firewall, reason),
     };
-    for stray in firewalls.iter().filter(|f| f.tags.contains(&dep) && f.name != want.name) {
-        let mut c = Change::new(ResourceId::new(ResourceKind::Firewall, &stray.name), Action::Delete);
-        c.cause(format!("firewall {} is no longer in the manifest", stray.name)).step(
+    for stray in firewalls
+        .iter()
+        .filter(|f| f.tags.contains(&dep) && f.name != want.name)
+    {
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Firewall, &stray.name),
+            Action::Delete,
+        );
+        c.cause(format!(
+            "firewall {} is no longer in the manifest",
+            stray.name
+        ))
+        .step(
             Operation::DeleteFirewall {
                 firewall_id: stray.id.clone(),
             },
@@ -524,7 +631,11 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
     let Some(current) = firewalls.iter().find(|f| f.name == want.name) else {
         let mut c = Change::new(id, Action::Create);
         c.field("inbound_rules", None, Some(want.inbound.len().to_string()))
-            .field("outbound_rules", None, Some(want.outbound.len().to_string()))
+            .field(
+                "outbound_rules",
+                None,
+                Some(want.outbound.len().to_string()),
+            )
             .field("tags", None, Some(dep.clone()))
             .cause("firewall does not exist")
             .step(
@@ -540,11 +651,18 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
         return;
     };
     let mut causes = firewall_rules::differences("inbound", &want.inbound, &current.inbound);
-    causes.extend(firewall_rules::differences("outbound", &want.outbound, &current.outbound));
+    causes.extend(firewall_rules::differences(
+        "outbound",
+        &want.outbound,
+        &current.outbound,
+    ));
     let mut have_tags = current.tags.clone();
     have_tags.sort();
     if have_tags != target {
-        causes.push(format!("drift: applies to tags [{}], want [{dep}]", have_tags.join(", ")));
+        causes.push(format!(
+            "drift: applies to tags [{}], want [{dep}]",
+            have_tags.join(", ")
+        ));
     }
     if causes.is_empty() {
         return b.no_op(id);
@@ -553,17 +671,24 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
     for cause in &causes {
         c.cause(cause);
     }
-    c.field("rules", Some(describe_rules(current.inbound.len(), current.outbound.len())), Some(describe_rules(want.inbound.len(), want.outbound.len())))
-        .step(
-            Operation::UpdateFirewall {
-                firewall_id: current.id.clone(),
-                name: want.name.clone(),
-                inbound: want.inbound.clone(),
-                outbound: want.outbound.clone(),
-                tags: target,
-            },
-            causes.join("; "),
-        );
+    c.field(
+        "rules",
+        Some(describe_rules(
+            current.inbound.len(),
+            current.outbound.len(),
+        )),
+        Some(describe_rules(want.inbound.len(), want.outbound.len())),
+    )
+    .step(
+        Operation::UpdateFirewall {
+            firewall_id: current.id.clone(),
+            name: want.name.clone(),
+            inbound: want.inbound.clone(),
+            outbound: want.outbound.clone(),
+            tags: target,
+        },
+        causes.join("; "),
+    );
     b.add(c);
 }
 

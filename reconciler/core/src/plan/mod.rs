@@ -40,7 +40,13 @@ pub fn plan(desired: &Desired<'_>, observed: &ObservedState, options: &PlanOptio
         .as_ref()
         .map(|infra| infra::plan(&mut b, d, desired.user_data, infra));
     if let Some(app) = &observed.app {
-        app::plan(&mut b, d, desired.commit, app, volume.as_ref().and_then(|v| v.reference()));
+        app::plan(
+            &mut b,
+            d,
+            desired.commit,
+            app,
+            volume.as_ref().and_then(|v| v.reference()),
+        );
     } else if volume.is_some() {
         b.note("app scope not observed: the container is not planned");
     }

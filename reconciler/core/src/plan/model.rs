@@ -118,7 +118,10 @@ pub struct ResourceId {
 impl ResourceId {
     /// A resource of `kind` called `name`.
     pub fn new(kind: ResourceKind, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into() }
+        Self {
+            kind,
+            name: name.into(),
+        }
     }
 }
 

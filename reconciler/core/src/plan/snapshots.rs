@@ -9,7 +9,12 @@ use crate::manifest::DesiredState;
 use crate::observed::{Observed, ObservedInfra};
 
 /// Plans periodic snapshots and pruning (after every other step, so snapshots this plan takes are counted).
-pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, volume: &VolumeOutcome) {
+pub(super) fn plan(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    volume: &VolumeOutcome,
+) {
     let policy = &d.infra.snapshots;
     let dep = deployment_tag(&d.name);
     let mut snapshots: Vec<_> = match &o.snapshots {
@@ -24,9 +29,13 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
         VolumeOutcome::Unknown => None,
     };
     if let (Some(every), Some((volume_ref, volume_id))) = (policy.every, target)
-        && !b.planned_snapshots().any(|(v, tags)| *v == volume_ref && tags.contains(&dep))
+        && !b
+            .planned_snapshots()
+            .any(|(v, tags)| *v == volume_ref && tags.contains(&dep))
     {
-        let newest = snapshots.iter().find(|s| Some(s.volume_id.as_str()) == volume_id);
+        let newest = snapshots
+            .iter()
+            .find(|s| Some(s.volume_id.as_str()) == volume_id);
         let due = match newest.map(|s| b.now.signed_duration_since(s.created_at)) {
             None => Some("no snapshot of the volume yet".to_owned()),
             Some(age) if age.to_std().is_ok_and(|a| a >= every.get()) => Some(format!(
@@ -37,7 +46,10 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
         };
         if let Some(cause) = due {
             let name = format!("{}-{}", d.infra.volume.name, b.now.format("%Y%m%d-%H%M%S"));
-            let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &name), Action::Create);
+            let mut c = Change::new(
+                ResourceId::new(ResourceKind::Snapshot, &name),
+                Action::Create,
+            );
             c.cause(&cause).step(
                 Operation::SnapshotVolume {
                     volume: volume_ref,
@@ -53,11 +65,21 @@ pub(super) fn plan(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra, vol
     let keep = usize::try_from(policy.keep).unwrap_or(usize::MAX);
     // Snapshots this plan takes under the policy's tag count against `keep`; safety snapshots taken before a
     // destruction carry no deployment tag and are never pruned.
-    let planned = b.planned_snapshots().filter(|(_, tags)| tags.contains(&dep)).count();
+    let planned = b
+        .planned_snapshots()
+        .filter(|(_, tags)| tags.contains(&dep))
+        .count();
     let room = keep.saturating_sub(planned);
-    for old in snapshots.iter().skip(room).filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG)) {
+    for old in snapshots
+        .iter()
+        .skip(room)
+        .filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG))
+    {
         let cause = format!("policy keeps the newest {keep} snapshots");
-        let mut c = Change::new(ResourceId::new(ResourceKind::Snapshot, &old.name), Action::Delete);
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Snapshot, &old.name),
+            Action::Delete,
+        );
         c.cause(&cause).step(
             Operation::DeleteSnapshot {
                 snapshot_id: old.id.clone(),

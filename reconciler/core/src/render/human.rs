@@ -33,7 +33,11 @@ fn symbol(action: Action) -> (&'static str, &'static str) {
 pub fn human(plan: &Plan, color: bool) -> String {
     let paint = Paint { on: color };
     let mut out = String::new();
-    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if changes.is_empty() && plan.blocked.is_empty() && plan.unknown.is_empty() {
         out.push_str("No changes. The deployment matches the manifest.\n");
     } else if changes.is_empty() && plan.blocked.is_empty() {
@@ -69,7 +73,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
     if !plan.steps.is_empty() {
         out.push_str("\nSteps:\n");
         for (i, step) in plan.steps.iter().enumerate() {
-            let _ = writeln!(out, "  {:>2}. {}  ({})", i + 1, describe(&step.op), step.cause);
+            let _ = writeln!(
+                out,
+                "  {:>2}. {}  ({})",
+                i + 1,
+                describe(&step.op),
+                step.cause
+            );
         }
     }
     if !plan.revert.is_empty() {
@@ -81,7 +91,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
     if !plan.blocked.is_empty() {
         out.push_str("\nBlocked by a safety guard (apply exits 3 and changes nothing):\n");
         for blocked in &plan.blocked {
-            let _ = writeln!(out, "  {} {}: {}", paint.wrap("1;31", "!"), blocked.resource, blocked.reason);
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                paint.wrap("1;31", "!"),
+                blocked.resource,
+                blocked.reason
+            );
             for step in &blocked.steps {
                 let _ = writeln!(out, "      would: {}", describe(&step.op));
             }
@@ -103,7 +119,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
     let _ = writeln!(
         out,
         "\n{}",
-        paint.wrap("1", &format!("Plan: {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy))
+        paint.wrap(
+            "1",
+            &format!(
+                "Plan: {} to add, {} to change, {} to destroy.",
+                s.add, s.change, s.destroy
+            )
+        )
     );
     out
 }
@@ -132,48 +154,107 @@ fn target(t: &Taggable) -> String {
 /// One line saying what an operation does.
 pub fn describe(op: &Operation) -> String {
     match op {
-        Operation::CreateRegistry { name, tier, region } => format!("create registry {name} ({tier}, {region})"),
+        Operation::CreateRegistry { name, tier, region } => {
+            format!("create registry {name} ({tier}, {region})")
+        }
         Operation::SetRegistryTier { tier } => format!("set registry tier to {tier}"),
-        Operation::CreateVolume { name, region, size_gib, filesystem, .. } => {
+        Operation::CreateVolume {
+            name,
+            region,
+            size_gib,
+            filesystem,
+            ..
+        } => {
             format!("create volume {name} ({size_gib} GiB {filesystem}, {region})")
         }
-        Operation::ResizeVolume { volume_id, size_gib, .. } => format!("resize volume {volume_id} to {size_gib} GiB"),
+        Operation::ResizeVolume {
+            volume_id,
+            size_gib,
+            ..
+        } => format!("resize volume {volume_id} to {size_gib} GiB"),
         Operation::DeleteVolume { volume_id } => format!("delete volume {volume_id}"),
-        Operation::CreateDroplet { name, size, image, region, .. } => {
+        Operation::CreateDroplet {
+            name,
+            size,
+            image,
+            region,
+            ..
+        } => {
             format!("create droplet {name} ({size}, {image}, {region})")
         }
         Operation::ShutdownDroplet { droplet_id } => format!("shut down droplet {droplet_id}"),
-        Operation::ResizeDroplet { droplet_id, size } => format!("resize droplet {droplet_id} to {size}"),
+        Operation::ResizeDroplet { droplet_id, size } => {
+            format!("resize droplet {droplet_id} to {size}")
+        }
         Operation::PowerOnDroplet { droplet_id } => format!("power on droplet {droplet_id}"),
         Operation::DeleteDroplet { droplet_id } => format!("delete droplet {droplet_id}"),
         Operation::Tag { tag, target: t } => format!("tag {} with {tag}", target(t)),
         Operation::Untag { tag, target: t } => format!("remove tag {tag} from {}", target(t)),
-        Operation::AttachVolume { volume: v, droplet: d, .. } => format!("attach {} to {}", volume(v), droplet(d)),
-        Operation::DetachVolume { volume_id, droplet_id, .. } => {
+        Operation::AttachVolume {
+            volume: v,
+            droplet: d,
+            ..
+        } => format!("attach {} to {}", volume(v), droplet(d)),
+        Operation::DetachVolume {
+            volume_id,
+            droplet_id,
+            ..
+        } => {
             format!("detach volume {volume_id} from droplet {droplet_id}")
         }
-        Operation::CreateFirewall { name, inbound, outbound, .. } => {
-            format!("create firewall {name} ({} inbound, {} outbound rules)", inbound.len(), outbound.len())
+        Operation::CreateFirewall {
+            name,
+            inbound,
+            outbound,
+            ..
+        } => {
+            format!(
+                "create firewall {name} ({} inbound, {} outbound rules)",
+                inbound.len(),
+                outbound.len()
+            )
         }
-        Operation::UpdateFirewall { firewall_id, inbound, outbound, .. } => format!(
+        Operation::UpdateFirewall {
+            firewall_id,
+            inbound,
+            outbound,
+            ..
+        } => format!(
             "replace firewall {firewall_id} definition ({} inbound, {} outbound rules)",
             inbound.len(),
             outbound.len()
         ),
         Operation::DeleteFirewall { firewall_id } => format!("delete firewall {firewall_id}"),
-        Operation::SnapshotVolume { volume: v, name, .. } => format!("snapshot {} as {name}", volume(v)),
+        Operation::SnapshotVolume {
+            volume: v, name, ..
+        } => format!("snapshot {} as {name}", volume(v)),
         Operation::DeleteSnapshot { snapshot_id } => format!("delete snapshot {snapshot_id}"),
-        Operation::EnsureDataDir { path, uid, gid, mode } => format!("ensure directory {path} ({uid}:{gid}, {mode:o})"),
+        Operation::EnsureDataDir {
+            path,
+            uid,
+            gid,
+            mode,
+        } => format!("ensure directory {path} ({uid}:{gid}, {mode:o})"),
         Operation::PullImage { reference } => format!("pull image {reference}"),
-        Operation::CreateContainer { name, spec, .. } => format!("create container {name} from {}", spec.image),
+        Operation::CreateContainer { name, spec, .. } => {
+            format!("create container {name} from {}", spec.image)
+        }
         Operation::StartContainer { container } => format!("start container {container}"),
-        Operation::StopContainer { container, grace_secs } => {
+        Operation::StopContainer {
+            container,
+            grace_secs,
+        } => {
             format!("stop container {container} (SIGTERM, {grace_secs}s grace)")
         }
-        Operation::RenameContainer { container, to } => format!("rename container {container} to {to}"),
+        Operation::RenameContainer { container, to } => {
+            format!("rename container {container} to {to}")
+        }
         Operation::WaitHealthy { container, gate } => format!(
             "wait until {container} is healthy{}, then stable for {}s",
-            gate.http.as_ref().map(|u| format!(" ({u})")).unwrap_or_default(),
+            gate.http
+                .as_ref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default(),
             gate.stability_ms / 1000
         ),
         Operation::RemoveContainer { container } => format!("remove container {container}"),

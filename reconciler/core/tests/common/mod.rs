@@ -6,13 +6,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use reconciler_core::identity::{ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, secrets_fingerprint, user_data_tag};
+use reconciler_core::identity::{
+    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, secrets_fingerprint,
+    user_data_tag,
+};
 use reconciler_core::manifest::{self, DesiredState};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{Desired, DropletRef, Operation, Plan, Taggable, VolumeRef};
 
 pub const USER_DATA: &str = "#cloud-config\nruncmd: [echo hello]\n";
-pub const SECRETS_FILE: &[u8] = b"WS_RPC_URL=wss://node\nSCHWAB_APP_KEY=k\nSCHWAB_APP_SECRET=s\nENCRYPTION_KEY=e\n";
+pub const SECRETS_FILE: &[u8] =
+    b"WS_RPC_URL=wss://node\nSCHWAB_APP_KEY=k\nSCHWAB_APP_SECRET=s\nENCRYPTION_KEY=e\n";
 pub const COMMIT: &str = "1111111111111111111111111111111111111111";
 
 /// The committed production manifest.
@@ -30,7 +34,9 @@ pub fn inputs(d: &DesiredState) -> Desired<'_> {
 }
 
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 pub fn image_id(reference: &str) -> String {
@@ -41,7 +47,11 @@ pub fn image_id(reference: &str) -> String {
 pub fn converged(d: &DesiredState) -> ObservedState {
     let dep = deployment_tag(&d.name);
     let mut droplet_tags: Vec<String> = d.infra.droplet.tags.clone();
-    droplet_tags.extend([MANAGED_TAG.to_owned(), dep.clone(), user_data_tag(USER_DATA)]);
+    droplet_tags.extend([
+        MANAGED_TAG.to_owned(),
+        dep.clone(),
+        user_data_tag(USER_DATA),
+    ]);
     let spec = ContainerSpec::from_app(&d.app);
     let fp = secrets_fingerprint(SECRETS_FILE);
     let (uid, gid) = d.app.user.split_once(':').expect("uid:gid");
@@ -65,7 +75,11 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 size_gib: d.infra.volume.size_gib,
                 filesystem: Some("ext4".into()),
                 droplet_ids: vec![1],
-                tags: vec![MANAGED_TAG.to_owned(), dep.clone(), PROTECTED_TAG.to_owned()],
+                tags: vec![
+                    MANAGED_TAG.to_owned(),
+                    dep.clone(),
+                    PROTECTED_TAG.to_owned(),
+                ],
             }]),
             firewalls: Observed::Known(vec![FirewallState {
                 id: "fw-1".into(),
@@ -109,7 +123,12 @@ pub fn converged(d: &DesiredState) -> ObservedState {
             secrets_file: Some(SecretsFileState {
                 fingerprint: fp,
                 mode: 0o600,
-                names: d.app.secrets.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+                names: d
+                    .app
+                    .secrets
+                    .as_ref()
+                    .map(|s| s.names.clone())
+                    .unwrap_or_default(),
             }),
             quarantined: vec![],
         }),
@@ -187,9 +206,18 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             });
         }
         Operation::SetRegistryTier { tier } => {
-            known(&mut infra(w).registry).as_mut().expect("registry").tier = tier.clone();
+            known(&mut infra(w).registry)
+                .as_mut()
+                .expect("registry")
+                .tier = tier.clone();
         }
-        Operation::CreateVolume { name, region, size_gib, filesystem, tags } => {
+        Operation::CreateVolume {
+            name,
+            region,
+            size_gib,
+            filesystem,
+            tags,
+        } => {
             known(&mut infra(w).volumes).push(VolumeState {
                 id: format!("vol-{id}"),
                 name: name.clone(),
@@ -200,17 +228,34 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 tags: tags.clone(),
             });
         }
-        Operation::ResizeVolume { volume_id, size_gib, .. } => {
-            let v = known(&mut infra(w).volumes).iter_mut().find(|v| &v.id == volume_id).expect("volume");
+        Operation::ResizeVolume {
+            volume_id,
+            size_gib,
+            ..
+        } => {
+            let v = known(&mut infra(w).volumes)
+                .iter_mut()
+                .find(|v| &v.id == volume_id)
+                .expect("volume");
             v.size_gib = *size_gib;
         }
         Operation::DeleteVolume { volume_id } => {
             let vols = known(&mut infra(w).volumes);
             let v = vols.iter().find(|v| &v.id == volume_id).expect("volume");
-            assert!(v.droplet_ids.is_empty(), "deleting an attached volume: DigitalOcean answers 409");
+            assert!(
+                v.droplet_ids.is_empty(),
+                "deleting an attached volume: DigitalOcean answers 409"
+            );
             vols.retain(|v| &v.id != volume_id);
         }
-        Operation::CreateDroplet { name, region, size, image, tags, .. } => {
+        Operation::CreateDroplet {
+            name,
+            region,
+            size,
+            image,
+            tags,
+            ..
+        } => {
             known(&mut infra(w).droplets).push(DropletState {
                 id,
                 name: name.clone(),
@@ -228,40 +273,71 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             assert_eq!(d.status, "off", "resize needs the droplet off");
             d.size = size.clone();
         }
-        Operation::PowerOnDroplet { droplet_id } => droplet(w, *droplet_id).status = "active".into(),
+        Operation::PowerOnDroplet { droplet_id } => {
+            droplet(w, *droplet_id).status = "active".into()
+        }
         Operation::DeleteDroplet { droplet_id } => {
             let i = infra(w);
             known(&mut i.droplets).retain(|d| d.id != *droplet_id);
             for v in known(&mut i.volumes) {
-                assert!(!v.droplet_ids.contains(droplet_id), "volume still attached to a deleted droplet");
+                assert!(
+                    !v.droplet_ids.contains(droplet_id),
+                    "volume still attached to a deleted droplet"
+                );
             }
         }
         Operation::Tag { tag, target } => match target {
             Taggable::Droplet(d) => droplet(w, *d).tags.push(tag.clone()),
             Taggable::Volume(v) => {
-                let vol = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == v).expect("volume");
+                let vol = known(&mut infra(w).volumes)
+                    .iter_mut()
+                    .find(|x| &x.id == v)
+                    .expect("volume");
                 vol.tags.push(tag.clone());
             }
         },
         Operation::Untag { tag, target } => match target {
             Taggable::Droplet(d) => droplet(w, *d).tags.retain(|t| t != tag),
             Taggable::Volume(v) => {
-                let vol = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == v).expect("volume");
+                let vol = known(&mut infra(w).volumes)
+                    .iter_mut()
+                    .find(|x| &x.id == v)
+                    .expect("volume");
                 vol.tags.retain(|t| t != tag);
             }
         },
-        Operation::AttachVolume { volume, droplet, .. } => {
+        Operation::AttachVolume {
+            volume, droplet, ..
+        } => {
             let (vid, did) = (volume_id(w, volume), droplet_id(w, droplet));
-            let v = known(&mut infra(w).volumes).iter_mut().find(|x| x.id == vid).expect("volume");
+            let v = known(&mut infra(w).volumes)
+                .iter_mut()
+                .find(|x| x.id == vid)
+                .expect("volume");
             assert!(v.droplet_ids.is_empty(), "attaching an attached volume");
             v.droplet_ids = vec![did];
         }
-        Operation::DetachVolume { volume_id, droplet_id, .. } => {
-            let v = known(&mut infra(w).volumes).iter_mut().find(|x| &x.id == volume_id).expect("volume");
-            assert!(v.droplet_ids.contains(droplet_id), "422 Attachment not found");
+        Operation::DetachVolume {
+            volume_id,
+            droplet_id,
+            ..
+        } => {
+            let v = known(&mut infra(w).volumes)
+                .iter_mut()
+                .find(|x| &x.id == volume_id)
+                .expect("volume");
+            assert!(
+                v.droplet_ids.contains(droplet_id),
+                "422 Attachment not found"
+            );
             v.droplet_ids.retain(|d| d != droplet_id);
         }
-        Operation::CreateFirewall { name, inbound, outbound, tags } => {
+        Operation::CreateFirewall {
+            name,
+            inbound,
+            outbound,
+            tags,
+        } => {
             known(&mut infra(w).firewalls).push(FirewallState {
                 id: format!("fw-{id}"),
                 name: name.clone(),
@@ -270,8 +346,17 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 tags: tags.clone(),
             });
         }
-        Operation::UpdateFirewall { firewall_id, name, inbound, outbound, tags } => {
-            let f = known(&mut infra(w).firewalls).iter_mut().find(|f| &f.id == firewall_id).expect("firewall");
+        Operation::UpdateFirewall {
+            firewall_id,
+            name,
+            inbound,
+            outbound,
+            tags,
+        } => {
+            let f = known(&mut infra(w).firewalls)
+                .iter_mut()
+                .find(|f| &f.id == firewall_id)
+                .expect("firewall");
             *f = FirewallState {
                 id: firewall_id.clone(),
                 name: name.clone(),
@@ -280,7 +365,9 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 tags: tags.clone(),
             };
         }
-        Operation::DeleteFirewall { firewall_id } => known(&mut infra(w).firewalls).retain(|f| &f.id != firewall_id),
+        Operation::DeleteFirewall { firewall_id } => {
+            known(&mut infra(w).firewalls).retain(|f| &f.id != firewall_id)
+        }
         Operation::SnapshotVolume { volume, name, tags } => {
             let vid = volume_id(w, volume);
             known(&mut infra(w).snapshots).push(SnapshotState {
@@ -291,7 +378,9 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 tags: tags.clone(),
             });
         }
-        Operation::DeleteSnapshot { snapshot_id } => known(&mut infra(w).snapshots).retain(|s| &s.id != snapshot_id),
+        Operation::DeleteSnapshot { snapshot_id } => {
+            known(&mut infra(w).snapshots).retain(|s| &s.id != snapshot_id)
+        }
         Operation::EnsureDataDir { uid, gid, mode, .. } => {
             app(w).data_dir = Some(DirState {
                 uid: *uid,
@@ -305,10 +394,20 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 repo_digests: vec![],
             });
         }
-        Operation::CreateContainer { name, labels: l, .. } => {
+        Operation::CreateContainer {
+            name, labels: l, ..
+        } => {
             let a = app(w);
-            assert!(a.containers.iter().all(|c| &c.name != name), "409 name {name} in use");
-            let image_id = a.image.as_ref().expect("image pulled before create").id.clone();
+            assert!(
+                a.containers.iter().all(|c| &c.name != name),
+                "409 name {name} in use"
+            );
+            let image_id = a
+                .image
+                .as_ref()
+                .expect("image pulled before create")
+                .id
+                .clone();
             a.containers.push(ContainerState {
                 id: format!("c-{id}"),
                 name: name.clone(),
@@ -326,10 +425,16 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
         }
         Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
         Operation::RenameContainer { container: c, to } => {
-            assert!(app(w).containers.iter().all(|x| &x.name != to), "409 name {to} in use");
+            assert!(
+                app(w).containers.iter().all(|x| &x.name != to),
+                "409 name {to} in use"
+            );
             container(w, c).name = to.clone();
         }
-        Operation::WaitHealthy { container: c, .. } => assert!(container(w, c).is_running(), "waiting on a stopped container"),
+        Operation::WaitHealthy { container: c, .. } => assert!(
+            container(w, c).is_running(),
+            "waiting on a stopped container"
+        ),
         Operation::RemoveContainer { container: c } => {
             let key = c.clone();
             app(w).containers.retain(|x| x.id != key && x.name != key);
@@ -338,14 +443,21 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
 }
 
 fn droplet(w: &mut ObservedState, id: u64) -> &mut DropletState {
-    known(&mut infra(w).droplets).iter_mut().find(|d| d.id == id).expect("droplet")
+    known(&mut infra(w).droplets)
+        .iter_mut()
+        .find(|d| d.id == id)
+        .expect("droplet")
 }
 
 /// Labels of a container created from an older revision of `d` (a different image tag).
 pub fn labels_of_revision(d: &DesiredState, tag: &str) -> BTreeMap<String, String> {
     let mut app = d.app.clone();
     app.image.tag = tag.to_owned();
-    ContainerSpec::from_app(&app).labels(&app.container_name, Some(&secrets_fingerprint(SECRETS_FILE)), Some(COMMIT))
+    ContainerSpec::from_app(&app).labels(
+        &app.container_name,
+        Some(&secrets_fingerprint(SECRETS_FILE)),
+        Some(COMMIT),
+    )
 }
 
 pub const MANAGED_LABEL: &str = labels::MANAGED_BY;

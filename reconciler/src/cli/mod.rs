@@ -1,0 +1,109 @@
+//! Command-line interface: clap types and one module per command.
+
+mod load;
+mod plan;
+mod schema;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit::Exit;
+
+/// GitOps deployment of the schwad bot: observe → diff → plan → converge.
+#[derive(Debug, Parser)]
+#[command(name = "reconciler", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// When to colour human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Log filter for diagnostics on stderr (e.g. `info`, `reconciler=debug`).
+    #[arg(long, global = true, env = "RECONCILER_LOG", default_value = "warn")]
+    log: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a manifest: syntax (file:line:column), the JSON schema and rules across fields. Exit 1 if invalid.
+    Validate(validate::Args),
+    /// Print the JSON schema of the manifest (what `schema/desired.schema.json` holds).
+    Schema,
+    /// Show what apply would change (a dry run). Exit 0 when converged, 2 when there are changes, 1 on error.
+    Plan(plan::Args),
+    /// Converge the infrastructure and the bot container to the manifest (health-gated, reverts on failure).
+    Apply,
+    /// Periodic GitOps loop on the droplet: fetch the repository, plan and apply the app scope, journal the result.
+    Reconcile,
+    /// Show the desired and running revision, health, lock holder and convergence.
+    Status,
+    /// Show the journal of past reconciles.
+    History,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Format of diagnostics on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (production).
+    Json,
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Exit {
+    init_logging(&cli.log, cli.log_format);
+    let color = cli.color.enabled();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema => schema::run(),
+        Command::Plan(args) => plan::run(&args, color),
+        Command::Apply | Command::Reconcile | Command::Status | Command::History => {
+            Err(anyhow::anyhow!(
+                "not yet: this command arrives with its issue; `reconciler plan` works today"
+            ))
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        Exit::Error
+    })
+}

@@ -1,0 +1,65 @@
+//! `reconciler plan`: observe, diff and show the plan without changing anything.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use reconciler_core::observed::ObservedState;
+use reconciler_core::plan::{PlanOptions, plan};
+use reconciler_core::render;
+
+use crate::exit::Exit;
+
+/// Arguments of `plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The manifest.
+    #[arg(
+        short,
+        long,
+        env = "RECONCILER_MANIFEST",
+        default_value = "manifests/desired.yaml"
+    )]
+    pub file: PathBuf,
+    /// Plan against an observation saved as JSON (an `ObservedState`) instead of observing the live systems.
+    #[arg(long, value_name = "FILE")]
+    pub observed: Option<PathBuf>,
+    /// Print the plan as JSON (format documented in docs/plan-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Allow changes that destroy the data on this volume (repeatable).
+    #[arg(long, value_name = "VOLUME")]
+    pub allow_data_loss: Vec<String>,
+    /// Manifest commit recorded on the container.
+    #[arg(long, env = "RECONCILER_COMMIT")]
+    pub commit: Option<String>,
+}
+
+/// Plans and prints; exit 0 when converged, 2 when there are changes.
+pub fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
+    let loaded = super::load::manifest(&args.file)?;
+    let observed_path = args
+        .observed
+        .as_ref()
+        .context("observing live systems arrives with the DigitalOcean and Docker issues; pass --observed FILE")?;
+    let text = fs_err::read_to_string(observed_path)?;
+    let observed: ObservedState = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not an observed-state document",
+            observed_path.display()
+        )
+    })?;
+    let options = PlanOptions {
+        allow_data_loss: args.allow_data_loss.clone(),
+    };
+    let plan = plan(&loaded.desired(args.commit.as_deref()), &observed, &options);
+    if args.json {
+        println!("{}", render::json(&plan));
+    } else {
+        print!("{}", render::human(&plan, color));
+    }
+    Ok(if plan.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Changes
+    })
+}
