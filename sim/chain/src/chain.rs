@@ -13,6 +13,9 @@ use crate::ledger::{Fill, Ledger, TokenAmount};
 use crate::tokens::Tokens;
 use crate::trade::TxContent;
 
+/// Root of an empty trie: transactions and receipts roots of an empty block.
+const EMPTY_ROOT: B256 =
+    b256!("0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
 /// `keccak256(rlp([]))`: the uncle hash of every post-merge block.
 const EMPTY_UNCLES: B256 =
     b256!("0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
@@ -98,13 +101,12 @@ pub(crate) struct Chain {
     pending: Vec<PendingTx>,
     pub(crate) tokens: Tokens,
     ledger: Ledger,
-    tx_count: u64,
-    forks: u64,
+    rng: fastrand::Rng,
 }
 
 impl Chain {
-    /// A chain holding only its genesis block.
-    pub(crate) fn new(chain_id: u64, orderbook: Address, genesis_time: u64) -> Self {
+    /// A chain holding only its genesis block; hashes are drawn from `seed`.
+    pub(crate) fn new(chain_id: u64, orderbook: Address, genesis_time: u64, seed: u64) -> Self {
         let mut chain = Self {
             orderbook,
             blocks: Vec::new(),
@@ -113,12 +115,12 @@ impl Chain {
             pending: Vec::new(),
             tokens: Tokens::default(),
             ledger: Ledger::default(),
-            tx_count: 0,
-            forks: 0,
+            rng: fastrand::Rng::with_seed(seed),
         };
         let hash = keccak256(format!("sim-chain genesis {chain_id}"));
+        let state = keccak256(format!("sim-chain genesis state {chain_id}"));
         chain.push(Block {
-            header: header(0, hash, B256::ZERO, genesis_time, Bloom::ZERO, 0),
+            header: header(0, hash, B256::ZERO, genesis_time, state),
             txs: vec![],
             logs: vec![],
         });
@@ -171,15 +173,7 @@ impl Chain {
 
     /// Queues a transaction for the next block and returns its hash.
     pub(crate) fn submit(&mut self, content: TxContent) -> B256 {
-        self.tx_count += 1;
-        let hash = keccak256(
-            [
-                b"sim-chain tx".as_slice(),
-                &self.tx_count.to_be_bytes(),
-                content.from.as_slice(),
-            ]
-            .concat(),
-        );
+        let hash = self.random_hash();
         self.pending.push(PendingTx { hash, content });
         hash
     }
@@ -232,7 +226,6 @@ impl Chain {
             }
         }
         let removed_fills = self.ledger.reorg_from(fork_point);
-        self.forks += 1;
         let reincluded = survivors.iter().map(|tx| tx.hash).collect();
         // Survivors keep their order (a sender's nonces must), spread over the new blocks.
         let mut slots: Vec<u64> = survivors.iter().map(|_| rng.u64(..depth)).collect();
@@ -263,21 +256,11 @@ impl Chain {
 
     /// Appends a block holding `txs` on top of the head and records its fills.
     fn append(&mut self, txs: Vec<PendingTx>, now: u64) -> Arc<Block> {
+        let hash = self.random_hash();
         let parent = &self.head().header;
         let number = parent.number + 1;
         let timestamp = now.max(parent.timestamp + 1);
-        let tx_hashes: Vec<u8> = txs.iter().flat_map(|tx| tx.hash.0).collect();
-        let hash = keccak256(
-            [
-                parent.hash.as_slice(),
-                &number.to_be_bytes(),
-                &timestamp.to_be_bytes(),
-                &self.forks.to_be_bytes(),
-                &tx_hashes,
-            ]
-            .concat(),
-        );
-        let parent_hash = parent.hash;
+        let (parent_hash, parent_state) = (parent.hash, parent.state_root);
         let mut logs = Vec::new();
         let mut mined = Vec::with_capacity(txs.len());
         let mut bloom = Bloom::ZERO;
@@ -326,14 +309,30 @@ impl Chain {
                 logs: start..logs.len(),
             });
         }
-        let gas_used = GAS_PER_TX * mined.len() as u64;
-        let mut header = header(number, hash, parent_hash, timestamp, bloom, gas_used);
-        header.transactions_root = keccak256(&tx_hashes);
+        let mut header = header(number, hash, parent_hash, timestamp, parent_state);
+        if !mined.is_empty() {
+            header.logs_bloom = bloom;
+            header.gas_used = GAS_PER_TX * mined.len() as u64;
+            let tx_hashes: Vec<u8> = mined.iter().flat_map(|tx| tx.hash.0).collect();
+            header.transactions_root = keccak256(&tx_hashes);
+            header.receipts_root =
+                keccak256([header.transactions_root.as_slice(), hash.as_slice()].concat());
+            header.state_root =
+                keccak256([parent_state.as_slice(), header.transactions_root.as_slice()].concat());
+        }
         self.push(Block {
             header,
             txs: mined,
             logs,
         })
+    }
+
+    /// A fresh block or transaction hash: random bytes from the seeded generator (nothing can check them
+    /// against an encoding, and keccak would cost more than the rest of an empty block).
+    fn random_hash(&mut self) -> B256 {
+        let mut hash = B256::ZERO;
+        self.rng.fill(hash.as_mut_slice());
+        hash
     }
 
     fn push(&mut self, block: Block) -> Arc<Block> {
@@ -344,31 +343,25 @@ impl Chain {
     }
 }
 
-/// A header with the simulator's constant fields.
-fn header(
-    number: u64,
-    hash: B256,
-    parent_hash: B256,
-    timestamp: u64,
-    logs_bloom: Bloom,
-    gas_used: u64,
-) -> Header {
+/// The header of an empty block (state unchanged); `append` fills in what transactions change.
+fn header(number: u64, hash: B256, parent_hash: B256, timestamp: u64, state_root: B256) -> Header {
     Header {
         hash,
         parent_hash,
         sha3_uncles: EMPTY_UNCLES,
         miner: MINER,
-        state_root: keccak256([b"state".as_slice(), hash.as_slice()].concat()),
-        transactions_root: keccak256([]),
-        receipts_root: keccak256([b"receipts".as_slice(), hash.as_slice()].concat()),
-        logs_bloom,
+        state_root,
+        transactions_root: EMPTY_ROOT,
+        receipts_root: EMPTY_ROOT,
+        logs_bloom: Bloom::ZERO,
         difficulty: 0,
         number,
         gas_limit: GAS_LIMIT,
-        gas_used,
+        gas_used: 0,
         timestamp,
         extra_data: Bytes::new(),
-        mix_hash: keccak256(number.to_be_bytes()),
+        // prevrandao: unpredictable enough for a simulator, and free.
+        mix_hash: parent_hash,
         nonce: B64::ZERO,
         base_fee_per_gas: BASE_FEE,
     }

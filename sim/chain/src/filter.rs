@@ -132,3 +132,67 @@ impl LogMatcher {
             .all(|(wanted, topic)| wanted.is_empty() || wanted.contains(topic))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Bytes, address, b256};
+    use serde_json::json;
+
+    use super::*;
+
+    const A: Address = address!("0x00000000000000000000000000000000000000a1");
+    const T1: B256 = b256!("0x0000000000000000000000000000000000000000000000000000000000000001");
+    const T2: B256 = b256!("0x0000000000000000000000000000000000000000000000000000000000000002");
+
+    fn log(address: Address, topics: &[B256]) -> RpcLog {
+        RpcLog {
+            address,
+            topics: topics.to_vec(),
+            data: Bytes::new(),
+            block_number: 1,
+            block_hash: B256::ZERO,
+            block_timestamp: 0,
+            transaction_hash: B256::ZERO,
+            transaction_index: 0,
+            log_index: 0,
+            removed: false,
+        }
+    }
+
+    fn matcher(filter: serde_json::Value) -> LogMatcher {
+        serde_json::from_value::<FilterParams>(filter)
+            .unwrap()
+            .matcher()
+            .unwrap()
+    }
+
+    #[test]
+    fn topics_match_by_position_with_alternatives_and_wildcards() {
+        let two_topics = log(A, &[T1, T2]);
+        assert!(matcher(json!({})).matches(&two_topics));
+        assert!(matcher(json!({ "topics": [T1] })).matches(&two_topics));
+        assert!(matcher(json!({ "topics": [null, T2] })).matches(&two_topics));
+        assert!(matcher(json!({ "topics": [[T2, T1], []] })).matches(&two_topics));
+        assert!(!matcher(json!({ "topics": [T2] })).matches(&two_topics));
+        assert!(!matcher(json!({ "topics": [null, null, null] })).matches(&two_topics));
+        assert!(matcher(json!({ "address": A })).matches(&two_topics));
+        assert!(matcher(json!({ "address": [Address::ZERO, A] })).matches(&two_topics));
+        assert!(!matcher(json!({ "address": Address::ZERO })).matches(&two_topics));
+    }
+
+    #[test]
+    fn block_tags_resolve_against_the_head() {
+        let tag = |text: &str| {
+            serde_json::from_value::<BlockTag>(json!(text)).map(|tag| tag.resolve(100))
+        };
+        assert_eq!(tag("latest").unwrap(), 100);
+        assert_eq!(tag("pending").unwrap(), 100);
+        assert_eq!(tag("earliest").unwrap(), 0);
+        assert_eq!(tag("safe").unwrap(), 100 - SAFE_DEPTH);
+        assert_eq!(tag("finalized").unwrap(), 100 - FINALIZED_DEPTH);
+        assert_eq!(tag("0x2a").unwrap(), 42);
+        assert!(tag("42").is_err(), "no prefix");
+        assert!(tag("0x").is_err(), "no digits");
+        assert!(tag("0x02a").is_err(), "leading zero");
+    }
+}

@@ -75,3 +75,56 @@ impl Ledger {
         &self.fills
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Address;
+
+    use super::*;
+
+    fn fill(block_number: u64) -> Fill {
+        let token = Token {
+            address: Address::ZERO,
+            symbol: "USDC".to_owned(),
+            decimals: 6,
+        };
+        Fill {
+            tx_hash: B256::with_last_byte(u8::try_from(block_number).unwrap()),
+            log_index: 0,
+            block_number,
+            block_hash: B256::ZERO,
+            side: FillSide::Taken,
+            owner: Address::ZERO,
+            order_hash: B256::ZERO,
+            gave: TokenAmount {
+                token: token.clone(),
+                amount: U256::from(1),
+            },
+            received: TokenAmount {
+                token,
+                amount: U256::from(2),
+            },
+            canonical: true,
+        }
+    }
+
+    #[test]
+    fn reorg_marks_only_the_canonical_fills_of_replaced_blocks() {
+        let mut ledger = Ledger::default();
+        for block in [1, 2, 3, 3, 4] {
+            ledger.record(fill(block));
+        }
+        assert_eq!(ledger.reorg_from(3), 3);
+        // A re-included fill lands in block 3 again, then a deeper reorg replaces blocks from 2.
+        ledger.record(fill(3));
+        assert_eq!(ledger.reorg_from(2), 2);
+        let canonical: Vec<u64> = ledger
+            .fills()
+            .iter()
+            .filter(|fill| fill.canonical)
+            .map(|fill| fill.block_number)
+            .collect();
+        assert_eq!(canonical, [1]);
+        assert_eq!(ledger.fills().len(), 6);
+    }
+}

@@ -14,16 +14,15 @@ use crate::node::Node;
 use crate::rpc::{RpcError, param, positional};
 use crate::tokens::CallOutcome;
 
-/// Answers a stateless method.
-pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<Value, RpcError> {
+/// Answers a stateless method with the JSON text of its result.
+pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, RpcError> {
     match method {
-        "eth_chainId" => no_params(params).map(|()| quantity(node.chain_id)),
-        "net_version" => no_params(params).map(|()| json!(node.chain_id.to_string())),
-        "web3_clientVersion" => {
-            no_params(params).map(|()| json!(concat!("sim-chain/v", env!("CARGO_PKG_VERSION"))))
-        }
+        "eth_chainId" => no_params(params).and_then(|()| to_json(&quantity(node.chain_id))),
+        "net_version" => no_params(params).and_then(|()| to_json(&node.chain_id.to_string())),
+        "web3_clientVersion" => no_params(params)
+            .and_then(|()| to_json(&concat!("sim-chain/v", env!("CARGO_PKG_VERSION")))),
         "eth_blockNumber" => {
-            no_params(params).map(|()| quantity(node.chain().head().header.number))
+            no_params(params).and_then(|()| to_json(&quantity(node.chain().head().header.number)))
         }
         "eth_getBlockByNumber" => {
             let [tag, full] = positional(params)?;
@@ -31,18 +30,18 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<Value, Rp
             let full: bool = param(full, 1)?;
             let chain = node.chain();
             let number = tag.resolve(chain.head().header.number);
-            Ok(chain
-                .block(number)
-                .map_or(Value::Null, |block| block_json(block, full)))
+            to_json(&chain.block(number).map(|block| block_view(block, full)))
         }
         "eth_getBlockByHash" => {
             let [hash, full] = positional(params)?;
             let hash: B256 = param(hash, 0)?;
             let full: bool = param(full, 1)?;
-            Ok(node
-                .chain()
-                .block_by_hash(&hash)
-                .map_or(Value::Null, |block| block_json(block, full)))
+            to_json(
+                &node
+                    .chain()
+                    .block_by_hash(&hash)
+                    .map(|block| block_view(block, full)),
+            )
         }
         "eth_getLogs" => {
             let [filter] = positional(params)?;
@@ -53,26 +52,32 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<Value, Rp
         "eth_getTransactionReceipt" => {
             let [hash] = positional(params)?;
             let hash: B256 = param(hash, 0)?;
-            let chain = node.chain();
-            let Some((block, index)) = chain.transaction(&hash) else {
-                return Ok(Value::Null);
-            };
-            to_json(&receipt(block, index))
+            to_json(
+                &node
+                    .chain()
+                    .transaction(&hash)
+                    .map(|(block, index)| receipt(block, index)),
+            )
         }
         "eth_getTransactionByHash" => {
             let [hash] = positional(params)?;
             let hash: B256 = param(hash, 0)?;
-            let chain = node.chain();
-            let Some((block, index)) = chain.transaction(&hash) else {
-                return Ok(Value::Null);
-            };
-            to_json(&transaction(block, index))
+            to_json(
+                &node
+                    .chain()
+                    .transaction(&hash)
+                    .map(|(block, index)| transaction(block, index)),
+            )
         }
         "eth_call" => {
             let [request, tag] = positional(params)?;
             let request: CallRequest = param(request, 0)?;
             let tag: Option<BlockTag> = param(tag, 1)?;
-            eth_call(&node.chain(), &request, tag.unwrap_or(BlockTag::Latest))
+            to_json(&eth_call(
+                &node.chain(),
+                &request,
+                tag.unwrap_or(BlockTag::Latest),
+            )?)
         }
         _ => Err(RpcError::method_not_found(method)),
     }
@@ -82,12 +87,12 @@ fn no_params(params: Value) -> Result<(), RpcError> {
     positional::<0>(params).map(|_| ())
 }
 
-fn quantity(value: u64) -> Value {
-    json!(format!("{value:#x}"))
+fn quantity(value: u64) -> String {
+    format!("{value:#x}")
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<Value, RpcError> {
-    serde_json::to_value(value)
+fn to_json(value: &impl serde::Serialize) -> Result<String, RpcError> {
+    serde_json::to_string(value)
         .map_err(|error| RpcError::server(format!("cannot encode result: {error}")))
 }
 
@@ -164,7 +169,7 @@ fn too_many_results(
     error.with_data(json!({ "from": format!("{first:#x}"), "to": format!("{last_fitting:#x}"), "limit": max, "fitting": fitting }))
 }
 
-fn block_json(block: &Block, full: bool) -> Value {
+fn block_view(block: &Block, full: bool) -> BlockView<'_> {
     let transactions = block
         .txs
         .iter()
@@ -178,12 +183,12 @@ fn block_json(block: &Block, full: bool) -> Value {
         })
         .collect();
     let size = 600 + 200 * block.txs.len() as u64;
-    json!(BlockView {
+    BlockView {
         header: &block.header,
         size,
         transactions,
-        uncles: []
-    })
+        uncles: [],
+    }
 }
 
 fn transaction(block: &Block, index: usize) -> TransactionView {
@@ -235,14 +240,14 @@ struct CallRequest {
     data: Option<Bytes>,
 }
 
-fn eth_call(chain: &Chain, request: &CallRequest, tag: BlockTag) -> Result<Value, RpcError> {
+fn eth_call(chain: &Chain, request: &CallRequest, tag: BlockTag) -> Result<Bytes, RpcError> {
     let head = chain.head().header.number;
     if tag.resolve(head) > head {
         return Err(RpcError::server("header not found"));
     }
     let input = request.data.clone().unwrap_or_default();
     match chain.tokens.call(request.to, &input, &[chain.orderbook()]) {
-        CallOutcome::Return(output) => Ok(json!(output)),
+        CallOutcome::Return(output) => Ok(output),
         CallOutcome::Revert => Err(RpcError::server("execution reverted")),
     }
 }

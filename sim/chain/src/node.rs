@@ -54,7 +54,12 @@ pub(crate) struct Node {
 impl Node {
     /// A node at genesis with the random generator's tokens deployed.
     pub(crate) fn new(settings: &NodeSettings) -> Result<Self, TokenError> {
-        let mut chain = Chain::new(settings.chain_id, settings.orderbook, unix_now());
+        let mut chain = Chain::new(
+            settings.chain_id,
+            settings.orderbook,
+            unix_now(),
+            settings.seed.wrapping_add(3),
+        );
         let generator = RandomTrades::new(settings.seed, settings.owner, &mut chain.tokens)?;
         Ok(Self {
             chain_id: settings.chain_id,

@@ -73,31 +73,23 @@ pub(crate) fn handle_message(
     mut subscriptions: Option<&mut Subscriptions>,
     rate_limited: bool,
 ) -> Option<String> {
-    let message: Value = match serde_json::from_str(text) {
-        Ok(message) => message,
-        Err(error) => {
-            return Some(error_response(Value::Null, &RpcError::parse_error(error)).to_string());
-        }
-    };
-    let response = match message {
-        Value::Array(calls) if calls.is_empty() => {
-            error_response(Value::Null, &RpcError::invalid_request("empty batch"))
-        }
-        Value::Array(calls) => {
-            let responses: Vec<Value> = calls
+    match serde_json::from_str(text) {
+        Err(error) => Some(error_response(&Value::Null, &RpcError::parse_error(error))),
+        Ok(Value::Array(calls)) if calls.is_empty() => Some(error_response(
+            &Value::Null,
+            &RpcError::invalid_request("empty batch"),
+        )),
+        Ok(Value::Array(calls)) => {
+            let responses: Vec<String> = calls
                 .into_iter()
                 .filter_map(|call| {
                     handle_call(node, call, subscriptions.as_deref_mut(), rate_limited)
                 })
                 .collect();
-            if responses.is_empty() {
-                return None;
-            }
-            Value::Array(responses)
+            (!responses.is_empty()).then(|| format!("[{}]", responses.join(",")))
         }
-        call => handle_call(node, call, subscriptions, rate_limited)?,
-    };
-    Some(response.to_string())
+        Ok(call) => handle_call(node, call, subscriptions, rate_limited),
+    }
 }
 
 /// Answers one call object; `None` for a notification (no `id`).
@@ -106,10 +98,10 @@ fn handle_call(
     call: Value,
     subscriptions: Option<&mut Subscriptions>,
     rate_limited: bool,
-) -> Option<Value> {
+) -> Option<String> {
     let Value::Object(mut call) = call else {
         return Some(error_response(
-            Value::Null,
+            &Value::Null,
             &RpcError::invalid_request("invalid request"),
         ));
     };
@@ -119,7 +111,7 @@ fn handle_call(
     let reply_id = id.clone().unwrap_or(Value::Null);
     let Some(Value::String(method)) = method.filter(|_| version_ok) else {
         return Some(error_response(
-            reply_id,
+            &reply_id,
             &RpcError::invalid_request("invalid request"),
         ));
     };
@@ -128,7 +120,7 @@ fn handle_call(
         None | Some(Value::Null | Value::Number(_) | Value::String(_))
     ) {
         return Some(error_response(
-            Value::Null,
+            &Value::Null,
             &RpcError::invalid_request("invalid request id"),
         ));
     }
@@ -147,13 +139,14 @@ fn handle_call(
     };
     let id = id?;
     Some(match result {
-        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-        Err(error) => error_response(id, &error),
+        // `result` is already JSON text: splice it in rather than parse it back.
+        Ok(result) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#),
+        Err(error) => error_response(&id, &error),
     })
 }
 
-fn error_response(id: Value, error: &RpcError) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() })
+fn error_response(id: &Value, error: &RpcError) -> String {
+    json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() }).to_string()
 }
 
 /// Positional parameters: `params` must be an array (or absent) of at most `N` values; missing trailing

@@ -34,7 +34,7 @@ impl Subscriptions {
     }
 
     /// `eth_subscribe`: `["newHeads"]` or `["logs", filter]`; returns the new id.
-    pub(crate) fn subscribe(&mut self, params: Value) -> Result<Value, RpcError> {
+    pub(crate) fn subscribe(&mut self, params: Value) -> Result<String, RpcError> {
         let [kind, filter] = positional(params)?;
         let kind: String = param(kind, 0)?;
         let kind = match kind.as_str() {
@@ -56,14 +56,14 @@ impl Subscriptions {
         };
         let id = format!("0x{:016x}{:016x}", self.rng.u64(..), self.rng.u64(..));
         self.by_id.insert(id.clone(), kind);
-        Ok(json!(id))
+        Ok(json!(id).to_string())
     }
 
     /// `eth_unsubscribe`: whether the id was a subscription.
-    pub(crate) fn unsubscribe(&mut self, params: Value) -> Result<Value, RpcError> {
+    pub(crate) fn unsubscribe(&mut self, params: Value) -> Result<String, RpcError> {
         let [id] = positional(params)?;
         let id: String = param(id, 0)?;
-        Ok(json!(self.by_id.remove(&id).is_some()))
+        Ok(self.by_id.remove(&id).is_some().to_string())
     }
 
     /// The notifications `event` produces, in order: per mined block its head, then its logs one by one,
@@ -95,6 +95,9 @@ impl Subscriptions {
 }
 
 fn notification(id: &str, result: &impl Serialize) -> String {
-    json!({ "jsonrpc": "2.0", "method": "eth_subscription", "params": { "subscription": id, "result": result } })
-        .to_string()
+    // Ids are `0x` and hex digits, and serialising chain objects cannot fail.
+    let result = serde_json::to_string(result).unwrap_or_else(|_| "null".to_owned());
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{id}","result":{result}}}}}"#
+    )
 }

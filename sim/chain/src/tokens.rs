@@ -104,3 +104,47 @@ impl Tokens {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_sol_types::SolCall;
+
+    use super::*;
+
+    #[test]
+    fn tokens_answer_symbol_and_decimals_and_revert_otherwise() {
+        let mut tokens = Tokens::default();
+        let usdc = tokens.register("USDC", 6).unwrap();
+        assert_eq!(tokens.register("USDC", 6).unwrap(), usdc, "idempotent");
+        assert!(matches!(
+            tokens.register("USDC", 18),
+            Err(TokenError::DecimalsConflict { existing: 6, .. })
+        ));
+        let CallOutcome::Return(symbol) =
+            tokens.call(usdc.address, &symbolCall {}.abi_encode(), &[])
+        else {
+            panic!("symbol() returns");
+        };
+        assert_eq!(symbolCall::abi_decode_returns(&symbol).unwrap(), "USDC");
+        let CallOutcome::Return(decimals) =
+            tokens.call(usdc.address, &decimalsCall {}.abi_encode(), &[])
+        else {
+            panic!("decimals() returns");
+        };
+        assert_eq!(decimalsCall::abi_decode_returns(&decimals).unwrap(), 6);
+        assert_eq!(
+            tokens.call(usdc.address, &[1, 2, 3, 4], &[]),
+            CallOutcome::Revert
+        );
+        assert_eq!(tokens.call(usdc.address, &[], &[]), CallOutcome::Revert);
+        let contract = Address::repeat_byte(7);
+        assert_eq!(
+            tokens.call(contract, &symbolCall {}.abi_encode(), &[contract]),
+            CallOutcome::Revert
+        );
+        assert_eq!(
+            tokens.call(Address::ZERO, &symbolCall {}.abi_encode(), &[]),
+            CallOutcome::Return(Bytes::new())
+        );
+    }
+}

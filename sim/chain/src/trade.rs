@@ -1,6 +1,6 @@
 //! Trades to put on chain, and their encoding into the logs of one transaction with the real ABI.
 
-use alloy_primitives::{Address, B256, Bytes, Log, U256, address, keccak256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256, address};
 use alloy_sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
@@ -177,7 +177,7 @@ fn encode_take(
             signedContext: vec![SignedContextV1 {
                 signer: ORACLE,
                 context: vec![fill.gave.amount, fill.received.amount],
-                signature: Bytes::from(keccak256(fill.nonce).to_vec()),
+                signature: Bytes::copy_from_slice(fill.nonce.as_slice()),
             }],
         },
         // The taker's perspective: it received what the order gave and gave what the order received.
@@ -241,8 +241,8 @@ fn encode_clear(
             aliceOutputIOIndex: U256::from(alice_order.output_index),
             bobInputIOIndex: U256::from(bob_order.input_index),
             bobOutputIOIndex: U256::from(bob_order.output_index),
-            aliceBountyVaultId: U256::from_be_bytes(keccak256(clearer).0),
-            bobBountyVaultId: U256::from_be_bytes(keccak256(clearer).0),
+            aliceBountyVaultId: U256::from_be_slice(clearer.as_slice()),
+            bobBountyVaultId: U256::from_be_slice(clearer.as_slice()),
         },
     };
     let after = AfterClear {
@@ -325,16 +325,16 @@ impl ResolvedOrder {
         let io = |token: &Token| IO {
             token: token.address,
             decimals: token.decimals,
-            vaultId: U256::from_be_bytes(
-                keccak256([fill.nonce.as_slice(), token.address.as_slice()].concat()).0,
-            ),
+            // One vault per order and token; any distinct number will do.
+            vaultId: U256::from_be_bytes(fill.nonce.0)
+                ^ U256::from_be_slice(token.address.as_slice()),
         };
         let order = OrderV3 {
             owner: fill.owner,
             evaluable: EvaluableV3 {
                 interpreter: INTERPRETER,
                 store: STORE,
-                bytecode: Bytes::from(keccak256(fill.owner).to_vec()),
+                bytecode: Bytes::copy_from_slice(fill.owner.as_slice()),
             },
             validInputs: vec![io(low), io(high)],
             validOutputs: vec![io(high), io(low)],
