@@ -22,6 +22,10 @@ impl Listener for SeverableListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = Listener::accept(&mut self.0).await;
+        // Headers and body go out in separate writes; Nagle would hold the body for an ACK.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot disable Nagle's algorithm");
+        }
         (
             SeverableStream {
                 stream,
