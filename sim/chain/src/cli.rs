@@ -42,22 +42,29 @@ pub struct Args {
     pub max_logs_results: usize,
 }
 
+impl Args {
+    /// The simulator settings these arguments ask for.
+    pub fn config(&self) -> Config {
+        Config {
+            listen: self.listen,
+            chain_id: self.chain_id,
+            orderbook: self.orderbook,
+            owner: self.owner,
+            block_time: self.block_time,
+            trades_per_block: self.trades_per_block,
+            seed: self.seed,
+            log_limits: LogLimits {
+                max_block_range: self.max_logs_block_range,
+                max_results: Some(self.max_logs_results),
+            },
+            ..Config::default()
+        }
+    }
+}
+
 /// Runs the simulator, printing `{"http": ..., "ws": ...}` on one stdout line, until SIGINT or SIGTERM.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = Config {
-        listen: args.listen,
-        chain_id: args.chain_id,
-        orderbook: args.orderbook,
-        owner: args.owner,
-        block_time: args.block_time,
-        trades_per_block: args.trades_per_block,
-        seed: args.seed,
-        log_limits: LogLimits {
-            max_block_range: args.max_logs_block_range,
-            max_results: Some(args.max_logs_results),
-        },
-        ..Config::default()
-    };
+    let config = args.config();
     let sim = ChainSim::start(config)
         .await
         .context("starting the chain simulator")?;
@@ -80,5 +87,59 @@ async fn shutdown_signal() -> std::io::Result<()> {
     tokio::select! {
         interrupted = tokio::signal::ctrl_c() => interrupted,
         _ = terminate.recv() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn arguments_become_the_config() {
+        let owner = "0x00000000000000000000000000000000000000aa";
+        let cli = Cli::try_parse_from([
+            "chain",
+            "--listen",
+            "127.0.0.1:9545",
+            "--owner",
+            owner,
+            "--block-time",
+            "250ms",
+            "--trades-per-block",
+            "3",
+            "--seed",
+            "9",
+            "--max-logs-block-range",
+            "2000",
+        ])
+        .unwrap();
+        let config = cli.args.config();
+        assert_eq!(config.listen.port(), 9545);
+        assert_eq!(config.owner, owner.parse::<Address>().unwrap());
+        assert_eq!(config.orderbook, crate::BASE_ORDERBOOK);
+        assert_eq!(config.block_time, Some(Duration::from_millis(250)));
+        assert_eq!(
+            (config.trades_per_block, config.seed, config.chain_id),
+            (3, 9, 8453)
+        );
+        assert_eq!(
+            config.log_limits,
+            LogLimits {
+                max_block_range: Some(2000),
+                max_results: Some(10_000)
+            }
+        );
+        assert!(
+            Cli::try_parse_from(["chain"]).is_err(),
+            "the owner is required"
+        );
     }
 }

@@ -54,7 +54,7 @@ impl Default for Config {
             trades_per_block: 0,
             seed: 0,
             log_limits: LogLimits::default(),
-            event_buffer: 4096,
+            event_buffer: 1 << 16,
         }
     }
 }
