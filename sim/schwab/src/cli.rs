@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::config::{Config, DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CALLBACK_URL};
 
 /// Command-line arguments of the Schwab simulator.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3002")]
@@ -59,6 +59,21 @@ pub struct Args {
     /// Order placements and cancellations allowed per minute.
     #[arg(long, default_value_t = 120)]
     pub orders_per_minute: u32,
+}
+
+/// Shows the settings the arguments resolve to, with the app secret redacted.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("listen", &self.listen)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"<redacted>")
+            .field("callback", &self.callback)
+            .field("auto_approve", &self.auto_approve)
+            .field("market_closed", &self.market_closed)
+            .field("fill_delay", &self.fill_delay)
+            .finish_non_exhaustive()
+    }
 }
 
 fn parse_prices(text: &str) -> Result<(String, Vec<f64>), String> {

@@ -1,6 +1,7 @@
 //! Settings of one simulator instance.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ pub const DEFAULT_APP_SECRET: &str = "sim-app-secret";
 pub const DEFAULT_CALLBACK_URL: &str = "https://127.0.0.1";
 
 /// Everything that shapes one simulator instance; [`Config::default`] mirrors Schwab's real numbers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
@@ -52,6 +53,30 @@ pub struct Config {
     pub rate_window: Duration,
 }
 
+/// Redacts the app secret.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"<redacted>")
+            .field("callback_url", &self.callback_url)
+            .field("auto_approve", &self.auto_approve)
+            .field("code_ttl", &self.code_ttl)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("accounts", &self.accounts)
+            .field("market_open", &self.market_open)
+            .field("activation_delay", &self.activation_delay)
+            .field("fill_delay", &self.fill_delay)
+            .field("prices", &self.prices)
+            .field("requests_per_window", &self.requests_per_window)
+            .field("orders_per_window", &self.orders_per_window)
+            .field("rate_window", &self.rate_window)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -74,5 +99,21 @@ impl Default for Config {
             orders_per_window: 120,
             rate_window: Duration::from_secs(60),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let config = super::Config {
+            app_secret: "hunter2".to_owned(),
+            ..Default::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("<redacted>"),
+            "{debug}"
+        );
     }
 }

@@ -31,33 +31,41 @@ pub(crate) enum GrantError {
     RefreshRejected,
 }
 
-/// A full token set as returned by `/v1/oauth/token`.
-#[derive(Debug, Clone)]
+/// A full token set as returned by `/v1/oauth/token` (no `Debug`: it is all secrets).
 pub(crate) struct TokenSet {
     pub(crate) access_token: String,
     pub(crate) refresh_token: String,
     pub(crate) id_token: String,
 }
 
-#[derive(Debug)]
 struct PendingCode {
     redirect_uri: String,
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug)]
 struct RefreshGrant {
     token: String,
     expires_at: DateTime<Utc>,
 }
 
 /// Every credential the simulated authorization server has issued.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct TokenStore {
     codes: HashMap<String, PendingCode>,
     access: HashMap<String, DateTime<Utc>>,
     /// The one live refresh grant: a new code exchange replaces ("clobbers") it.
     refresh: Option<RefreshGrant>,
+}
+
+/// Counts only: the credentials themselves never reach logs.
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("codes", &self.codes.len())
+            .field("access_tokens", &self.access.len())
+            .field("refresh_grant", &self.refresh.is_some())
+            .finish()
+    }
 }
 
 impl TokenStore {
