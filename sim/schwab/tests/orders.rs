@@ -463,6 +463,22 @@ async fn closed_market_queues_orders_until_it_opens() {
 }
 
 #[tokio::test]
+async fn unfilled_day_orders_expire_when_the_market_closes() {
+    let session = Session::start(fast_config()).await;
+    session.sim.set_prices("AAPL", vec![200.0]);
+    let mut limit = market_order("BUY", "AAPL", 1);
+    limit["orderType"] = json!("LIMIT");
+    limit["price"] = json!(150);
+    let id = session.place_ok(&limit).await;
+    session.wait_for_status(id, "WORKING").await;
+    session.sim.set_market_open(false);
+    let expired = session.order(id).await;
+    assert_eq!(expired["status"], "EXPIRED");
+    assert_eq!(expired["filledQuantity"], 0.0);
+    assert!(expired["closeTime"].is_string());
+}
+
+#[tokio::test]
 async fn market_hours_parameters_are_validated() {
     let session = Session::start(fast_config()).await;
     let missing = session.get("/marketdata/v1/markets").await;

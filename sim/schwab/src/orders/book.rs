@@ -234,7 +234,8 @@ impl OrderBook {
     }
 
     /// Reacts to the market opening (queued orders start activating) or closing (orders not yet
-    /// working go back to the queue). Call [`Self::advance`] first.
+    /// working go back to the queue; working `DAY` orders expire with the session, keeping their
+    /// partial fills). Call [`Self::advance`] first.
     pub(crate) fn market_changed(&mut self, open: bool, now: DateTime<Utc>, timing: Timing) {
         for order in &mut self.orders {
             match (open, order.status) {
@@ -245,6 +246,11 @@ impl OrderBook {
                 (false, OrderStatus::PendingActivation) => {
                     order.status = OrderStatus::Queued;
                     order.activate_at = None;
+                }
+                (false, OrderStatus::Working) if order.request.duration == "DAY" => {
+                    order.status = OrderStatus::Expired;
+                    order.closed = Some(now);
+                    order.planned.clear();
                 }
                 _ => {}
             }
@@ -391,6 +397,28 @@ mod tests {
         book.advance(at(105), TIMING, &pricing(&[5.0]));
         assert_eq!(book.orders()[0].status, OrderStatus::Filled);
         assert_eq!(book.orders()[0].closed, Some(at(105)));
+    }
+
+    #[test]
+    fn closing_the_market_expires_working_day_orders() {
+        let mut book = OrderBook::new();
+        let pricing = pricing(&[5.0]);
+        let mut good_till_cancel = request(1, Some(1.0), Instruction::Buy);
+        good_till_cancel.duration = "GOOD_TILL_CANCEL".to_owned();
+        book.place(
+            "1",
+            request(1, Some(1.0), Instruction::Buy),
+            Fate::default(),
+            at(0),
+            true,
+            TIMING,
+        );
+        book.place("1", good_till_cancel, Fate::default(), at(0), true, TIMING);
+        book.advance(at(10), TIMING, &pricing);
+        book.market_changed(false, at(10), TIMING);
+        let statuses: Vec<_> = book.orders().iter().map(|order| order.status).collect();
+        assert_eq!(statuses, vec![OrderStatus::Expired, OrderStatus::Working]);
+        assert_eq!(book.orders()[0].closed, Some(at(10)));
     }
 
     #[test]
