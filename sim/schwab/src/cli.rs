@@ -121,18 +121,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let handle = crate::start(args.into())
         .await
         .context("starting the Schwab simulator")?;
-    let ready = serde_json::json!({
-        "base_url": handle.base_url(),
-        "app_key": handle.app_key(),
-        "callback_url": handle.callback_url(),
-        "accounts": handle.accounts(),
-    });
-    println!("{ready}");
+    println!("{}", ready_line(&handle));
     shutdown_signal()
         .await
         .context("waiting for a shutdown signal")?;
     tracing::info!("shutting down");
     handle.stop().await.context("stopping the Schwab simulator")
+}
+
+/// The one JSON line announcing where the simulator listens (never the app secret).
+fn ready_line(handle: &crate::Handle) -> serde_json::Value {
+    serde_json::json!({
+        "base_url": handle.base_url(),
+        "app_key": handle.app_key(),
+        "callback_url": handle.callback_url(),
+        "accounts": handle.accounts(),
+    })
 }
 
 async fn shutdown_signal() -> std::io::Result<()> {
@@ -153,6 +157,21 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: Args,
+    }
+
+    #[tokio::test]
+    async fn ready_line_names_the_base_url_but_not_the_secret() {
+        let handle = crate::start(Config::default()).await.unwrap();
+        let line = ready_line(&handle).to_string();
+        assert!(!line.contains('\n'));
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(ready["base_url"], handle.base_url());
+        assert_eq!(
+            ready["accounts"][0]["hashValue"],
+            handle.accounts()[0].hash_value.as_str()
+        );
+        assert!(!line.contains(handle.app_secret()));
+        handle.stop().await.unwrap();
     }
 
     #[test]
