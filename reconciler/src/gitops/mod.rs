@@ -1,0 +1,6 @@
+//! The GitOps loop on the droplet: the manifest comes from git, one reconcile at a time under a lock, every
+//! reconcile that did something journaled.
+
+pub mod git;
+pub mod journal;
+pub mod lock;
