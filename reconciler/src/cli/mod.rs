@@ -1,7 +1,10 @@
 //! Command-line interface: clap types and one module per command.
 
+mod history;
 mod load;
+mod lock;
 mod plan;
+mod rollback;
 mod schema;
 mod validate;
 
@@ -40,9 +43,18 @@ enum Command {
     Reconcile,
     /// Show the desired and running revision, health, lock holder and convergence.
     Status,
-    /// Show the journal of past reconciles.
-    History,
+    /// Show the journal of past reconciles (and verify its hash chain).
+    History(history::Args),
+    /// Suspend or resume the periodic reconcile for maintenance.
+    Lock(lock::Args),
+    /// Print (or with --commit make) the `git revert` of the last manifest change.
+    Rollback(rollback::Args),
 }
+
+/// The journal rotates past this size.
+const JOURNAL_MAX_BYTES: u64 = 4 << 20;
+/// Rotated journal files kept.
+const JOURNAL_KEEP: usize = 5;
 
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,7 +108,10 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
         Command::Plan(args) => plan::run(&args, color),
-        Command::Apply | Command::Reconcile | Command::Status | Command::History => {
+        Command::History(args) => history::run(&args),
+        Command::Lock(args) => lock::run(&args),
+        Command::Rollback(args) => rollback::run(&args).await,
+        Command::Apply | Command::Reconcile | Command::Status => {
             Err(anyhow::anyhow!(
                 "not yet: this command arrives with its issue; `reconciler plan` works today"
             ))
