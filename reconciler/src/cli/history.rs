@@ -9,7 +9,11 @@ use crate::gitops::journal::Journal;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// State directory holding the journal.
-    #[arg(long, env = "RECONCILER_STATE_DIR", default_value = "/var/lib/schwad-reconciler")]
+    #[arg(
+        long,
+        env = "RECONCILER_STATE_DIR",
+        default_value = "/var/lib/schwad-reconciler"
+    )]
     pub state_dir: PathBuf,
     /// Print the records as JSON lines.
     #[arg(long)]
@@ -21,7 +25,11 @@ pub struct Args {
 
 /// Prints the newest records; exit 1 when the hash chain does not verify.
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
-    let journal = Journal::new(&args.state_dir, super::JOURNAL_MAX_BYTES, super::JOURNAL_KEEP);
+    let journal = Journal::new(
+        &args.state_dir,
+        super::JOURNAL_MAX_BYTES,
+        super::JOURNAL_KEEP,
+    );
     let records = journal.records()?;
     let shown = &records[records.len().saturating_sub(args.limit)..];
     for r in shown {
@@ -33,9 +41,14 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
                 "{}  {:.12}  {:<9}  {}{}",
                 e.time.format("%Y-%m-%d %H:%M:%S"),
                 e.commit,
-                serde_json::to_value(e.outcome)?.as_str().unwrap_or_default(),
+                serde_json::to_value(e.outcome)?
+                    .as_str()
+                    .unwrap_or_default(),
                 e.plan_summary,
-                e.revert_target.as_ref().map(|t| format!("  (reverted to {t:.12})")).unwrap_or_default()
+                e.revert_target
+                    .as_ref()
+                    .map(|t| format!("  (reverted to {t:.12})"))
+                    .unwrap_or_default()
             );
             if let Some(message) = &e.message {
                 println!("    {message}");
@@ -43,7 +56,10 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
         }
     }
     if records.is_empty() && !args.json {
-        println!("no reconcile has changed anything yet ({})", args.state_dir.display());
+        println!(
+            "no reconcile has changed anything yet ({})",
+            args.state_dir.display()
+        );
     }
     match journal.verify() {
         Ok(_) => Ok(Exit::Ok),

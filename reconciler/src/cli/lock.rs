@@ -11,7 +11,12 @@ pub struct Args {
     #[command(subcommand)]
     action: Action,
     /// State directory holding the lock.
-    #[arg(long, global = true, env = "RECONCILER_STATE_DIR", default_value = "/var/lib/schwad-reconciler")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECONCILER_STATE_DIR",
+        default_value = "/var/lib/schwad-reconciler"
+    )]
     state_dir: PathBuf,
 }
 
@@ -34,11 +39,17 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             let hold = lock::place_hold(&args.state_dir, message)?;
             println!("reconciles suspended since {}: {}", hold.since, hold.reason);
             if let Some(holder) = lock::holder(&args.state_dir) {
-                println!("a reconcile is running now (pid {}); it finishes, the next ones stop", holder.pid);
+                println!(
+                    "a reconcile is running now (pid {}); it finishes, the next ones stop",
+                    holder.pid
+                );
             }
         }
         Action::Release => match lock::release_hold(&args.state_dir)? {
-            Some(hold) => println!("reconciles resumed (were suspended since {}: {})", hold.since, hold.reason),
+            Some(hold) => println!(
+                "reconciles resumed (were suspended since {}: {})",
+                hold.since, hold.reason
+            ),
             None => println!("reconciles were not suspended"),
         },
     }

@@ -111,11 +111,9 @@ pub async fn run(cli: Cli) -> Exit {
         Command::History(args) => history::run(&args),
         Command::Lock(args) => lock::run(&args),
         Command::Rollback(args) => rollback::run(&args).await,
-        Command::Apply | Command::Reconcile | Command::Status => {
-            Err(anyhow::anyhow!(
-                "not yet: this command arrives with its issue; `reconciler plan` works today"
-            ))
-        }
+        Command::Apply | Command::Reconcile | Command::Status => Err(anyhow::anyhow!(
+            "not yet: this command arrives with its issue; `reconciler plan` works today"
+        )),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -24,7 +24,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
     let (commit, subject) = git::last_change(&args.repo, &args.path).await?;
     if args.commit {
         let revert = git::revert(&args.repo, &commit).await?;
-        println!("reverted {commit:.12} ({subject}) in {revert:.12}; push it and the periodic reconcile deploys it");
+        println!(
+            "reverted {commit:.12} ({subject}) in {revert:.12}; push it and the periodic reconcile deploys it"
+        );
     } else {
         println!("# last change to {}: {commit:.12} {subject}", args.path);
         println!("git -C {} revert --no-edit {commit}", args.repo.display());
