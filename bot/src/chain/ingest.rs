@@ -3,7 +3,7 @@
 //! reconnect and on every new head (which also re-reads the last `confirmations` blocks, so a
 //! log that vanished in a reorg is reverted).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,18 @@ pub struct IngestConfig {
     pub min_backoff: Duration,
     /// Longest delay before reconnecting.
     pub max_backoff: Duration,
+}
+
+/// The block number of a `newHeads` notification.
+fn parse_head(notification: Notification) -> Result<u64, IngestError> {
+    let head: Head = serde_json::from_value(notification.result).map_err(|source| {
+        IngestError::Notification {
+            what: "head",
+            source,
+        }
+    })?;
+    tracing::debug!(number = %head.number, hash = %head.hash, "new head");
+    Ok(head.number.to())
 }
 
 /// Why a session ended.
@@ -87,6 +99,8 @@ pub struct Ingestor {
     symbols: Symbols,
     /// Effective `eth_getLogs` range: shrinks when the node refuses a range as too large.
     range: u64,
+    /// The stored checkpoint (this process is its only writer).
+    checkpoint: Option<u64>,
 }
 
 /// The subscriptions of one session.
@@ -95,6 +109,8 @@ struct Session {
     heads: String,
     logs: String,
     decoder: Decoder,
+    /// Highest new head not yet caught up to.
+    pending_head: Option<u64>,
 }
 
 impl Ingestor {
@@ -105,7 +121,8 @@ impl Ingestor {
         status: Arc<Status>,
     ) -> Result<Self, LedgerError> {
         let symbols = Symbols::load(&ledger).await?;
-        if let Some(block) = ledger.checkpoint().await? {
+        let checkpoint = ledger.checkpoint().await?;
+        if let Some(block) = checkpoint {
             Status::raise(&status.last_block_processed, block);
         }
         let range = config.max_range.max(1);
@@ -115,6 +132,7 @@ impl Ingestor {
             status,
             symbols,
             range,
+            checkpoint,
         })
     }
 
@@ -154,7 +172,8 @@ impl Ingestor {
     }
 
     /// One connection: subscribe, catch up, then follow heads and logs until an error, a stall
-    /// or shutdown (`Ok`).
+    /// or shutdown (`Ok`). Queued notifications go before the catch-up a new head asks for, so a
+    /// live log is committed without waiting for the `eth_getLogs` that confirms it.
     async fn session(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
@@ -162,13 +181,16 @@ impl Ingestor {
     ) -> Result<(), IngestError> {
         let (client, mut notifications) =
             RpcClient::connect(&self.config.endpoint, self.config.request_timeout).await?;
-        let heads = client.subscribe_new_heads().await?;
+        // Logs first: nodes that notify in subscription order then send a block's logs before
+        // its head, so the live path commits them before the head's catch-up runs.
         let logs = client.subscribe_logs(&self.filter(None)).await?;
+        let heads = client.subscribe_new_heads().await?;
         let mut session = Session {
             client,
             heads,
             logs,
             decoder: Decoder::default(),
+            pending_head: None,
         };
         self.status
             .chain_connected
@@ -180,18 +202,28 @@ impl Ingestor {
         let mut deadline = Instant::now() + self.config.stall_timeout;
         loop {
             tokio::select! {
+                biased;
                 _ = shutdown.changed() => return Ok(()),
-                () = tokio::time::sleep_until(deadline) => {
-                    return Err(IngestError::Stalled(self.config.stall_timeout));
-                }
                 notification = notifications.recv() => {
                     let notification = notification.ok_or(IngestError::Closed)?;
                     if notification.subscription == session.heads {
                         deadline = Instant::now() + self.config.stall_timeout;
-                        self.on_head(&mut session, notification, shutdown).await?;
+                        let head = parse_head(notification)?;
+                        session.pending_head = session.pending_head.max(Some(head));
                     } else if notification.subscription == session.logs {
                         self.on_log(&mut session, notification).await?;
                     }
+                }
+                () = std::future::ready(()), if session.pending_head.is_some() => {
+                    if let Some(head) = session.pending_head.take() {
+                        self.catch_up(&session.client, head, shutdown).await?;
+                        session
+                            .decoder
+                            .forget_before(head.saturating_sub(self.config.confirmations));
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(IngestError::Stalled(self.config.stall_timeout));
                 }
             }
             if *shutdown.borrow() {
@@ -200,39 +232,20 @@ impl Ingestor {
         }
     }
 
-    async fn on_head(
-        &mut self,
-        session: &mut Session,
-        notification: Notification,
-        shutdown: &watch::Receiver<bool>,
-    ) -> Result<(), IngestError> {
-        let head: Head = serde_json::from_value(notification.result).map_err(|source| {
-            IngestError::Notification {
-                what: "head",
-                source,
-            }
-        })?;
-        let number: u64 = head.number.to();
-        tracing::debug!(number, hash = %head.hash, "new head");
-        self.catch_up(&session.client, number, shutdown).await?;
-        session
-            .decoder
-            .forget_before(number.saturating_sub(self.config.confirmations));
-        Ok(())
-    }
-
     /// A live log: recorded at once (the catch-up on the next head confirms or reverts it).
     async fn on_log(
         &mut self,
         session: &mut Session,
         notification: Notification,
     ) -> Result<(), IngestError> {
-        let log: RpcLog = serde_json::from_value(notification.result).map_err(|source| {
-            IngestError::Notification {
+        let Notification {
+            result, received, ..
+        } = notification;
+        let log: RpcLog =
+            serde_json::from_value(result).map_err(|source| IngestError::Notification {
                 what: "log",
                 source,
-            }
-        })?;
+            })?;
         if log.removed {
             if carries_fills(&log) {
                 let applied = self
@@ -248,6 +261,8 @@ impl Ingestor {
         if !records.is_empty() {
             let applied = self.ledger.apply(&records, &[], "", None).await?;
             self.count(applied);
+            let latency_us = u64::try_from(received.elapsed().as_micros()).unwrap_or(u64::MAX);
+            tracing::debug!(target: "schwad::live", key = %log.key(), latency_us, "live log committed");
         }
         Ok(())
     }
@@ -260,17 +275,15 @@ impl Ingestor {
         shutdown: &watch::Receiver<bool>,
     ) -> Result<(), IngestError> {
         Status::raise(&self.status.last_block_seen, head);
-        let next = match self.ledger.checkpoint().await? {
-            Some(checkpoint) => checkpoint + 1,
-            None => self.config.deployment_block,
-        };
+        let next = self
+            .checkpoint
+            .map_or(self.config.deployment_block, |c| c + 1);
         let mut from = next
             .saturating_sub(self.config.confirmations)
             .max(self.config.deployment_block);
         while from <= head && !*shutdown.borrow() {
             let (to, logs) = self.get_logs(client, from, head).await?;
             self.apply_range(client, from, to, logs).await?;
-            Status::raise(&self.status.last_block_processed, to);
             from = to + 1;
         }
         Ok(())
@@ -297,8 +310,8 @@ impl Ingestor {
         }
     }
 
-    /// Applies one `eth_getLogs` answer for `from..=to`: reverts stored events that are no
-    /// longer there, then records each block's events with the checkpoint in one transaction.
+    /// Applies one `eth_getLogs` answer for `from..=to` in one transaction: reverts the stored
+    /// events that are no longer there, records the new ones and advances the checkpoint to `to`.
     async fn apply_range(
         &mut self,
         client: &RpcClient,
@@ -306,32 +319,31 @@ impl Ingestor {
         to: u64,
         mut logs: Vec<RpcLog>,
     ) -> Result<(), IngestError> {
-        let present: HashSet<LogKey> = logs.iter().map(RpcLog::key).collect();
-        let vanished: Vec<LogKey> = self
+        let stored: HashSet<LogKey> = self
             .ledger
             .events_between(from, to)
             .await?
             .into_iter()
-            .filter(|key| !present.contains(key))
             .collect();
-        let events = Decoder::decode_batch(&mut logs)?;
+        let present: HashSet<LogKey> = logs.iter().map(RpcLog::key).collect();
+        let vanished: Vec<LogKey> = stored.difference(&present).copied().collect();
+        let events = Decoder::decode_batch(&mut logs)?
+            .into_iter()
+            .filter(|event| !stored.contains(&event.key))
+            .collect();
         let records = self.records(client, events).await?;
-        let mut blocks: BTreeMap<u64, Vec<EventRecord>> = BTreeMap::new();
-        for record in records {
-            blocks.entry(record.block_number).or_default().push(record);
+        let advances = self.checkpoint.is_none_or(|c| to > c);
+        if records.is_empty() && vanished.is_empty() && !advances {
+            return Ok(());
         }
         let reason = "log no longer returned by eth_getLogs (reorg)";
-        let mut vanished = vanished.as_slice();
-        for (block, events) in &blocks {
-            let applied = self
-                .ledger
-                .apply(events, vanished, reason, Some(*block))
-                .await?;
-            vanished = &[];
-            self.count(applied);
-        }
-        let applied = self.ledger.apply(&[], vanished, reason, Some(to)).await?;
+        let applied = self
+            .ledger
+            .apply(&records, &vanished, reason, Some(to))
+            .await?;
         self.count(applied);
+        self.checkpoint = self.checkpoint.max(Some(to));
+        Status::raise(&self.status.last_block_processed, to);
         Ok(())
     }
 

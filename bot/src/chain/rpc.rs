@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
@@ -101,6 +102,9 @@ pub struct Notification {
     pub subscription: String,
     /// The payload: a block header or a log.
     pub result: Value,
+    /// When the notification was read from the socket.
+    #[serde(skip, default = "Instant::now")]
+    pub received: Instant,
 }
 
 /// The fields of a `newHeads` block header the bot uses.
@@ -185,7 +189,8 @@ impl RpcClient {
         endpoint: &Endpoint,
         timeout: Duration,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Notification>), RpcError> {
-        let connect = tokio_tungstenite::connect_async(endpoint.0.as_str());
+        // Requests are small and latency-bound: send each at once (no Nagle delay).
+        let connect = tokio_tungstenite::connect_async_with_config(endpoint.0.as_str(), None, true);
         let (socket, _) = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| RpcError::Timeout {
