@@ -4,3 +4,4 @@
 pub mod git;
 pub mod journal;
 pub mod lock;
+pub mod state;

@@ -1,0 +1,84 @@
+//! What the periodic reconcile remembers between runs, for `status`: the revision it last saw in git, the last one
+//! that passed its health gate, and how the last attempt ended. Losing this file loses history, never correctness:
+//! what runs is always read back from Docker's labels.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::journal::Outcome;
+
+/// A deployed or desired revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// Manifest commit.
+    pub commit: String,
+    /// Image reference.
+    pub image: String,
+    /// Spec hash of the container.
+    pub spec_hash: String,
+}
+
+/// The reconcile's memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The revision at the tip of the ref when last fetched.
+    pub desired: Option<Revision>,
+    /// The last revision that passed its health gate.
+    pub last_good: Option<Revision>,
+    /// When a reconcile last ended converged.
+    pub last_success: Option<DateTime<Utc>>,
+    /// When a reconcile last ran.
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub last_outcome: Option<Outcome>,
+    /// Its error, if it failed.
+    pub last_error: Option<String>,
+}
+
+fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("status.json")
+}
+
+impl State {
+    /// Reads the state; a missing file is an empty state.
+    pub fn load(state_dir: &Path) -> anyhow::Result<Self> {
+        match fs_err::read_to_string(path(state_dir)) {
+            Ok(text) => Ok(serde_json::from_str(&text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the state atomically (temp file, then rename).
+    pub fn save(&self, state_dir: &Path) -> anyhow::Result<()> {
+        fs_err::create_dir_all(state_dir)?;
+        let tmp = state_dir.join("status.json.tmp");
+        fs_err::write(&tmp, serde_json::to_string_pretty(self)?)?;
+        fs_err::rename(&tmp, path(state_dir))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), State::default());
+        let state = State {
+            last_good: Some(Revision {
+                commit: "abc".into(),
+                image: "schwad:v1".into(),
+                spec_hash: "v1:00".into(),
+            }),
+            last_outcome: Some(Outcome::Applied),
+            ..State::default()
+        };
+        state.save(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), state);
+    }
+}
