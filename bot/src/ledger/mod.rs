@@ -31,9 +31,14 @@ pub enum LedgerError {
     /// The database URL is malformed.
     #[error("invalid DATABASE_URL: {0}")]
     Url(#[source] sqlx::Error),
-    /// Opening the database failed.
-    #[error("opening the database: {0}")]
-    Open(#[source] sqlx::Error),
+    /// Opening the database failed (its directory must exist and be writable, for the WAL).
+    #[error("opening the database {url}: {source}")]
+    Open {
+        /// The database URL (SQLite URLs hold no credentials).
+        url: String,
+        /// The database error.
+        source: sqlx::Error,
+    },
     /// Running the embedded migrations failed.
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -115,7 +120,10 @@ impl Ledger {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(LedgerError::Open)?;
+            .map_err(|source| LedgerError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
