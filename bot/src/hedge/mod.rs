@@ -127,6 +127,31 @@ mod tests {
         assert_eq!(plan(&position("5", "4.5")), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn hedge_plus_carry_is_the_net_and_the_carry_is_under_one_share(
+            bought in 0i64..10_000_000,
+            sold in 0i64..10_000_000,
+        ) {
+            let p = Position {
+                ticker: Ticker::parse("AAPL").unwrap(),
+                bought: Shares::new(Decimal::new(bought, 3)),
+                sold: Shares::new(Decimal::new(sold, 3)),
+                hedged: Shares::ZERO,
+            };
+            let net = p.net();
+            match plan(&p) {
+                None => proptest::prop_assert!(net.value().abs() < Decimal::ONE),
+                Some(intent) => {
+                    proptest::prop_assert_eq!(intent.side.offset(intent.shares) + intent.carried, net);
+                    proptest::prop_assert!(intent.carried.value().abs() < Decimal::ONE);
+                    // The carry keeps the net's sign (or is zero): never an over-hedge.
+                    proptest::prop_assert!(intent.carried.value() * net.value() >= Decimal::ZERO);
+                }
+            }
+        }
+    }
+
     #[test]
     fn already_hedged_shares_reduce_the_net() {
         let mut p = position("2.5", "0");
