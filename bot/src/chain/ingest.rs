@@ -44,18 +44,6 @@ pub struct IngestConfig {
     pub max_backoff: Duration,
 }
 
-/// The block number of a `newHeads` notification.
-fn parse_head(notification: Notification) -> Result<u64, IngestError> {
-    let head: Head = serde_json::from_value(notification.result).map_err(|source| {
-        IngestError::Notification {
-            what: "head",
-            source,
-        }
-    })?;
-    tracing::debug!(number = %head.number, hash = %head.hash, "new head");
-    Ok(head.number.to())
-}
-
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -433,4 +421,16 @@ impl Ingestor {
             );
         }
     }
+}
+
+/// The block number of a `newHeads` notification.
+fn parse_head(notification: Notification) -> Result<u64, IngestError> {
+    let head: Head = serde_json::from_value(notification.result).map_err(|source| {
+        IngestError::Notification {
+            what: "head",
+            source,
+        }
+    })?;
+    tracing::debug!(number = %head.number, hash = %head.hash, "new head");
+    Ok(head.number.to())
 }
