@@ -1,5 +1,6 @@
 //! Command-line interface: clap types and one module per command.
 
+mod apply;
 mod history;
 mod load;
 mod lock;
@@ -38,7 +39,7 @@ enum Command {
     /// Show what apply would change (a dry run). Exit 0 when converged, 2 when there are changes, 1 on error.
     Plan(plan::Args),
     /// Converge the infrastructure and the bot container to the manifest (health-gated, reverts on failure).
-    Apply,
+    Apply(apply::Args),
     /// Periodic GitOps loop on the droplet: fetch the repository, plan and apply the app scope, journal the result.
     Reconcile,
     /// Show the desired and running revision, health, lock holder and convergence.
@@ -107,11 +108,12 @@ pub async fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
-        Command::Plan(args) => plan::run(&args, color),
+        Command::Plan(args) => plan::run(&args, color).await,
+        Command::Apply(args) => apply::run(&args, color).await,
         Command::History(args) => history::run(&args),
         Command::Lock(args) => lock::run(&args),
         Command::Rollback(args) => rollback::run(&args).await,
-        Command::Apply | Command::Reconcile | Command::Status => Err(anyhow::anyhow!(
+        Command::Reconcile | Command::Status => Err(anyhow::anyhow!(
             "not yet: this command arrives with its issue; `reconciler plan` works today"
         )),
     };

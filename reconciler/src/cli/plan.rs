@@ -29,25 +29,28 @@ pub struct Args {
     /// Allow changes that destroy the data on this volume (repeatable).
     #[arg(long, value_name = "VOLUME")]
     pub allow_data_loss: Vec<String>,
+    /// What to observe when no `--observed` file is given.
+    #[arg(long, value_enum, default_value_t = super::apply::Scope::All)]
+    pub scope: super::apply::Scope,
+    /// Directory holding the quarantine of failed revisions.
+    #[arg(long, env = "RECONCILER_STATE_DIR", default_value = crate::execute::state::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
     /// Manifest commit recorded on the container.
     #[arg(long, env = "RECONCILER_COMMIT")]
     pub commit: Option<String>,
 }
 
 /// Plans and prints; exit 0 when converged, 2 when there are changes.
-pub fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
+pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     let loaded = super::load::manifest(&args.file)?;
-    let observed_path = args
-        .observed
-        .as_ref()
-        .context("observing live systems arrives with the DigitalOcean and Docker issues; pass --observed FILE")?;
-    let text = fs_err::read_to_string(observed_path)?;
-    let observed: ObservedState = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: not an observed-state document",
-            observed_path.display()
-        )
-    })?;
+    let observed = match &args.observed {
+        Some(path) => {
+            let text = fs_err::read_to_string(path)?;
+            serde_json::from_str::<ObservedState>(&text)
+                .with_context(|| format!("{}: not an observed-state document", path.display()))?
+        }
+        None => super::apply::observe_live(&loaded, args.scope, &args.state_dir).await?,
+    };
     let options = PlanOptions {
         allow_data_loss: args.allow_data_loss.clone(),
     };

@@ -1,0 +1,51 @@
+//! Observation of the app scope: the Docker engine (managed containers, the desired image), the host (data
+//! directory, secrets env file) and the quarantine recorded in the state directory. The DigitalOcean half is
+//! observed elsewhere.
+
+use reconciler_core::manifest::App;
+use reconciler_core::observed::ObservedApp;
+
+use crate::docker::{DockerError, Engine};
+use crate::execute::state::{StateDir, StateError};
+use crate::host::{Host, HostError};
+
+/// Reads everything the planner needs about `app`. An unreachable engine or host is an error: planning from a
+/// blank observation would recreate everything.
+pub async fn observe_app(
+    engine: &Engine,
+    host: &impl Host,
+    state: &StateDir,
+    app: &App,
+) -> Result<ObservedApp, ObserveError> {
+    let containers = engine.app_containers(&app.container_name).await?;
+    let image = engine.image(&app.image.reference()).await?;
+    let data_dir = host.data_dir(&app.volume_mount.host_path).await?;
+    let secrets_file = match &app.secrets {
+        Some(secrets) => host.secrets_file(&secrets.env_file).await?,
+        None => None,
+    };
+    let record = state.load(&app.container_name)?;
+    let quarantined =
+        record.quarantined_hashes(secrets_file.as_ref().map(|s| s.fingerprint.as_str()));
+    Ok(ObservedApp {
+        containers,
+        image,
+        data_dir,
+        secrets_file,
+        quarantined,
+    })
+}
+
+/// The app scope could not be observed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// The Docker engine failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The host failed.
+    #[error("observing the host: {0}")]
+    Host(#[from] HostError),
+    /// The state directory failed.
+    #[error("reading the state directory: {0}")]
+    State(#[from] StateError),
+}
