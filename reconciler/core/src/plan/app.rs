@@ -159,6 +159,15 @@ pub(super) fn plan(
             b.add(c);
             b.revert(revert);
         }
+        (Some(current), _) if !current.is_running() && o.quarantined.contains(&hash) => {
+            // A first deploy that failed its gate leaves its container stopped; starting it would retry it.
+            b.note(format!(
+                "container {name} is {} and its revision {hash} is quarantined after failing its health gate; \
+                 it is not started until the manifest changes",
+                current.state
+            ));
+            b.no_op(container_id);
+        }
         (Some(current), _) if !current.is_running() => {
             let cause = format!(
                 "drift: container is {} (stopped outside the manifest)",
