@@ -88,7 +88,7 @@ pub fn credentials_for(
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The file exists but cannot be read.
-    #[error("reading the Docker config file: {0}")]
+    #[error("reading the Docker config file")]
     Read(#[source] std::io::Error),
     /// The file is not valid JSON of the expected shape.
     #[error("{path}: not a Docker config file", path = path.display())]

@@ -78,7 +78,7 @@ pub struct StoredImage {
 pub enum DockerError {
     /// The engine could not be reached at all.
     #[error(
-        "cannot reach the Docker engine at {endpoint}: {source} (is dockerd running, and is DOCKER_HOST right?)"
+        "cannot reach the Docker engine at {endpoint} (is dockerd running, and is DOCKER_HOST right?)"
     )]
     Unreachable {
         /// Where it was looked for.
@@ -88,7 +88,7 @@ pub enum DockerError {
         source: BollardError,
     },
     /// A call failed.
-    #[error("docker {call}: {source}")]
+    #[error("docker {call}")]
     Call {
         /// The call and its target, e.g. `start schwad`.
         call: String,

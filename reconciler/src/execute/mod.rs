@@ -92,7 +92,7 @@ pub enum ExecuteError {
         timeout: Duration,
     },
     /// The Docker engine failed the step.
-    #[error("step {index} ({step}): {source}")]
+    #[error("step {index} ({step})")]
     Docker {
         /// 1-based step index.
         index: usize,
@@ -103,7 +103,7 @@ pub enum ExecuteError {
         source: DockerError,
     },
     /// The host failed the step.
-    #[error("step {index} ({step}): {source}")]
+    #[error("step {index} ({step})")]
     Host {
         /// 1-based step index.
         index: usize,
@@ -132,9 +132,7 @@ pub enum ExecuteError {
         message: String,
     },
     /// The revert itself failed after a failed gate: the app may be down.
-    #[error(
-        "the new container failed its health gate ({cause}) and the revert failed too: {source}"
-    )]
+    #[error("the new container failed its health gate ({cause}) and the revert failed too")]
     RevertFailed {
         /// Why the gate failed.
         cause: String,

@@ -45,7 +45,7 @@ pub enum HostError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// Changing the owner failed.
-    #[error("chown {0}: {1}")]
+    #[error("chown {0}")]
     Chown(String, #[source] std::io::Error),
     /// The data directory path is something else.
     #[error("{0} exists but is not a directory")]
@@ -54,6 +54,6 @@ pub enum HostError {
     #[error("{0}: secrets env file is not UTF-8")]
     NotUtf8(String),
     /// The env file has a bad line.
-    #[error("{0}: {1}")]
+    #[error("{0}")]
     EnvFile(String, #[source] ParseError),
 }

@@ -43,9 +43,9 @@ pub enum ObserveError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     /// The host failed.
-    #[error("observing the host: {0}")]
+    #[error("observing the host")]
     Host(#[from] HostError),
     /// The state directory failed.
-    #[error("reading the state directory: {0}")]
+    #[error("reading the state directory")]
     State(#[from] StateError),
 }

@@ -1,0 +1,463 @@
+//! `reconciler apply --scope app` against the real Docker engine, with images built locally (no registry).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod deploy;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Stdio;
+use std::time::Duration;
+
+use deploy::{Deployment, Health, SECRET, Spec, docker, wait_until};
+
+#[test]
+fn fresh_create_is_hardened_and_a_second_apply_changes_nothing() {
+    let d = Deployment::new("fresh");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    let first = d.apply();
+    first.expect(0);
+    assert!(first.mutations() >= 2, "{first:#?}");
+    assert_eq!(first.done()["outcome"], "converged");
+
+    let c = d.only_container();
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["Image"], d.image_id("v1"), "pinned to the image id");
+    let config = &c["Config"];
+    let host = &c["HostConfig"];
+    assert_eq!(config["User"], "1001:1001");
+    assert_eq!(config["StopTimeout"], 5);
+    assert!(
+        config["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == &format!("API_TOKEN={SECRET}"))
+    );
+    let labels = config["Labels"].as_object().unwrap();
+    assert_eq!(labels["io.schwad.managed-by"], "schwad-reconciler");
+    assert!(
+        labels["io.schwad.spec-hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1:")
+    );
+    assert!(
+        labels
+            .values()
+            .all(|v| !v.as_str().unwrap().contains(SECRET))
+    );
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["CapDrop"][0], "ALL");
+    assert_eq!(host["SecurityOpt"][0], "no-new-privileges:true");
+    assert!(
+        host["Tmpfs"]["/tmp"]
+            .as_str()
+            .unwrap()
+            .contains("mode=1777")
+    );
+    assert_eq!(host["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(host["LogConfig"]["Type"], "json-file");
+    assert_eq!(host["LogConfig"]["Config"]["max-file"], "2");
+    assert_eq!(host["Binds"][0], format!("{}:/data:rw", d.data().display()));
+    assert_eq!(
+        host["PortBindings"]["8080/tcp"][0]["HostPort"],
+        d.port.to_string()
+    );
+
+    let meta = std::fs::metadata(d.data()).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (1001, 1001, 0o750)
+    );
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+    assert!(d.starts()[0].ends_with("v1 1001:1001"));
+
+    let second = d.apply();
+    second.expect(0);
+    assert_eq!(second.mutations(), 0, "{second:#?}");
+    assert_eq!(second.done()["outcome"], "no_changes");
+    let plan = d.reconciler("plan").output().unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
+#[test]
+fn tag_change_replaces_the_container_and_the_data_survives() {
+    let d = Deployment::new("tag");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
+    let before = d.only_container()["Id"].clone();
+
+    d.write(&Spec::tag("v2"));
+    let applied = d.apply();
+    applied.expect(0);
+    let steps = applied.steps();
+    let create = steps
+        .iter()
+        .position(|s| s.starts_with("create container"))
+        .unwrap();
+    let stop = steps
+        .iter()
+        .position(|s| s.starts_with("stop container"))
+        .unwrap();
+    assert!(
+        create < stop,
+        "the new container is created before the old one stops: {steps:?}"
+    );
+    assert!(
+        !steps.iter().any(|s| s.starts_with("pull")),
+        "image present → no pull: {steps:?}"
+    );
+
+    let c = d.only_container();
+    assert_ne!(c["Id"], before);
+    assert_eq!(c["Image"], d.image_id("v2"));
+    assert_eq!(d.health().as_deref(), Some("ok v2\n"));
+    assert_eq!(
+        std::fs::read_to_string(d.data().join("ledger.db")).unwrap(),
+        "fills"
+    );
+    let versions: Vec<String> = d
+        .starts()
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(versions, ["v1", "v2"]);
+    assert_eq!(d.apply().expect(0).mutations(), 0);
+}
+
+#[test]
+fn env_change_and_secret_rotation_each_recreate_the_container() {
+    let d = Deployment::new("envsecret");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    let first = d.only_container();
+
+    let mut spec = Spec::tag("v1");
+    spec.env.push(("BROKER".to_owned(), "schwab".to_owned()));
+    d.write(&spec);
+    d.apply().expect(0);
+    let second = d.only_container();
+    assert_ne!(second["Id"], first["Id"]);
+    assert!(
+        second["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "BROKER=schwab")
+    );
+
+    d.write_secret("tok-rotated-777");
+    let plan = d.reconciler("plan").output().unwrap();
+    assert_eq!(plan.status.code(), Some(2));
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert!(shown.contains("secrets"), "{shown}");
+    assert!(
+        !shown.contains("tok-rotated-777") && !shown.contains(SECRET),
+        "{shown}"
+    );
+    d.apply().expect(0);
+    let third = d.only_container();
+    assert_ne!(third["Id"], second["Id"]);
+    assert!(
+        third["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "API_TOKEN=tok-rotated-777")
+    );
+    assert_ne!(
+        third["Config"]["Labels"]["io.schwad.secrets-fingerprint"],
+        second["Config"]["Labels"]["io.schwad.secrets-fingerprint"]
+    );
+}
+
+#[test]
+fn failing_health_check_reverts_to_the_previous_container_and_quarantines() {
+    let d = Deployment::new("unhealthy");
+    d.image("v1", &[]);
+    d.image("bad", &["FAIL_HEALTH=1", "PRINT_SECRET=API_TOKEN"]);
+    d.image("v2", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
+    let good = d.only_container();
+
+    d.write(&Spec::tag("bad"));
+    let reverted = d.apply();
+    reverted.expect(4);
+    assert_eq!(reverted.done()["outcome"], "reverted");
+    let err = &reverted.stderr;
+    assert!(err.contains("not healthy within"), "{err}");
+    assert!(
+        err.contains("health check will fail (requested)"),
+        "failed container's log shown: {err}"
+    );
+    assert!(
+        err.contains("[redacted API_TOKEN]") && !err.contains(SECRET),
+        "{err}"
+    );
+
+    let c = d.only_container();
+    assert_eq!(
+        c["Id"], good["Id"],
+        "the previous container is back under its name"
+    );
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+    assert_eq!(
+        std::fs::read_to_string(d.data().join("ledger.db")).unwrap(),
+        "fills"
+    );
+
+    let again = d.apply();
+    again.expect(0);
+    assert_eq!(
+        again.mutations(),
+        0,
+        "a quarantined revision is not retried: {again:#?}"
+    );
+    assert!(again.stderr.contains("quarantined"), "{}", again.stderr);
+
+    d.write(&Spec::tag("v2"));
+    d.apply().expect(0);
+    assert_eq!(
+        d.only_container()["Image"],
+        d.image_id("v2"),
+        "a newer revision is tried at once"
+    );
+}
+
+#[test]
+fn crash_looping_image_reverts() {
+    let d = Deployment::new("crashloop");
+    d.image("v1", &[]);
+    d.image("crash", &["CRASH=1"]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    let good = d.only_container();
+
+    d.write(&Spec::tag("crash"));
+    let reverted = d.apply();
+    reverted.expect(4);
+    assert!(
+        reverted.stderr.contains("crash loop") || reverted.stderr.contains("exited"),
+        "{}",
+        reverted.stderr
+    );
+    assert!(
+        reverted
+            .stderr
+            .contains("fatal: cannot start (crash requested)"),
+        "{}",
+        reverted.stderr
+    );
+    assert_eq!(d.only_container()["Id"], good["Id"]);
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+}
+
+#[test]
+fn failed_first_deploy_is_stopped_and_not_retried() {
+    let d = Deployment::new("firstfail");
+    d.image("crash", &["CRASH=1"]);
+    let mut spec = Spec::tag("crash");
+    spec.restart = "no";
+    d.write(&spec);
+    d.apply().expect(4);
+    let again = d.apply();
+    again.expect(0);
+    assert_eq!(again.mutations(), 0, "{again:#?}");
+}
+
+#[test]
+fn drift_is_healed_deleted_container_recreated_stopped_one_started() {
+    let d = Deployment::new("drift");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+
+    docker(&["stop", "-t", "1", &d.name]);
+    let started = d.apply();
+    started.expect(0);
+    assert_eq!(started.mutations(), 1, "only a start: {started:#?}");
+    assert_eq!(d.only_container()["State"]["Status"], "running");
+
+    docker(&["rm", "-f", &d.name]);
+    d.apply().expect(0);
+    assert_eq!(d.only_container()["State"]["Status"], "running");
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+}
+
+#[test]
+fn root_owned_data_dir_is_fixed_before_the_container_starts() {
+    let d = Deployment::new("rootdir");
+    d.image("v1", &[]);
+    std::fs::create_dir(d.data()).unwrap();
+    std::fs::set_permissions(d.data(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        std::fs::metadata(d.data()).unwrap().uid(),
+        0,
+        "tests run as root"
+    );
+    d.write(&Spec::tag("v1"));
+    let applied = d.apply();
+    applied.expect(0);
+    let steps = applied.steps();
+    assert!(steps[0].starts_with("ensure data directory"), "{steps:?}");
+    let meta = std::fs::metadata(d.data()).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (1001, 1001, 0o750)
+    );
+    assert_eq!(
+        d.starts().len(),
+        1,
+        "the bot wrote its data dir on first start"
+    );
+}
+
+#[test]
+fn docker_health_status_gates_when_no_http_probe_is_given() {
+    let d = Deployment::new("dockerhealth");
+    d.image("v1", &[]);
+    let mut spec = Spec::tag("v1");
+    spec.health = Health::Command;
+    d.write(&spec);
+    d.apply().expect(0);
+    assert_eq!(d.only_container()["State"]["Health"]["Status"], "healthy");
+}
+
+#[test]
+fn killed_mid_replacement_a_second_apply_converges() {
+    let d = Deployment::new("killed");
+    d.image("v1", &[]);
+    d.image("slow", &["START_DELAY=3"]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
+
+    let mut spec = Spec::tag("slow");
+    spec.stability = "200ms";
+    d.write(&spec);
+    let mut child = d
+        .reconciler("apply")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let prev = format!("/{}-prev", d.name);
+    let mid = wait_until(Duration::from_secs(20), || {
+        d.containers().iter().any(|c| c["Name"] == prev.as_str())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(mid, "the replacement reached the rename");
+
+    let applied = d.apply();
+    applied.expect(0);
+    let c = d.only_container();
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["Image"], d.image_id("slow"));
+    assert!(wait_until(Duration::from_secs(10), || d.health().is_some()));
+    assert_eq!(
+        std::fs::read_to_string(d.data().join("ledger.db")).unwrap(),
+        "fills"
+    );
+    assert_eq!(d.apply().expect(0).mutations(), 0);
+}
+
+#[test]
+fn exit_codes_blocked_locked_unreachable_and_plan_changes() {
+    let d = Deployment::new("exits");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+
+    let plan = d.reconciler("plan").output().unwrap();
+    assert_eq!(plan.status.code(), Some(2), "plan with changes");
+
+    let held = reconciler::gitops::lock::acquire(&d.state_dir()).unwrap();
+    let locked = d.apply();
+    locked.expect(5);
+    assert!(
+        locked.stderr.contains("holds the lock"),
+        "{}",
+        locked.stderr
+    );
+    drop(held);
+
+    let unreachable = deploy::Applied::from(
+        d.reconciler("apply")
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap(),
+    );
+    unreachable.expect(1);
+    assert!(
+        unreachable
+            .stderr
+            .contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock")
+    );
+    let plan = d
+        .reconciler("plan")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(1),
+        "no plan from a blank observation"
+    );
+
+    std::fs::remove_file(d.secrets_path()).unwrap();
+    let blocked = d.apply();
+    blocked.expect(3);
+    assert!(
+        blocked.stderr.contains("secrets env file"),
+        "{}",
+        blocked.stderr
+    );
+    assert_eq!(blocked.mutations(), 0);
+    assert!(d.containers().is_empty());
+
+    d.write_secret(SECRET);
+    docker(&["create", "--name", &d.name, &format!("{}:v1", d.repo)]);
+    let foreign = d.apply();
+    foreign.expect(3);
+    assert!(
+        foreign.stderr.contains("not created by the reconciler"),
+        "{}",
+        foreign.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_registry_fails_the_pull_naming_the_image() {
+    let d = Deployment::new("pull");
+    d.write(&Spec::tag("v9"));
+    // The repository lives on a registry nobody listens on.
+    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap().replace(
+        &format!("repository: {}", d.repo),
+        "repository: 127.0.0.1:9/schwad-it-pull",
+    );
+    std::fs::write(d.manifest_path(), yaml).unwrap();
+    let failed = d.apply();
+    failed.expect(1);
+    assert!(
+        failed
+            .stderr
+            .contains("pull image 127.0.0.1:9/schwad-it-pull:v9"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(failed.done()["outcome"], "failed");
+    assert!(d.containers().is_empty());
+}
