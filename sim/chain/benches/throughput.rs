@@ -77,6 +77,19 @@ async fn main() {
     );
 
     notifications(&sim, sale).await;
+    println!("simulator RSS after {} blocks: {}", sim.head(), rss());
+}
+
+/// Resident memory of this process (simulator and client), from `/proc/self/status`.
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap()
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .to_owned()
 }
 
 /// Our order selling 1.5 AAPL0x for 300 USDC.

@@ -83,7 +83,7 @@ impl Faults {
     }
 
     /// Keeps WebSocket connections open but stops sending notifications and answering requests until
-    /// [`Faults::resume`]. Notifications of the stalled time are lost; requests wait.
+    /// [`Faults::resume`]. Notifications of the stalled time are lost; requests wait. HTTP is unaffected.
     pub fn stall(&self) {
         self.stalled.send_replace(true);
     }

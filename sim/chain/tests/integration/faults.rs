@@ -174,3 +174,21 @@ async fn get_logs_limits_refuse_big_queries_like_providers() {
         fitting.len()
     );
 }
+
+#[tokio::test]
+async fn subscribers_too_slow_for_the_chain_are_disconnected() {
+    let sim = support::start_with(Config {
+        owner: OWNER,
+        event_buffer: 8,
+        ..Config::default()
+    })
+    .await;
+    let mut ws = Ws::connect(&sim).await;
+    ws.subscribe(json!(["newHeads"])).await;
+    // Mining without yielding: the connection cannot keep up with 50 blocks in an 8-event buffer.
+    sim.mine_blocks(50);
+    assert!(
+        ws.closed_within(support::PATIENCE).await,
+        "disconnected instead of skipping heads silently"
+    );
+}
