@@ -461,3 +461,37 @@ fn an_unreachable_registry_fails_the_pull_naming_the_image() {
     assert_eq!(failed.done()["outcome"], "failed");
     assert!(d.containers().is_empty());
 }
+
+#[test]
+fn images_older_than_the_running_one_are_pruned_beyond_keep() {
+    let d = Deployment::new("prune");
+    d.image("v1", &[]);
+    // Image ages have one-second resolution: make v1 strictly older.
+    std::thread::sleep(Duration::from_millis(1100));
+    d.image("v2", &[]);
+    d.image("v3", &[]);
+    let apply = |tag: &str| {
+        d.write(&Spec::tag(tag));
+        let out = d
+            .reconciler("apply")
+            .args(["--keep-images", "0"])
+            .output()
+            .unwrap();
+        deploy::Applied::from(out).expect(0);
+    };
+    apply("v1");
+    let (v2, v3) = (d.image_id("v2"), d.image_id("v3"));
+    apply("v2");
+    let left = docker(&["images", "-q", "--no-trunc", &d.repo]);
+    assert!(left.contains(&v2), "the running image stays: {left}");
+    assert!(
+        left.contains(&v3),
+        "an image not older than the running one stays: {left}"
+    );
+    assert_eq!(
+        left.lines().count(),
+        2,
+        "v1 is older and beyond keep=0: {left}"
+    );
+    assert_eq!(d.only_container()["Image"], v2);
+}

@@ -86,7 +86,7 @@ pub struct Args {
     /// Timeout of an image pull.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     pub pull_timeout: Duration,
-    /// Images of the app's repository kept for fast rollback.
+    /// Images of the app's repository older than the running one that are kept for a fast rollback.
     #[arg(long, default_value_t = 3)]
     pub keep_images: usize,
     /// Log lines of a failed container to show.

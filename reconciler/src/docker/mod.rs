@@ -138,29 +138,12 @@ impl Engine {
 
     /// Containers labelled as `app`'s, plus any container named exactly `app` (managed or not).
     pub async fn app_containers(&self, app: &str) -> Result<Vec<ContainerState>, DockerError> {
-        let mut ids = Vec::new();
-        for (key, value) in [
-            ("label", format!("{}={app}", labels::APP)),
-            ("name", format!("^/{app}$")),
-        ] {
-            let filters = std::collections::HashMap::from([(key.to_owned(), vec![value])]);
-            let options = ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build();
-            let found = self
-                .docker
-                .list_containers(Some(options))
-                .await
-                .map_err(call(format!("list containers of {app}")))?;
-            for summary in found {
-                if let Some(id) = summary.id
-                    && !ids.contains(&id)
-                {
-                    ids.push(id);
-                }
-            }
-        }
+        let by_label = self.list(format!("label={}={app}", labels::APP), app);
+        let by_name = self.list(format!("name=^/{app}$"), app);
+        let (by_label, by_name) = tokio::join!(by_label, by_name);
+        let mut ids: Vec<String> = by_label?.into_iter().chain(by_name?).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             // A container removed between list and inspect is simply gone.
@@ -170,6 +153,22 @@ impl Engine {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// Ids of all containers matching one `key=value` filter.
+    async fn list(&self, filter: String, app: &str) -> Result<Vec<String>, DockerError> {
+        let (key, value) = filter.split_once('=').unwrap_or((filter.as_str(), ""));
+        let filters = std::collections::HashMap::from([(key.to_owned(), vec![value.to_owned()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(call(format!("list containers of {app}")))?;
+        Ok(found.into_iter().filter_map(|c| c.id).collect())
     }
 
     /// The runtime status of a container, `None` when it does not exist.

@@ -1,19 +1,27 @@
-//! Pruning old images of the app's repository after a successful deploy: the newest `keep` stay for fast
-//! rollback, and the engine refuses to remove any image a container (running or kept) still uses.
+//! Pruning old images of the app's repository after a successful deploy. The running (last-good) image stays, so
+//! does every image as new as it (a release pulled ahead of its deploy), and so do the `keep` newest older ones,
+//! for a fast rollback. The engine refuses to remove an image a container (running or kept) still uses.
 
 use crate::docker::{DockerError, Engine};
 
-/// Removes images of `repository` beyond the newest `keep`, never `protect` (the running, last-good image) and
-/// never one in use. Returns the ids removed.
+/// Removes images of `repository` older than the running image `protect`, beyond the newest `keep` of those.
+/// Returns the ids removed.
 pub async fn prune_images(
     engine: &Engine,
     repository: &str,
     keep: usize,
     protect: &str,
 ) -> Result<Vec<String>, DockerError> {
-    let mut removed = Vec::new();
     let images = engine.images_of(repository).await?;
-    for image in images.iter().skip(keep).filter(|i| i.id != protect) {
+    let Some(running) = images.iter().find(|i| i.id == protect) else {
+        return Ok(Vec::new()); // Not under this repository's name: nothing is known to be older.
+    };
+    let mut removed = Vec::new();
+    for image in images
+        .iter()
+        .filter(|i| i.created < running.created)
+        .skip(keep)
+    {
         match engine.remove_image(&image.id).await {
             Ok(()) => removed.push(image.id.clone()),
             Err(e) => tracing::debug!(image = %image.id, error = %e, "image kept: still in use"),

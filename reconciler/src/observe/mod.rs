@@ -17,13 +17,22 @@ pub async fn observe_app(
     state: &StateDir,
     app: &App,
 ) -> Result<ObservedApp, ObserveError> {
-    let containers = engine.app_containers(&app.container_name).await?;
-    let image = engine.image(&app.image.reference()).await?;
-    let data_dir = host.data_dir(&app.volume_mount.host_path).await?;
-    let secrets_file = match &app.secrets {
-        Some(secrets) => host.secrets_file(&secrets.env_file).await?,
-        None => None,
+    let secrets_file = async {
+        match &app.secrets {
+            Some(secrets) => host.secrets_file(&secrets.env_file).await,
+            None => Ok(None),
+        }
     };
+    let reference = app.image.reference();
+    // Independent reads, issued together: a converged apply is only as slow as the slowest of them.
+    let (containers, image, data_dir, secrets_file) = tokio::join!(
+        engine.app_containers(&app.container_name),
+        engine.image(&reference),
+        host.data_dir(&app.volume_mount.host_path),
+        secrets_file,
+    );
+    let (containers, image, data_dir, secrets_file) =
+        (containers?, image?, data_dir?, secrets_file?);
     let record = state.load(&app.container_name)?;
     let quarantined =
         record.quarantined_hashes(secrets_file.as_ref().map(|s| s.fingerprint.as_str()));
