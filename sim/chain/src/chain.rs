@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B64, B256, Bloom, Bytes, address, b256, keccak25
 use serde::Serialize;
 
 use crate::json::{Header, RpcLog};
-use crate::ledger::{Fill, Ledger, TokenAmount};
+use crate::ledger::{Fill, Ledger};
 use crate::tokens::Tokens;
 use crate::trade::TxContent;
 
@@ -291,14 +291,8 @@ impl Chain {
                     side: fill.side,
                     owner: fill.owner,
                     order_hash: fill.order_hash,
-                    gave: TokenAmount {
-                        token: fill.gave.0.clone(),
-                        amount: fill.gave.1,
-                    },
-                    received: TokenAmount {
-                        token: fill.received.0.clone(),
-                        amount: fill.received.1,
-                    },
+                    gave: fill.gave.clone(),
+                    received: fill.received.clone(),
                     canonical: true,
                 });
             }

@@ -62,8 +62,16 @@ pub(crate) struct BlockView<'a> {
     pub(crate) header: &'a Header,
     #[serde(with = "quantity")]
     pub(crate) size: u64,
-    pub(crate) transactions: Vec<serde_json::Value>,
+    pub(crate) transactions: Vec<BlockTransaction>,
     pub(crate) uncles: [B256; 0],
+}
+
+/// A block's transaction: its hash, or the whole object when asked for.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum BlockTransaction {
+    Hash(B256),
+    Full(TransactionView),
 }
 
 /// A transaction object of `eth_getTransactionByHash` and of full blocks.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::chain::{BASE_FEE, Block, Chain, GAS_PER_TX};
 use crate::faults::LogLimits;
 use crate::filter::{BlockTag, FilterParams};
-use crate::json::{BlockView, ReceiptView, RpcLog, TransactionView};
+use crate::json::{BlockTransaction, BlockView, ReceiptView, RpcLog, TransactionView};
 use crate::node::Node;
 use crate::rpc::{RpcError, param, positional};
 use crate::tokens::CallOutcome;
@@ -170,15 +170,12 @@ fn too_many_results(
 }
 
 fn block_view(block: &Block, full: bool) -> BlockView<'_> {
-    let transactions = block
-        .txs
-        .iter()
-        .enumerate()
-        .map(|(index, tx)| {
+    let transactions = (0..block.txs.len())
+        .map(|index| {
             if full {
-                json!(transaction(block, index))
+                BlockTransaction::Full(transaction(block, index))
             } else {
-                json!(tx.hash)
+                BlockTransaction::Hash(block.txs[index].hash)
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use crate::abi::{
     TakeOrderConfigV3, TakeOrderV2, Transfer,
 };
 use crate::json::decimal;
+use crate::ledger::TokenAmount;
 use crate::tokens::{Token, Tokens};
 
 /// Interpreter every simulated order is deployed with.
@@ -111,8 +112,8 @@ pub(crate) struct FillDraft {
     pub(crate) side: FillSide,
     pub(crate) owner: Address,
     pub(crate) order_hash: B256,
-    pub(crate) gave: (Token, U256),
-    pub(crate) received: (Token, U256),
+    pub(crate) gave: TokenAmount,
+    pub(crate) received: TokenAmount,
 }
 
 /// A transaction's content: who sent it to which contract, its logs in order, and the fills among them.
@@ -357,8 +358,14 @@ impl ResolvedOrder {
             side,
             owner: fill.owner,
             order_hash: self.order.hash(),
-            gave: (self.gave.clone(), fill.gave.amount),
-            received: (self.received.clone(), fill.received.amount),
+            gave: TokenAmount {
+                token: self.gave.clone(),
+                amount: fill.gave.amount,
+            },
+            received: TokenAmount {
+                token: self.received.clone(),
+                amount: fill.received.amount,
+            },
         }
     }
 }

@@ -90,3 +90,19 @@ async fn logs_subscription_filters_and_unsubscribe_stops_it() {
     let unknown = ws.call("eth_subscribe", json!(["bogus"])).await;
     assert!(unknown["error"]["code"].is_i64(), "{unknown}");
 }
+
+#[tokio::test]
+async fn batches_work_over_the_socket() {
+    let sim = support::start().await;
+    let mut ws = Ws::connect(&sim).await;
+    let batch = json!([
+        { "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"] },
+        { "jsonrpc": "2.0", "id": 2, "method": "eth_chainId" },
+    ]);
+    ws.send(batch.to_string()).await;
+    let responses = ws.next_message(support::PATIENCE).await.unwrap();
+    assert_eq!(responses[1]["result"], "0x2105");
+    let id = responses[0]["result"].as_str().unwrap().to_owned();
+    sim.mine();
+    assert_eq!(ws.notification().await["subscription"], id.as_str());
+}
