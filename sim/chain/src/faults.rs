@@ -1,6 +1,7 @@
 //! Faults switched on demand: dropped and stalled WebSockets, duplicate notifications, rate limits and
 //! `eth_getLogs` limits.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,9 @@ impl Default for LogLimits {
 #[derive(Debug)]
 pub struct Faults {
     drops: watch::Sender<u64>,
-    stalled: watch::Sender<bool>,
+    /// While a stall lasts: the first connection number it spares (those opened since).
+    stalled: watch::Sender<Option<u64>>,
+    connections: AtomicU64,
     settings: Mutex<Settings>,
 }
 
@@ -67,7 +70,8 @@ impl Faults {
     pub(crate) fn new(seed: u64, log_limits: LogLimits) -> Self {
         Self {
             drops: watch::Sender::new(0),
-            stalled: watch::Sender::new(false),
+            stalled: watch::Sender::new(None),
+            connections: AtomicU64::new(0),
             settings: Mutex::new(Settings {
                 duplicate_share: 0.0,
                 rate_limit: RateLimit::default(),
@@ -82,15 +86,18 @@ impl Faults {
         self.drops.send_modify(|generation| *generation += 1);
     }
 
-    /// Keeps WebSocket connections open but stops sending notifications and answering requests until
-    /// [`Faults::resume`]. Notifications of the stalled time are lost; requests wait. HTTP is unaffected.
+    /// Keeps the open WebSocket connections open but silent (no notifications, no answers) until
+    /// [`Faults::resume`], like a hung load-balancer backend: notifications of the stalled time are lost,
+    /// requests wait. Connections opened during the stall work, so replacing a stalled one helps. HTTP is
+    /// unaffected.
     pub fn stall(&self) {
-        self.stalled.send_replace(true);
+        self.stalled
+            .send_replace(Some(self.connections.load(Ordering::SeqCst)));
     }
 
     /// Ends a stall.
     pub fn resume(&self) {
-        self.stalled.send_replace(false);
+        self.stalled.send_replace(None);
     }
 
     /// Sends each WebSocket notification twice with probability `share` (0 to 1).
@@ -118,9 +125,13 @@ impl Faults {
         self.drops.subscribe()
     }
 
-    /// Watches the stall switch.
-    pub(crate) fn watch_stall(&self) -> watch::Receiver<bool> {
-        self.stalled.subscribe()
+    /// Registers a new connection and watches whether stalls hold it.
+    pub(crate) fn watch_stall(&self) -> StallWatch {
+        let connection = self.connections.fetch_add(1, Ordering::SeqCst);
+        StallWatch {
+            connection,
+            stalled: self.stalled.subscribe(),
+        }
     }
 
     /// Whether to send a notification twice.
@@ -143,5 +154,24 @@ impl Faults {
 
     fn settings(&self) -> std::sync::MutexGuard<'_, Settings> {
         self.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One connection's view of the stall switch.
+#[derive(Debug)]
+pub(crate) struct StallWatch {
+    connection: u64,
+    stalled: watch::Receiver<Option<u64>>,
+}
+
+impl StallWatch {
+    /// Whether a stall holds this connection now.
+    pub(crate) fn stalled(&mut self) -> bool {
+        matches!(*self.stalled.borrow_and_update(), Some(spared) if self.connection < spared)
+    }
+
+    /// Waits for the switch to change; an error when the simulator is gone.
+    pub(crate) async fn changed(&mut self) -> Result<(), watch::error::RecvError> {
+        self.stalled.changed().await
     }
 }

@@ -5,14 +5,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::B256;
 use tokio::sync::{broadcast, watch};
 
 use crate::chain::{Block, Chain, ReorgError, ReorgReport};
-use crate::faults::{Faults, LogLimits};
+use crate::faults::Faults;
 use crate::json::RpcLog;
 use crate::ledger::Fill;
 use crate::random::RandomTrades;
+use crate::sim::Config;
 use crate::tokens::{Token, TokenError};
 use crate::trade::{self, Trade, TradeError};
 
@@ -23,19 +24,6 @@ pub(crate) enum ChainEvent {
     Mined(Arc<Block>),
     /// A reorg took these logs out of the canonical chain (each marked `removed`).
     Removed(Vec<RpcLog>),
-}
-
-/// Settings of a node.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeSettings {
-    pub(crate) chain_id: u64,
-    pub(crate) orderbook: Address,
-    pub(crate) owner: Address,
-    pub(crate) seed: u64,
-    pub(crate) block_time: Option<Duration>,
-    pub(crate) trades_per_block: u32,
-    pub(crate) log_limits: LogLimits,
-    pub(crate) event_buffer: usize,
 }
 
 /// The simulated node.
@@ -53,7 +41,7 @@ pub(crate) struct Node {
 
 impl Node {
     /// A node at genesis with the random generator's tokens deployed.
-    pub(crate) fn new(settings: &NodeSettings) -> Result<Self, TokenError> {
+    pub(crate) fn new(settings: &Config) -> Result<Self, TokenError> {
         let mut chain = Chain::new(
             settings.chain_id,
             settings.orderbook,

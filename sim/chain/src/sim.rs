@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::chain::{ReorgError, ReorgReport};
 use crate::faults::{Faults, LogLimits};
 use crate::ledger::Fill;
-use crate::node::{self, Node, NodeSettings};
+use crate::node::{self, Node};
 use crate::server;
 use crate::tokens::{Token, TokenError};
 use crate::trade::{Trade, TradeError};
@@ -91,17 +91,7 @@ impl ChainSim {
     /// Starts a simulator; the random generator's tokens (`USDC`, `AAPL0x`, `NVDAs1`, `tAAPL`, `TSLA0x`,
     /// `WETH`) are deployed at genesis.
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        let settings = NodeSettings {
-            chain_id: config.chain_id,
-            orderbook: config.orderbook,
-            owner: config.owner,
-            seed: config.seed,
-            block_time: config.block_time,
-            trades_per_block: config.trades_per_block,
-            log_limits: config.log_limits,
-            event_buffer: config.event_buffer,
-        };
-        let node = Arc::new(Node::new(&settings)?);
+        let node = Arc::new(Node::new(&config)?);
         let listener =
             TcpListener::bind(config.listen)
                 .await

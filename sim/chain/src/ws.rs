@@ -24,7 +24,7 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
     // Requests that arrived as a stall began, answered when it ends.
     let mut held: Vec<String> = Vec::new();
     loop {
-        let stalled = *stall.borrow_and_update();
+        let stalled = stall.stalled();
         if !stalled {
             for text in held.drain(..) {
                 if !answer(&node, &mut sink, &mut subscriptions, &text).await {
@@ -49,7 +49,7 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 };
-                if *stall.borrow() {
+                if stall.stalled() {
                     held.push(text);
                 } else if !answer(&node, &mut sink, &mut subscriptions, &text).await {
                     return;
@@ -64,7 +64,7 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                     }
                     Err(RecvError::Closed) => return,
                 };
-                if *stall.borrow() {
+                if stall.stalled() {
                     continue;
                 }
                 for notification in subscriptions.notifications(&event) {

@@ -192,3 +192,22 @@ async fn subscribers_too_slow_for_the_chain_are_disconnected() {
         "disconnected instead of skipping heads silently"
     );
 }
+
+#[tokio::test]
+async fn a_connection_opened_during_a_stall_works() {
+    let sim = support::start().await;
+    let mut stalled = Ws::connect(&sim).await;
+    stalled.subscribe(json!(["newHeads"])).await;
+    sim.faults().stall();
+    let mut fresh = Ws::connect(&sim).await;
+    fresh.subscribe(json!(["newHeads"])).await;
+    sim.mine();
+    assert_eq!(fresh.notification().await["result"]["number"], "0x1");
+    assert!(
+        stalled.notification_within(QUIET).await.is_none(),
+        "the old connection stays silent"
+    );
+    sim.faults().resume();
+    sim.mine();
+    assert_eq!(stalled.notification().await["result"]["number"], "0x2");
+}
