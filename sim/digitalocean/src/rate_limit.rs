@@ -90,8 +90,10 @@ fn seconds_until(now: SystemTime, then: SystemTime) -> u64 {
     (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
+/// Unix seconds, rounded up so that waiting until then always frees a request.
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().div_ceil(1000) as u64)
 }
 
 #[cfg(test)]

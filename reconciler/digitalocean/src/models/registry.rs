@@ -1,0 +1,55 @@
+//! The container registry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The account's registry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Registry {
+    /// Name (the first path segment of image URLs).
+    pub name: String,
+    /// Region slug.
+    #[serde(default)]
+    pub region: String,
+}
+
+/// The body of `POST /v2/registry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateRegistry {
+    /// Name (`^[a-z0-9-]{1,63}$`, globally unique).
+    pub name: String,
+    /// `starter`, `basic` or `professional`.
+    pub subscription_tier_slug: String,
+    /// Region slug.
+    pub region: String,
+}
+
+/// A docker `config.json` (`{"auths": {host: {"auth": base64}}}`); its secrets never print.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerCredentials {
+    /// Credentials per registry host.
+    pub auths: BTreeMap<String, DockerAuth>,
+}
+
+/// Credentials for one registry host.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerAuth {
+    /// Base64 of `user:password`.
+    pub auth: String,
+}
+
+impl fmt::Debug for DockerCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerCredentials")
+            .field("hosts", &self.auths.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl fmt::Debug for DockerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DockerAuth(<redacted>)")
+    }
+}
