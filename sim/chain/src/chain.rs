@@ -41,6 +41,8 @@ pub(crate) struct Block {
 #[derive(Debug)]
 pub(crate) struct MinedTx {
     pub(crate) hash: B256,
+    /// The sender's transaction count before this one.
+    pub(crate) nonce: u64,
     pub(crate) content: TxContent,
     /// Where its logs sit in the block's logs.
     pub(crate) logs: Range<usize>,
@@ -50,6 +52,7 @@ pub(crate) struct MinedTx {
 #[derive(Debug)]
 struct PendingTx {
     hash: B256,
+    nonce: u64,
     content: TxContent,
 }
 
@@ -102,6 +105,8 @@ pub(crate) struct Chain {
     pub(crate) tokens: Tokens,
     ledger: Ledger,
     rng: fastrand::Rng,
+    /// Transactions sent per address, for nonces.
+    nonces: HashMap<Address, u64>,
 }
 
 impl Chain {
@@ -116,6 +121,7 @@ impl Chain {
             tokens: Tokens::default(),
             ledger: Ledger::default(),
             rng: fastrand::Rng::with_seed(seed),
+            nonces: HashMap::new(),
         };
         let hash = keccak256(format!("sim-chain genesis {chain_id}"));
         let state = keccak256(format!("sim-chain genesis state {chain_id}"));
@@ -174,7 +180,14 @@ impl Chain {
     /// Queues a transaction for the next block and returns its hash.
     pub(crate) fn submit(&mut self, content: TxContent) -> B256 {
         let hash = self.random_hash();
-        self.pending.push(PendingTx { hash, content });
+        let sent = self.nonces.entry(content.from).or_default();
+        let nonce = *sent;
+        *sent += 1;
+        self.pending.push(PendingTx {
+            hash,
+            nonce,
+            content,
+        });
         hash
     }
 
@@ -220,6 +233,7 @@ impl Chain {
                 } else {
                     survivors.push(PendingTx {
                         hash: tx.hash,
+                        nonce: tx.nonce,
                         content: tx.content,
                     });
                 }
@@ -299,6 +313,7 @@ impl Chain {
             self.tx_locations.insert(tx.hash, (number, tx_index));
             mined.push(MinedTx {
                 hash: tx.hash,
+                nonce: tx.nonce,
                 content: tx.content,
                 logs: start..logs.len(),
             });
@@ -370,6 +385,7 @@ fn clone_block(block: &Block) -> Block {
             .iter()
             .map(|tx| MinedTx {
                 hash: tx.hash,
+                nonce: tx.nonce,
                 content: tx.content.clone(),
                 logs: tx.logs.clone(),
             })

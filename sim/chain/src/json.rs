@@ -71,7 +71,7 @@ pub(crate) struct BlockView<'a> {
 #[serde(untagged)]
 pub(crate) enum BlockTransaction {
     Hash(B256),
-    Full(TransactionView),
+    Full(Box<TransactionView>),
 }
 
 /// A transaction object of `eth_getTransactionByHash` and of full blocks.
@@ -87,12 +87,30 @@ pub(crate) struct TransactionView {
     pub(crate) from: Address,
     pub(crate) to: Address,
     #[serde(with = "quantity")]
+    pub(crate) nonce: u64,
+    #[serde(with = "quantity")]
     pub(crate) value: u64,
     #[serde(with = "quantity")]
     pub(crate) gas: u64,
+    #[serde(with = "quantity")]
+    pub(crate) gas_price: u64,
+    #[serde(with = "quantity")]
+    pub(crate) max_fee_per_gas: u64,
+    #[serde(with = "quantity")]
+    pub(crate) max_priority_fee_per_gas: u64,
     pub(crate) input: Bytes,
+    #[serde(with = "quantity")]
+    pub(crate) chain_id: u64,
+    pub(crate) access_list: [(); 0],
     #[serde(rename = "type", with = "quantity")]
     pub(crate) tx_type: u64,
+    /// Signature: the simulator signs nothing, so it is all zeros.
+    #[serde(with = "quantity")]
+    pub(crate) v: u64,
+    #[serde(with = "quantity")]
+    pub(crate) y_parity: u64,
+    pub(crate) r: B256,
+    pub(crate) s: B256,
 }
 
 /// A receipt of `eth_getTransactionReceipt`.

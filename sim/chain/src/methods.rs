@@ -30,7 +30,11 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
             let full: bool = param(full, 1)?;
             let chain = node.chain();
             let number = tag.resolve(chain.head().header.number);
-            to_json(&chain.block(number).map(|block| block_view(block, full)))
+            to_json(
+                &chain
+                    .block(number)
+                    .map(|block| block_view(node.chain_id, block, full)),
+            )
         }
         "eth_getBlockByHash" => {
             let [hash, full] = positional(params)?;
@@ -40,7 +44,7 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node
                     .chain()
                     .block_by_hash(&hash)
-                    .map(|block| block_view(block, full)),
+                    .map(|block| block_view(node.chain_id, block, full)),
             )
         }
         "eth_getLogs" => {
@@ -66,7 +70,7 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node
                     .chain()
                     .transaction(&hash)
-                    .map(|(block, index)| transaction(block, index)),
+                    .map(|(block, index)| transaction(node.chain_id, block, index)),
             )
         }
         "eth_call" => {
@@ -169,11 +173,11 @@ fn too_many_results(
     error.with_data(json!({ "from": format!("{first:#x}"), "to": format!("{last_fitting:#x}"), "limit": max, "fitting": fitting }))
 }
 
-fn block_view(block: &Block, full: bool) -> BlockView<'_> {
+fn block_view(chain_id: u64, block: &Block, full: bool) -> BlockView<'_> {
     let transactions = (0..block.txs.len())
         .map(|index| {
             if full {
-                BlockTransaction::Full(transaction(block, index))
+                BlockTransaction::Full(Box::new(transaction(chain_id, block, index)))
             } else {
                 BlockTransaction::Hash(block.txs[index].hash)
             }
@@ -188,7 +192,7 @@ fn block_view(block: &Block, full: bool) -> BlockView<'_> {
     }
 }
 
-fn transaction(block: &Block, index: usize) -> TransactionView {
+fn transaction(chain_id: u64, block: &Block, index: usize) -> TransactionView {
     let tx = &block.txs[index];
     TransactionView {
         hash: tx.hash,
@@ -197,10 +201,20 @@ fn transaction(block: &Block, index: usize) -> TransactionView {
         transaction_index: index as u64,
         from: tx.content.from,
         to: tx.content.to,
+        nonce: tx.nonce,
         value: 0,
         gas: GAS_PER_TX,
+        gas_price: BASE_FEE,
+        max_fee_per_gas: 2 * BASE_FEE,
+        max_priority_fee_per_gas: 0,
         input: Bytes::new(),
+        chain_id,
+        access_list: [],
         tx_type: 2,
+        v: 0,
+        y_parity: 0,
+        r: B256::ZERO,
+        s: B256::ZERO,
     }
 }
 

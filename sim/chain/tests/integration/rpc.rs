@@ -197,6 +197,11 @@ async fn receipts_carry_their_logs() {
     let transaction = http.result("eth_getTransactionByHash", json!([tx])).await;
     assert_eq!(transaction["blockHash"], receipt["blockHash"]);
     assert_eq!(
+        transaction["nonce"], "0x1",
+        "the taker's second transaction"
+    );
+    assert_eq!(transaction["chainId"], "0x2105");
+    assert_eq!(
         http.result("eth_getTransactionReceipt", json!([B256::ZERO]))
             .await,
         Value::Null
