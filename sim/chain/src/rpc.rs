@@ -132,7 +132,7 @@ fn handle_call(
             ("eth_subscribe", Some(subscriptions)) => subscriptions.subscribe(params),
             ("eth_unsubscribe", Some(subscriptions)) => subscriptions.unsubscribe(params),
             ("eth_subscribe" | "eth_unsubscribe", None) => {
-                Err(RpcError::new(-32001, "notifications not supported"))
+                Err(RpcError::new(-32601, "notifications not supported"))
             }
             (method, _) => methods::call(node, method, params),
         }

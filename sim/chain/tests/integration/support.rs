@@ -146,7 +146,7 @@ impl Http {
             .clone()
     }
 
-    /// `POST /control/{path}` with a JSON body.
+    /// A control request to `/control/{path}`, with an optional JSON body.
     pub async fn control(
         &self,
         method: reqwest::Method,
