@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::faults::Faults;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimiter, Window};
 use crate::requests::RequestCounts;
 use crate::state::State;
 
@@ -23,6 +23,7 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     faults: Mutex<Faults>,
     limiter: Mutex<RateLimiter>,
+    key_list_window: Mutex<Window>,
     requests: Mutex<RequestCounts>,
 }
 
@@ -33,12 +34,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub fn new(config: Config, base_url: Url, state: State) -> Self {
         let limiter = RateLimiter::new(config.rate_limit);
+        let key_list_window = Window::new(
+            config.rate_limit.key_list_limit,
+            config.rate_limit.key_list_window,
+        );
         Self {
             config,
             base_url,
             state: Mutex::new(state),
             faults: Mutex::new(Faults::default()),
             limiter: Mutex::new(limiter),
+            key_list_window: Mutex::new(key_list_window),
             requests: Mutex::new(RequestCounts::default()),
         }
     }
@@ -58,6 +64,11 @@ impl Shared {
     /// The rate limiter of the token.
     pub fn limiter(&self) -> MutexGuard<'_, RateLimiter> {
         lock(&self.limiter)
+    }
+
+    /// The special window of `GET /v2/account/keys`.
+    pub fn key_list_window(&self) -> MutexGuard<'_, Window> {
+        lock(&self.key_list_window)
     }
 
     /// The request counters.

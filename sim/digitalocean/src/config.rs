@@ -30,7 +30,8 @@ impl Default for Config {
     }
 }
 
-/// DigitalOcean's two sliding windows: a long one (5,000 per hour) and a burst one (250 per minute).
+/// DigitalOcean's sliding windows: a long one (5,000 per hour), a burst one (250 per minute) and
+/// the SSH key list's own (10 per minute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
     /// Requests allowed in `window`; reported as `ratelimit-limit`.
@@ -41,6 +42,10 @@ pub struct RateLimitConfig {
     pub burst_limit: u32,
     /// Length of the burst window.
     pub burst_window: Duration,
+    /// `GET /v2/account/keys` allowed per `key_list_window` (DigitalOcean allows 10 per minute).
+    pub key_list_limit: u32,
+    /// Window of `key_list_limit`.
+    pub key_list_window: Duration,
 }
 
 impl Default for RateLimitConfig {
@@ -50,6 +55,8 @@ impl Default for RateLimitConfig {
             window: Duration::from_secs(3600),
             burst_limit: 250,
             burst_window: Duration::from_secs(60),
+            key_list_limit: 10,
+            key_list_window: Duration::from_secs(60),
         }
     }
 }

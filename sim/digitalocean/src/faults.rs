@@ -18,6 +18,8 @@ pub struct Faults {
     pub lost_responses: u32,
     /// How a lost response shows to the client.
     pub lost_response_mode: LostResponse,
+    /// How long a [`LostResponse::Stall`] holds the response, in milliseconds.
+    pub stall_ms: u64,
     /// Restricts every fault but latency to one route, e.g. `POST /v2/droplets` (all routes when unset).
     pub route: Option<String>,
 }
@@ -33,6 +35,8 @@ pub enum LostResponse {
     ServerError,
     /// The connection is cut before the response body is sent.
     Disconnect,
+    /// The response is held for `stall_ms` (clients time out), then answered 504.
+    Stall,
 }
 
 /// What the fault switches decide for one request before it is handled.

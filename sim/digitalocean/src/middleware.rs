@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -12,6 +12,9 @@ use crate::app::App;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::faults::{Injected, LostResponse};
 use crate::rate_limit::{Refusal, Verdict};
+
+/// The list with its own limit (10 per minute on DigitalOcean).
+const KEY_LIST_ROUTE: &str = "GET /v2/account/keys";
 
 /// Tags each response with `x-request-id`; `/v2` requests also get the API gate.
 pub(crate) async fn gate(State(app): State<App>, request: Request, next: Next) -> Response {
@@ -44,10 +47,23 @@ async fn serve_api(app: &App, route: &str, request: Request, next: Next) -> Resp
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let now = SystemTime::now();
     if !authorized(request.headers(), &app.config.token) {
-        return ApiError::unauthorized().into_response();
+        let mut response = ApiError::unauthorized().into_response();
+        rate_headers(
+            response.headers_mut(),
+            app.limiter().peek(now),
+            Injected::None,
+        );
+        return response;
     }
-    let verdict = app.limiter().check(SystemTime::now());
+    let mut verdict = app.limiter().check(now);
+    if verdict.refused.is_none()
+        && route == KEY_LIST_ROUTE
+        && let Err(retry_after_secs) = app.key_list_window().take(now)
+    {
+        verdict.refused = Some(Refusal::Burst { retry_after_secs });
+    }
     let injected = app.faults().inject(route);
     let mut response = match (verdict.refused, injected) {
         (Some(Refusal::Exhausted), _) => ApiError::too_many_requests().into_response(),
@@ -62,7 +78,10 @@ async fn serve_api(app: &App, route: &str, request: Request, next: Next) -> Resp
                 .then(|| app.faults().take_lost_response(route))
                 .flatten()
             {
-                Some(mode) => lose(&response, mode),
+                Some(mode) => {
+                    let stall = Duration::from_millis(app.faults().stall_ms);
+                    lose(response.status(), mode, stall).await
+                }
                 None => response,
             }
         }
@@ -99,10 +118,14 @@ fn rate_headers(headers: &mut HeaderMap, verdict: Verdict, injected: Injected) {
 }
 
 /// Replaces the response of work already done by the failure the client sees instead.
-fn lose(response: &Response, mode: LostResponse) -> Response {
-    tracing::info!(?mode, status = %response.status(), "fault: losing the response of a successful request");
+async fn lose(status: StatusCode, mode: LostResponse, stall: Duration) -> Response {
+    tracing::info!(?mode, %status, "fault: losing the response of a successful request");
     match mode {
         LostResponse::GatewayTimeout => ApiError::gateway_timeout().into_response(),
+        LostResponse::Stall => {
+            tokio::time::sleep(stall).await;
+            ApiError::gateway_timeout().into_response()
+        }
         LostResponse::ServerError => ApiError::server_error().into_response(),
         LostResponse::Disconnect => {
             let cut = futures_util::stream::once(async {
@@ -111,7 +134,7 @@ fn lose(response: &Response, mode: LostResponse) -> Response {
                 ))
             });
             let mut cut_response = Response::new(Body::from_stream(cut));
-            *cut_response.status_mut() = response.status();
+            *cut_response.status_mut() = status;
             cut_response
         }
     }

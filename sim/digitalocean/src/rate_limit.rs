@@ -5,12 +5,61 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::RateLimitConfig;
 
-/// The limiter of one token: timestamps of the requests still inside each window.
+/// One sliding window: each request counts for `length` from when it was made.
+#[derive(Debug)]
+pub(crate) struct Window {
+    limit: u32,
+    length: Duration,
+    times: VecDeque<SystemTime>,
+}
+
+impl Window {
+    pub(crate) fn new(limit: u32, length: Duration) -> Self {
+        Self {
+            limit,
+            length,
+            times: VecDeque::new(),
+        }
+    }
+
+    fn expire(&mut self, now: SystemTime) {
+        while self.times.front().is_some_and(|t| *t + self.length <= now) {
+            self.times.pop_front();
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.times.len() >= self.limit as usize
+    }
+
+    fn remaining(&self) -> u32 {
+        self.limit
+            .saturating_sub(u32::try_from(self.times.len()).unwrap_or(u32::MAX))
+    }
+
+    /// When the oldest counted request expires (`now` when none is counted).
+    fn reset(&self, now: SystemTime) -> SystemTime {
+        self.times
+            .front()
+            .map_or(now, |oldest| *oldest + self.length)
+    }
+
+    /// Counts a request at `now`; when the window is full, the seconds to wait instead.
+    pub(crate) fn take(&mut self, now: SystemTime) -> Result<(), u64> {
+        self.expire(now);
+        if self.full() {
+            return Err(seconds_until(now, self.reset(now)));
+        }
+        self.times.push_back(now);
+        Ok(())
+    }
+}
+
+/// The limiter of one token: the long window and the burst window.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    config: RateLimitConfig,
-    window: VecDeque<SystemTime>,
-    burst: VecDeque<SystemTime>,
+    window: Window,
+    burst: Window,
 }
 
 /// The verdict on one request and the header values to send.
@@ -38,50 +87,39 @@ pub(crate) enum Refusal {
 impl RateLimiter {
     pub(crate) fn new(config: RateLimitConfig) -> Self {
         Self {
-            config,
-            window: VecDeque::new(),
-            burst: VecDeque::new(),
+            window: Window::new(config.limit, config.window),
+            burst: Window::new(config.burst_limit, config.burst_window),
         }
     }
 
     /// Counts a request made at `now` unless it is refused.
     pub(crate) fn check(&mut self, now: SystemTime) -> Verdict {
-        expire(&mut self.window, now, self.config.window);
-        expire(&mut self.burst, now, self.config.burst_window);
-        let refused = if self.window.len() >= self.config.limit as usize {
+        self.window.expire(now);
+        self.burst.expire(now);
+        let refused = if self.window.full() {
             Some(Refusal::Exhausted)
-        } else if self.burst.len() >= self.config.burst_limit as usize {
-            let oldest = self.burst.front().copied().unwrap_or(now);
-            Some(Refusal::Burst {
-                retry_after_secs: seconds_until(now, oldest + self.config.burst_window),
-            })
+        } else if let Err(retry_after_secs) = self.burst.take(now) {
+            Some(Refusal::Burst { retry_after_secs })
         } else {
-            self.window.push_back(now);
-            self.burst.push_back(now);
+            self.window.times.push_back(now);
             None
         };
-        let remaining = self.config.limit.saturating_sub(len_u32(&self.window));
-        let reset = self
-            .window
-            .front()
-            .map_or(now, |oldest| *oldest + self.config.window);
         Verdict {
-            limit: self.config.limit,
-            remaining,
-            reset: unix_seconds(reset),
             refused,
+            ..self.peek(now)
         }
     }
-}
 
-fn expire(times: &mut VecDeque<SystemTime>, now: SystemTime, length: Duration) {
-    while times.front().is_some_and(|t| *t + length <= now) {
-        times.pop_front();
+    /// The header values at `now`, counting nothing (for unauthenticated requests).
+    pub(crate) fn peek(&mut self, now: SystemTime) -> Verdict {
+        self.window.expire(now);
+        Verdict {
+            limit: self.window.limit,
+            remaining: self.window.remaining(),
+            reset: unix_seconds(self.window.reset(now)),
+            refused: None,
+        }
     }
-}
-
-fn len_u32(times: &VecDeque<SystemTime>) -> u32 {
-    u32::try_from(times.len()).unwrap_or(u32::MAX)
 }
 
 /// Whole seconds from `now` until `then`, rounded up, at least 1.
@@ -106,6 +144,7 @@ mod tests {
             window: Duration::from_secs(3600),
             burst_limit,
             burst_window: Duration::from_secs(60),
+            ..RateLimitConfig::default()
         })
     }
 
@@ -139,5 +178,23 @@ mod tests {
         let later = limiter.check(start + Duration::from_secs(3600));
         assert_eq!(later.refused, None);
         assert_eq!(later.remaining, 0);
+    }
+
+    #[test]
+    fn peek_counts_nothing() {
+        let mut limiter = limiter(5, 5);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        limiter.check(now);
+        assert_eq!(limiter.peek(now).remaining, 4);
+        assert_eq!(limiter.peek(now).remaining, 4);
+    }
+
+    #[test]
+    fn window_take_reports_the_wait() {
+        let mut window = Window::new(1, Duration::from_secs(60));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(window.take(now), Ok(()));
+        assert_eq!(window.take(now + Duration::from_millis(30_500)), Err(30));
+        assert_eq!(window.take(now + Duration::from_secs(60)), Ok(()));
     }
 }

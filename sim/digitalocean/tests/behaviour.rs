@@ -321,6 +321,63 @@ async fn errors_carry_id_message_and_the_request_id_header() {
     );
     assert_eq!(anonymous.body["message"], "Unable to authenticate you.");
     assert!(!anonymous.body.to_string().contains(sim.token()));
+    assert_eq!(
+        anonymous.header("ratelimit-remaining"),
+        missing.header("ratelimit-remaining"),
+        "401s carry the headers but cost nothing"
+    );
+    let wrong_method = api.call("PATCH", "/v2/droplets", None).await;
+    assert_eq!(
+        (
+            wrong_method.status,
+            wrong_method.body["id"].as_str().unwrap()
+        ),
+        (405, "method_not_allowed")
+    );
+}
+
+#[tokio::test]
+async fn ssh_key_list_has_its_own_limit_of_ten_a_minute() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    for _ in 0..10 {
+        assert_eq!(api.call("GET", "/v2/account/keys", None).await.status, 200);
+    }
+    let refused = api.call("GET", "/v2/account/keys", None).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").parse::<u64>().unwrap() > 0);
+    assert_eq!(
+        api.call("GET", "/v2/account", None).await.status,
+        200,
+        "other routes are not affected"
+    );
+}
+
+#[tokio::test]
+async fn stalled_create_is_done_before_the_late_504() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    sim.set_faults(Faults {
+        lost_responses: 1,
+        lost_response_mode: LostResponse::Stall,
+        stall_ms: 300,
+        ..Faults::default()
+    });
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/v2/droplets", sim.base_url()))
+        .bearer_auth(sim.token())
+        .json(&droplet("bot"))
+        .send()
+        .await;
+    assert!(sent.unwrap_err().is_timeout());
+    assert_eq!(
+        api.call("GET", "/v2/droplets?name=bot", None).await.body["meta"]["total"],
+        1
+    );
 }
 
 #[tokio::test]

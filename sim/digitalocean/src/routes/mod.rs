@@ -39,6 +39,13 @@ pub(crate) fn router(app: App) -> Router {
         .merge(ssh_keys::routes())
         .merge(control::routes())
         .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed here.",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::middleware::gate,
