@@ -216,11 +216,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
-            .map_err(|source| Error::Transport {
-                method: "-".into(),
-                path: "-".into(),
-                source,
-            })?;
+            .map_err(Error::HttpClient)?;
         let base_url = parse_base_url(&config.base_url)?;
         let budget = Budget::new(config.budget);
         Ok(Self {

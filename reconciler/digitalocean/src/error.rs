@@ -58,6 +58,9 @@ pub enum Error {
         /// Why it is rejected.
         reason: String,
     },
+    /// The HTTP client could not be built (TLS backend).
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(reqwest::Error),
     /// The API answered an error.
     #[error(transparent)]
     Api(Box<ApiError>),

@@ -223,6 +223,27 @@ async fn lost_create_responses_are_looked_up_not_repeated() {
 }
 
 #[tokio::test]
+async fn timed_out_create_is_looked_up_not_repeated() {
+    let sim = simulator().await;
+    let mut config = config(&sim);
+    config.request_timeout = Duration::from_millis(150);
+    let client = Client::new(config).unwrap();
+    sim.set_faults(Faults {
+        lost_responses: 1,
+        lost_response_mode: LostResponse::Stall,
+        stall_ms: 600,
+        ..Faults::default()
+    });
+    let created = client.create_droplet(&droplet("bot")).await.unwrap();
+    assert_eq!(
+        created.action_id, None,
+        "recovered by lookup after the timeout"
+    );
+    assert_eq!(client.list_droplets_by_name("bot").await.unwrap().len(), 1);
+    assert_eq!(sim.requests().get("POST /v2/droplets"), 1);
+}
+
+#[tokio::test]
 async fn lost_action_response_is_found_among_the_droplets_actions() {
     let sim = simulator().await;
     let client = client(&sim);
