@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use digitalocean_api::models::{
-    CreateDroplet, CreateRegistry, CreateVolume, DropletAction, DropletStatus, Filesystem,
-    FirewallSpec, InboundRule, OutboundRule, TaggedResource, Targets,
+    CreateDroplet, CreateRegistry, CreateSshKey, CreateVolume, DropletAction, DropletStatus,
+    Filesystem, FirewallSpec, InboundRule, OutboundRule, TaggedResource, Targets,
 };
 use digitalocean_api::{BudgetPolicy, Client, ClientConfig, PollPolicy, RetryPolicy, Token};
 use sim_digitalocean::{Config, Faults, LostResponse, RateLimitConfig, SimHandle, Simulator};
@@ -597,4 +597,35 @@ async fn logs_never_contain_the_token() {
         "{logs}"
     );
     assert!(!logs.contains(sim.token()), "{logs}");
+}
+
+#[tokio::test]
+async fn ssh_key_added_once_and_found_by_fingerprint() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0Ji6V3uq2n3a0F2vtPLP2QuxRUTTuLwM7Pc5l9Pxs deploy@ci";
+    let request = CreateSshKey {
+        name: "deploy".into(),
+        public_key: public_key.into(),
+    };
+    let added = client.add_ssh_key(&request).await.unwrap();
+    let again = client
+        .add_ssh_key(&CreateSshKey {
+            name: "again".into(),
+            ..request
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        added.id, again.id,
+        "an existing key is found, not duplicated"
+    );
+    let by_fingerprint = client
+        .find_ssh_key(&added.fingerprint)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_fingerprint, added);
+    assert_eq!(client.list_ssh_keys().await.unwrap().len(), 1);
+    assert!(client.find_ssh_key("00:11").await.unwrap().is_none());
 }

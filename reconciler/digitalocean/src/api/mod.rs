@@ -6,6 +6,7 @@ mod droplets;
 mod firewalls;
 mod registry;
 mod snapshots;
+mod ssh_keys;
 mod tags;
 mod volumes;
 

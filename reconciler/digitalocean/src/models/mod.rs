@@ -6,6 +6,7 @@ mod droplet;
 mod firewall;
 mod registry;
 mod snapshot;
+mod ssh_key;
 mod tag;
 mod volume;
 
@@ -19,5 +20,6 @@ pub use firewall::{
 };
 pub use registry::{CreateRegistry, DockerCredentials, Registry};
 pub use snapshot::Snapshot;
+pub use ssh_key::{CreateSshKey, SshKey};
 pub use tag::{ResourceType, TaggedResource};
 pub use volume::{CreateVolume, Filesystem, Volume, VolumeAction};
