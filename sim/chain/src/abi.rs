@@ -53,6 +53,10 @@ sol! {
     #[derive(Debug, PartialEq, Eq)]
     event AfterClear(address sender, ClearStateChange clearStateChange);
 
+    /// The orderbook evaluated an order with this context (an interpreter caller's event); bots ignore it.
+    #[derive(Debug, PartialEq, Eq)]
+    event Context(address sender, uint256[][] context);
+
     /// ERC-20 transfer, emitted by token contracts next to the orderbook's logs.
     #[derive(Debug, PartialEq, Eq)]
     event Transfer(address indexed from, address indexed to, uint256 value);

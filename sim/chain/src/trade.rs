@@ -5,8 +5,8 @@ use alloy_sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::abi::{
-    AfterClear, ClearConfig, ClearStateChange, ClearV2, EvaluableV3, IO, OrderV3, SignedContextV1,
-    TakeOrderConfigV3, TakeOrderV2, Transfer,
+    AfterClear, ClearConfig, ClearStateChange, ClearV2, Context, EvaluableV3, IO, OrderV3,
+    SignedContextV1, TakeOrderConfigV3, TakeOrderV2, Transfer,
 };
 use crate::json::decimal;
 use crate::ledger::TokenAmount;
@@ -125,9 +125,9 @@ pub(crate) struct TxContent {
     pub(crate) fills: Vec<FillDraft>,
 }
 
-/// Encodes `trades` as the logs one transaction to `orderbook` emits, in order: each take emits its
-/// `TakeOrderV2` then the two token transfers; each clear emits `ClearV2`, then `AfterClear`, then the
-/// transfer of the clearer's bounty when there is one.
+/// Encodes `trades` as the logs one transaction to `orderbook` emits, in order: each take emits the
+/// order's `Context`, its `TakeOrderV2`, then the two token transfers; each clear emits `ClearV2`, the
+/// two orders' `Context`s, `AfterClear`, then the transfers of the clearer's bounty when there is one.
 pub(crate) fn encode(
     trades: &[Trade],
     tokens: &Tokens,
@@ -185,6 +185,8 @@ fn encode_take(
         input: fill.gave.amount,
         output: fill.received.amount,
     };
+    // The orderbook evaluates the order (emitting its context) before the take.
+    content.logs.push(order.context(orderbook, taker));
     content
         .fills
         .push(order.draft(content.logs.len(), FillSide::Taken, fill));
@@ -266,6 +268,9 @@ fn encode_clear(
         address: orderbook,
         data: clear.encode_log_data(),
     });
+    // Both orders are evaluated between the clear and its amounts, as on chain.
+    content.logs.push(alice_order.context(orderbook, clearer));
+    content.logs.push(bob_order.context(orderbook, clearer));
     content.logs.push(Log {
         address: orderbook,
         data: after.encode_log_data(),
@@ -350,6 +355,26 @@ impl ResolvedOrder {
             gave,
             received,
         })
+    }
+
+    /// The `Context` log of evaluating this order for `sender`.
+    fn context(&self, orderbook: Address, sender: Address) -> Log {
+        let base = vec![
+            U256::from_be_bytes(self.order.hash().0),
+            U256::from_be_slice(self.order.owner.as_slice()),
+        ];
+        let io = vec![
+            U256::from_be_slice(self.received.address.as_slice()),
+            U256::from_be_slice(self.gave.address.as_slice()),
+        ];
+        Log {
+            address: orderbook,
+            data: Context {
+                sender,
+                context: vec![base, io],
+            }
+            .encode_log_data(),
+        }
     }
 
     fn draft(&self, log_position: usize, side: FillSide, fill: &OrderFill) -> FillDraft {

@@ -3,7 +3,7 @@
 use alloy_primitives::{Bytes, LogData, U256};
 use alloy_sol_types::SolEvent;
 use serde_json::{Value, json};
-use sim_chain::abi::{AfterClear, ClearV2, TakeOrderV2, Transfer};
+use sim_chain::abi::{AfterClear, ClearV2, Context, TakeOrderV2, Transfer};
 use sim_chain::{FillSide, Trade};
 
 use crate::support::{self, Http, OWNER, STRANGER, TAKER, fill, hash, token, units};
@@ -38,10 +38,10 @@ async fn take_logs_decode_with_the_taker_convention() {
     let tx = sim.submit(&[support::our_sale(&sim, 3, 600)]).unwrap();
     sim.mine();
 
-    let logs = http
-        .logs(json!({ "address": sim_chain::BASE_ORDERBOOK }))
-        .await;
-    assert_eq!(logs.len(), 1, "one orderbook log: {logs:?}");
+    let filter =
+        json!({ "address": sim_chain::BASE_ORDERBOOK, "topics": [TakeOrderV2::SIGNATURE_HASH] });
+    let logs = http.logs(filter).await;
+    assert_eq!(logs.len(), 1, "one take: {logs:?}");
     assert_eq!(hash(&logs[0]["transactionHash"]), tx);
     let data = log_data(&logs[0]);
     let event = TakeOrderV2::decode_log_data(&data).unwrap();
@@ -107,13 +107,15 @@ async fn several_clears_in_one_transaction_each_have_their_after_clear() {
             topic if topic == AfterClear::SIGNATURE_HASH => "after",
             topic if topic == TakeOrderV2::SIGNATURE_HASH => "take",
             topic if topic == Transfer::SIGNATURE_HASH => "transfer",
+            topic if topic == Context::SIGNATURE_HASH => "context",
             other => panic!("unknown topic {other}"),
         })
         .collect();
     assert_eq!(
         kinds,
         [
-            "clear", "after", "take", "transfer", "transfer", "clear", "after", "transfer"
+            "clear", "context", "context", "after", "context", "take", "transfer", "transfer",
+            "clear", "context", "context", "after", "transfer"
         ]
     );
     let indexes: Vec<u64> = logs
@@ -122,12 +124,12 @@ async fn several_clears_in_one_transaction_each_have_their_after_clear() {
         .collect();
     assert_eq!(
         indexes,
-        (0..8).collect::<Vec<_>>(),
+        (0..13).collect::<Vec<_>>(),
         "block-wide log indexes"
     );
 
-    let second = ClearV2::decode_log_data(&log_data(&logs[5])).unwrap();
-    let second_amounts = AfterClear::decode_log_data(&log_data(&logs[6]))
+    let second = ClearV2::decode_log_data(&log_data(&logs[8])).unwrap();
+    let second_amounts = AfterClear::decode_log_data(&log_data(&logs[11]))
         .unwrap()
         .clearStateChange;
     assert_eq!(second.alice.owner, OWNER);
@@ -153,9 +155,9 @@ async fn several_clears_in_one_transaction_each_have_their_after_clear() {
         [
             (0, FillSide::Alice),
             (0, FillSide::Bob),
-            (2, FillSide::Taken),
-            (5, FillSide::Alice),
-            (5, FillSide::Bob)
+            (5, FillSide::Taken),
+            (8, FillSide::Alice),
+            (8, FillSide::Bob)
         ]
     );
 }

@@ -79,7 +79,11 @@ async fn get_logs_filters_by_address_topics_and_range() {
     let all = http
         .logs(json!({ "fromBlock": "earliest", "toBlock": "latest" }))
         .await;
-    assert_eq!(all.len(), 9, "a take and two transfers per block");
+    assert_eq!(
+        all.len(),
+        12,
+        "a context, a take and two transfers per block"
+    );
     assert!(
         http.logs(json!({})).await.is_empty(),
         "defaults to the latest block, which is empty"
@@ -87,11 +91,11 @@ async fn get_logs_filters_by_address_topics_and_range() {
     let from_orderbook = http
         .logs(json!({ "fromBlock": "0x0", "address": orderbook }))
         .await;
-    assert_eq!(from_orderbook.len(), 3);
+    assert_eq!(from_orderbook.len(), 6, "contexts and takes");
     let either = http
         .logs(json!({ "fromBlock": "0x0", "address": [orderbook, usdc] }))
         .await;
-    assert_eq!(either.len(), 6);
+    assert_eq!(either.len(), 9);
     let takes = http
         .logs(json!({ "fromBlock": "0x0", "topics": [take] }))
         .await;
@@ -120,7 +124,7 @@ async fn get_logs_filters_by_address_topics_and_range() {
         .logs(json!({ "fromBlock": "0x2", "toBlock": "0x2" }))
         .await;
     assert!(second_block.iter().all(|log| log["blockNumber"] == "0x2"));
-    assert_eq!(second_block.len(), 3);
+    assert_eq!(second_block.len(), 4);
     let block_hash = second_block[0]["blockHash"].clone();
     assert_eq!(
         http.logs(json!({ "blockHash": block_hash })).await,
@@ -186,11 +190,11 @@ async fn receipts_carry_their_logs() {
     assert_eq!(receipt["transactionIndex"], "0x1");
     assert_eq!(receipt["blockNumber"], "0x1");
     let logs = receipt["logs"].as_array().unwrap();
-    assert_eq!(logs.len(), 3);
+    assert_eq!(logs.len(), 4);
     let indexes: Vec<u64> = logs.iter().map(|log| quantity(&log["logIndex"])).collect();
     assert_eq!(
         indexes,
-        [3, 4, 5],
+        [4, 5, 6, 7],
         "log indexes count from the block's first log"
     );
     assert!(logs.iter().all(|log| hash(&log["transactionHash"]) == tx));
