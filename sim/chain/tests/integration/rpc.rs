@@ -13,6 +13,11 @@ async fn chain_id_block_number_and_blocks() {
     let http = Http::new(&sim);
     assert_eq!(http.result("eth_chainId", json!([])).await, "0x2105");
     assert_eq!(http.result("net_version", json!([])).await, "8453");
+    let version = http.result("web3_clientVersion", json!([])).await;
+    assert!(
+        version.as_str().unwrap().starts_with("sim-chain/v"),
+        "{version}"
+    );
     assert_eq!(http.result("eth_blockNumber", json!([])).await, "0x0");
     sim.submit(&[support::our_sale(&sim, 1, 100)]).unwrap();
     assert_eq!(sim.mine_blocks(3), 3);
