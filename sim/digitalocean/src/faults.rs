@@ -20,6 +20,8 @@ pub struct Faults {
     pub lost_response_mode: LostResponse,
     /// How long a [`LostResponse::Stall`] holds the response, in milliseconds.
     pub stall_ms: u64,
+    /// The next this many droplet or volume actions end `errored` (without their effect).
+    pub errored_actions: u32,
     /// Restricts every fault but latency to one route, e.g. `POST /v2/droplets` (all routes when unset).
     pub route: Option<String>,
 }
@@ -71,6 +73,13 @@ impl Faults {
             return Injected::ServerError;
         }
         Injected::None
+    }
+
+    /// Whether the next action errors (consumes one).
+    pub(crate) fn take_errored_action(&mut self) -> bool {
+        let fails = self.errored_actions > 0;
+        self.errored_actions = self.errored_actions.saturating_sub(1);
+        fails
     }
 
     /// Whether the response of a successful `POST` to `route` is lost (consumes one).

@@ -616,3 +616,68 @@ async fn state_survives_a_restart_through_a_file() {
     std::fs::write(&path, "not json").unwrap();
     assert!(sim.load(&path).is_err());
 }
+
+#[tokio::test]
+async fn errored_action_fault_ends_the_action_errored_without_its_effect() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    let id = active_droplet(&mut api, "bot").await;
+    sim.set_faults(Faults {
+        errored_actions: 1,
+        ..Faults::default()
+    });
+    let off = api
+        .call(
+            "POST",
+            &format!("/v2/droplets/{id}/actions"),
+            Some(json!({"type": "power_off"})),
+        )
+        .await;
+    let action_id = off.body["action"]["id"].as_u64().unwrap();
+    let done = api
+        .wait_for(&format!("/v2/actions/{action_id}"), |b| {
+            b["action"]["status"] != "in-progress"
+        })
+        .await;
+    assert_eq!(done["action"]["status"], "errored");
+    let droplet = api.call("GET", &format!("/v2/droplets/{id}"), None).await;
+    assert_eq!(droplet.body["droplet"]["status"], "active");
+}
+
+#[tokio::test]
+async fn removed_firewall_members_show_as_pending_removals() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    let id = active_droplet(&mut api, "bot").await;
+    let body = json!({
+        "name": "bot", "droplet_ids": [id],
+        "outbound_rules": [{"protocol": "tcp", "ports": "443", "destinations": {"addresses": ["0.0.0.0/0"]}}]
+    });
+    let created = api.call("POST", "/v2/firewalls", Some(body)).await;
+    let firewall = created.body["firewall"]["id"].as_str().unwrap().to_owned();
+    api.wait_for(&format!("/v2/firewalls/{firewall}"), |b| {
+        b["firewall"]["status"] == "succeeded"
+    })
+    .await;
+    let members = json!({"droplet_ids": [id]});
+    api.call(
+        "DELETE",
+        &format!("/v2/firewalls/{firewall}/droplets"),
+        Some(members),
+    )
+    .await;
+    let waiting = api
+        .call("GET", &format!("/v2/firewalls/{firewall}"), None)
+        .await;
+    assert_eq!(waiting.body["firewall"]["status"], "waiting");
+    assert_eq!(
+        waiting.body["firewall"]["pending_changes"],
+        json!([{"droplet_id": id, "removing": true, "status": "waiting"}])
+    );
+    let settled = api
+        .wait_for(&format!("/v2/firewalls/{firewall}"), |b| {
+            b["firewall"]["status"] == "succeeded"
+        })
+        .await;
+    assert_eq!(settled["firewall"]["pending_changes"], json!([]));
+}

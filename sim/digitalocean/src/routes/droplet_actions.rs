@@ -132,6 +132,7 @@ async fn post(State(app): State<App>, Path(id): Path<u64>, body: Bytes) -> ApiRe
         droplet_id: Some(id),
         volume_id: None,
         effect,
+        fails: app.faults().take_errored_action(),
     });
     tracing::info!(droplet_id = id, action_id = action.id, kind = %action.kind, "droplet action started");
     Ok(wrap(StatusCode::CREATED, "action", action.render()))

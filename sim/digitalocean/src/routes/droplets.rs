@@ -239,6 +239,7 @@ async fn create(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
         droplet_id: Some(id),
         volume_id: None,
         effect: Effect::Boot { droplet_id: id },
+        fails: false,
     });
     tracing::info!(droplet_id = id, name = %droplet.name, "droplet created");
     let href = app.url(&format!("/v2/actions/{}", action.id));

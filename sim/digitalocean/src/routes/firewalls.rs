@@ -175,6 +175,7 @@ fn build(
         created_at,
         settles_at: Utc::now() + app.config.action_delay,
         droplet_ids: body.droplet_ids,
+        removing: Vec::new(),
         tags: body.tags,
         inbound_rules,
         outbound_rules,
@@ -240,7 +241,9 @@ async fn update(
     let created_at = find_mut(&mut state, &id)?.created_at;
     let replacement = build(&app, &state, body, id.clone(), created_at)?;
     let firewall = find_mut(&mut state, &id)?;
+    let before = firewall.droplet_ids.clone();
     *firewall = replacement;
+    firewall.note_removed(&before);
     tracing::info!(firewall_id = %id, "firewall replaced");
     Ok(wrap(
         StatusCode::OK,
@@ -274,7 +277,9 @@ fn change(
         ..members
     };
     let firewall = find_mut(&mut state, id)?;
+    let before = firewall.droplet_ids.clone();
     edit(firewall, members);
+    firewall.note_removed(&before);
     firewall.settles_at = Utc::now() + app.config.action_delay;
     Ok(no_content())
 }

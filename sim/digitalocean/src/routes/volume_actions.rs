@@ -151,6 +151,7 @@ fn start(
         droplet_id,
         volume_id: Some(volume.id.clone()),
         effect,
+        fails: app.faults().take_errored_action(),
     });
     tracing::info!(volume_id = %volume.id, action_id = action.id, kind, "volume action started");
     Ok(wrap(StatusCode::ACCEPTED, "action", action.render()))

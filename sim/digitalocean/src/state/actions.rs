@@ -69,6 +69,9 @@ pub(crate) struct Action {
     /// The volume this action concerns, for `/v2/volumes/{id}/actions`.
     pub volume_id: Option<String>,
     pub effect: Effect,
+    /// Ends `errored` without its effect (fault injection).
+    #[serde(default)]
+    pub fails: bool,
 }
 
 impl Action {

@@ -109,7 +109,7 @@ impl State {
         for index in due {
             let completed_at = self.actions[index].completes_at;
             let effect = self.actions[index].effect.clone();
-            let status = if self.apply(effect, completed_at) {
+            let status = if !self.actions[index].fails && self.apply(effect, completed_at) {
                 ActionStatus::Completed
             } else {
                 ActionStatus::Errored

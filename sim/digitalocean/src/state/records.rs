@@ -166,21 +166,35 @@ pub(crate) struct Firewall {
     pub created_at: DateTime<Utc>,
     pub settles_at: DateTime<Utc>,
     pub droplet_ids: Vec<u64>,
+    /// Droplets being taken off, shown as pending removals until the firewall settles.
+    #[serde(default)]
+    pub removing: Vec<u64>,
     pub tags: Vec<String>,
     pub inbound_rules: Vec<Value>,
     pub outbound_rules: Vec<Value>,
 }
 
 impl Firewall {
+    /// Records the droplets of `before` that are no longer members as pending removals.
+    pub fn note_removed(&mut self, before: &[u64]) {
+        for id in before {
+            if !self.droplet_ids.contains(id) && !self.removing.contains(id) {
+                self.removing.push(*id);
+            }
+        }
+        self.removing.retain(|id| !self.droplet_ids.contains(id));
+    }
+
     /// The firewall object: `waiting` with pending changes until the last change settles.
     pub fn render(&self, now: DateTime<Utc>) -> Value {
         let settled = now >= self.settles_at;
+        let change = |id: &u64, removing: bool| json!({"droplet_id": id, "removing": removing, "status": "waiting"});
         let pending: Vec<Value> = if settled {
             Vec::new()
         } else {
-            self.droplet_ids
-                .iter()
-                .map(|id| json!({"droplet_id": id, "removing": false, "status": "waiting"}))
+            let adding = self.droplet_ids.iter().map(|id| change(id, false));
+            adding
+                .chain(self.removing.iter().map(|id| change(id, true)))
                 .collect()
         };
         json!({
