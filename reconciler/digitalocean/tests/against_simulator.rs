@@ -629,3 +629,29 @@ async fn ssh_key_added_once_and_found_by_fingerprint() {
     assert_eq!(client.list_ssh_keys().await.unwrap().len(), 1);
     assert!(client.find_ssh_key("00:11").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn errored_action_is_an_error() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let created = client.create_droplet(&droplet("bot")).await.unwrap();
+    client
+        .wait_for_droplet_active(created.droplet.id)
+        .await
+        .unwrap();
+    sim.set_faults(Faults {
+        errored_actions: 1,
+        ..Faults::default()
+    });
+    let reboot = client
+        .droplet_action(created.droplet.id, &DropletAction::Reboot)
+        .await
+        .unwrap();
+    let error = client.wait_for_action(reboot.id).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("action {} (reboot) errored", reboot.id)),
+        "{error}"
+    );
+}
