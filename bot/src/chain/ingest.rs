@@ -89,6 +89,9 @@ pub struct Ingestor {
     range: u64,
     /// The stored checkpoint (this process is its only writer).
     checkpoint: Option<u64>,
+    /// Last block completely processed; ahead of `checkpoint` while only empty blocks followed
+    /// it (their checkpoint write is deferred: re-reading them after a crash is harmless).
+    processed: Option<u64>,
 }
 
 /// The subscriptions of one session.
@@ -121,6 +124,7 @@ impl Ingestor {
             symbols,
             range,
             checkpoint,
+            processed: checkpoint,
         })
     }
 
@@ -264,7 +268,7 @@ impl Ingestor {
     ) -> Result<(), IngestError> {
         Status::raise(&self.status.last_block_seen, head);
         let next = self
-            .checkpoint
+            .processed
             .map_or(self.config.deployment_block, |c| c + 1);
         let mut from = next
             .saturating_sub(self.config.confirmations)
@@ -320,9 +324,14 @@ impl Ingestor {
             .filter(|event| !stored.contains(&event.key))
             .collect();
         let records = self.records(client, events).await?;
-        let advances = self.checkpoint.is_none_or(|c| to > c);
-        if records.is_empty() && vanished.is_empty() && !advances {
-            return Ok(());
+        if records.is_empty() && vanished.is_empty() {
+            // Nothing to write but progress: persist it once per reorg window, saving an fsync
+            // per empty block.
+            let unsaved = to.saturating_sub(self.checkpoint.unwrap_or(0));
+            if self.checkpoint.is_some() && unsaved < self.config.confirmations.max(1) {
+                self.mark_processed(to);
+                return Ok(());
+            }
         }
         let reason = "log no longer returned by eth_getLogs (reorg)";
         let applied = self
@@ -331,8 +340,13 @@ impl Ingestor {
             .await?;
         self.count(applied);
         self.checkpoint = self.checkpoint.max(Some(to));
-        Status::raise(&self.status.last_block_processed, to);
+        self.mark_processed(to);
         Ok(())
+    }
+
+    fn mark_processed(&mut self, block: u64) {
+        self.processed = self.processed.max(Some(block));
+        Status::raise(&self.status.last_block_processed, block);
     }
 
     /// Keeps our fills of `events` and resolves their symbols and classification.

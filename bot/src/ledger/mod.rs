@@ -117,7 +117,7 @@ impl Ledger {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(2) // one writer (ingestion) and one reader (health)
             .connect_with(options)
             .await
             .map_err(|source| LedgerError::Open {
