@@ -204,10 +204,6 @@ impl Reply {
     pub(crate) fn decode<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| call.decode_error(e))
     }
-
-    fn json(&self, call: &Call) -> Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|e| call.decode_error(e))
-    }
 }
 
 impl Client {
@@ -350,7 +346,10 @@ impl Client {
         let mut items = Vec::new();
         let mut call = call.query("per_page", PER_PAGE);
         loop {
-            let page = self.send(&call, Safety::Idempotent).await?.json(&call)?;
+            let page = self
+                .send(&call, Safety::Idempotent)
+                .await?
+                .decode::<Value>(&call)?;
             let batch = page.get(key).cloned().unwrap_or(Value::Array(Vec::new()));
             items
                 .extend(serde_json::from_value::<Vec<T>>(batch).map_err(|e| call.decode_error(e))?);

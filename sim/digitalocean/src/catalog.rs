@@ -37,7 +37,7 @@ pub struct Image {
     pub name: &'static str,
     /// Distribution.
     pub distribution: &'static str,
-    /// `base` or an application image (`base` with a marketplace name in the real API).
+    /// Smallest disk it boots from, GiB.
     pub min_disk_size: u32,
 }
 

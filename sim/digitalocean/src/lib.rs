@@ -2,11 +2,21 @@
 //!
 //! It serves droplets, droplet actions, volumes, volume actions and snapshots, snapshots,
 //! firewalls, the container registry, actions, the account, tags and SSH keys with the shapes,
-//! status codes and error bodies of the real API, plus its pagination, `ratelimit-*` headers and
-//! sliding-window limits. Actions stay `in-progress` for a configurable delay. Faults (latency,
-//! 429 storms, 500s, lost create responses) are switched through [`SimHandle::set_faults`] or
-//! `POST /_sim/faults`; request counts per route are read through [`SimHandle::requests`] or
-//! `GET /_sim/requests`.
+//! status codes and error bodies of the real API (checked against DigitalOcean's OpenAPI spec by
+//! `tests/conformance.rs`), plus its pagination, `ratelimit-*` headers and sliding-window limits.
+//! Actions stay `in-progress` for a configurable delay, new droplets stay `new` and firewalls
+//! `waiting` as long.
+//!
+//! Steering, from Rust through [`SimHandle`] or over HTTP (outside `/v2`, no token needed):
+//! * `GET /_sim/requests` (counts per `"METHOD /template"`, `total`, `mutating`),
+//!   `DELETE /_sim/requests` (reset);
+//! * `GET|POST|PUT /_sim/faults` with a [`Faults`] body: latency, 429 storms, 500s, lost
+//!   responses of successful POSTs (504, 500, cut connection, stall), errored actions;
+//! * `GET|PUT /_sim/state` (the whole account as JSON), `POST /_sim/reset`.
+//!
+//! Drift is made "by hand" through the API itself (PUT a firewall, untag a droplet, detach a
+//! volume). The binary is `schwad-sim digitalocean --listen 127.0.0.1:3001 --state FILE
+//! --token TOKEN --action-delay 2s`; it prints `{"simulator":"digitalocean","base_url":...}`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
