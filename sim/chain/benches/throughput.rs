@@ -6,8 +6,10 @@
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256, address, keccak256};
+use alloy_sol_types::SolEvent;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use sim_chain::abi::TakeOrderV2;
 use sim_chain::{ChainSim, Config, Leg, LogLimits, OrderFill, Trade};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,6 +40,7 @@ async fn main() {
         sim.mine();
     }
     let mining = started.elapsed();
+    println!("RSS after mining (simulator only): {}", rss());
     println!(
         "mine {BLOCKS} blocks with {FILLS} fills: {mining:.2?} ({:.0} blocks/s)",
         rate(BLOCKS, mining)
@@ -77,7 +80,11 @@ async fn main() {
     );
 
     notifications(&sim, sale).await;
-    println!("simulator RSS after {} blocks: {}", sim.head(), rss());
+    println!(
+        "RSS after {} blocks and the client's work: {}",
+        sim.head(),
+        rss()
+    );
 }
 
 /// Resident memory of this process (simulator and client), from `/proc/self/status`.
@@ -140,7 +147,10 @@ async fn notifications(sim: &ChainSim, sale: Trade) {
     let (mut socket, _) = tokio_tungstenite::connect_async(sim.ws_url())
         .await
         .unwrap();
-    let subscribe = json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", { "address": sim_chain::BASE_ORDERBOOK }] });
+    let filter =
+        json!({ "address": sim_chain::BASE_ORDERBOOK, "topics": [TakeOrderV2::SIGNATURE_HASH] });
+    let subscribe =
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", filter] });
     socket
         .send(Message::Text(subscribe.to_string().into()))
         .await
