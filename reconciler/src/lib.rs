@@ -6,10 +6,12 @@
 //! the quarantine.
 
 pub mod cli;
+pub mod converge;
 pub mod docker;
 pub mod execute;
 pub mod exit;
 pub mod gitops;
 pub mod host;
+pub mod load;
 pub mod observe;
 pub mod ssh;

@@ -3,27 +3,18 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
-use chrono::Utc;
 use clap::ValueEnum;
-use reconciler_core::identity::ContainerSpec;
-use reconciler_core::manifest::App;
-use reconciler_core::observed::{ObservedApp, ObservedState};
-use reconciler_core::plan::{Plan, PlanOptions, plan};
 use reconciler_core::render;
 
-use super::load::Loaded;
-use crate::docker::{Engine, auth};
-use crate::execute::progress::{Event, Human, JsonLines, Progress};
-use crate::execute::prune::{prune_images, repository_of};
-use crate::execute::state::{DEFAULT_STATE_DIR, Revision, StateDir};
-use crate::execute::{Executor, Failure, Outcome, Timeouts};
+use crate::converge::{self, Ended, Settings};
+use crate::docker::auth;
+use crate::execute::Timeouts;
+use crate::execute::progress::{Human, JsonLines, Progress};
+use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
-use crate::host::LocalHost;
-use crate::observe::observe_app;
 
 /// Which half of the manifest to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,15 +62,23 @@ pub struct Args {
     /// What to converge.
     #[arg(long, value_enum, default_value_t = Scope::All)]
     pub scope: Scope,
-    /// Directory of the lock, the last-good revision and the quarantine.
+    /// Manifest commit recorded on the container.
+    #[arg(long, env = "RECONCILER_COMMIT")]
+    pub commit: Option<String>,
+    /// How to converge.
+    #[command(flatten)]
+    pub converge: ConvergeArgs,
+}
+
+/// Options of every converge (`apply` and `reconcile`).
+#[derive(Debug, clap::Args)]
+pub struct ConvergeArgs {
+    /// Directory of the lock, the journal, the last-good revision and the quarantine.
     #[arg(long, env = "RECONCILER_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Progress output.
     #[arg(long, value_enum, default_value_t = ProgressFormat::Human)]
     pub progress: ProgressFormat,
-    /// Manifest commit recorded on the container.
-    #[arg(long, env = "RECONCILER_COMMIT")]
-    pub commit: Option<String>,
     /// Timeout of a step (a stop adds its grace period, a health wait its deadline and window).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub step_timeout: Duration,
@@ -98,13 +97,36 @@ pub struct Args {
     pub docker_config: Option<PathBuf>,
 }
 
+impl ConvergeArgs {
+    /// The converge settings these arguments name.
+    pub fn settings(&self, commit: Option<String>) -> Settings {
+        Settings {
+            state_dir: self.state_dir.clone(),
+            commit,
+            timeouts: Timeouts {
+                step: self.step_timeout,
+                pull: self.pull_timeout,
+            },
+            keep_images: self.keep_images,
+            log_lines: self.log_lines,
+            docker_config: self.docker_config.clone().or_else(auth::config_path),
+        }
+    }
+}
+
+/// The progress view for `format`.
+pub fn progress(format: ProgressFormat) -> Box<dyn Progress> {
+    match format {
+        ProgressFormat::Json => Box::new(JsonLines),
+        ProgressFormat::Human => Box::new(Human::new(std::io::stdout().is_terminal())),
+    }
+}
+
 /// Converges the app scope; exit 0 converged, 3 blocked, 4 reverted, 5 locked, 1 on error.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    let started = Instant::now();
     args.scope.require_app()?;
-    let loaded = super::load::manifest(&args.file)?;
-    let app = &loaded.manifest.app;
-    let _lease = match lock::acquire(&args.state_dir) {
+    let loaded = crate::load::manifest(&args.file)?;
+    let _lease = match lock::acquire(&args.converge.state_dir) {
         Ok(lease) => lease,
         Err(e @ (LockError::Held(_) | LockError::Suspended(_))) => {
             eprintln!("{e}");
@@ -112,183 +134,35 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
         }
         Err(e) => return Err(e.into()),
     };
-    let progress: Box<dyn Progress> = match args.progress {
-        ProgressFormat::Json => Box::new(JsonLines),
-        ProgressFormat::Human => Box::new(Human::new(std::io::stdout().is_terminal())),
-    };
-    let state = StateDir::new(&args.state_dir);
-    let engine = Engine::connect().await?;
-    let observed = observe_app(&engine, &LocalHost, &state, app).await?;
-    let plan = plan_app(&loaded, args.commit.as_deref(), observed.clone());
-    let done = |outcome: &str| {
-        progress.event(&Event::Done {
-            outcome: outcome.to_owned(),
-            mutating_docker_calls: engine.recorder().count(),
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
-    };
-    let human = args.progress == ProgressFormat::Human;
-    if !plan.blocked.is_empty() {
-        eprint!("{}", render::human(&plan, false));
-        done("blocked");
-        return Ok(Exit::Blocked);
+    let settings = args.converge.settings(args.commit.clone());
+    let progress = progress(args.converge.progress);
+    let human = args.converge.progress == ProgressFormat::Human;
+    let prepared = converge::prepare(&loaded, &settings).await?;
+    if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
+        print!("{}", render::human(&prepared.plan, color));
     }
-    if plan.steps.is_empty() {
-        for note in &plan.notes {
-            eprintln!("note: {note}");
+    let report = prepared.run(&loaded, &settings, progress.as_ref()).await?;
+    Ok(match &report.ended {
+        Ended::Blocked => {
+            eprint!("{}", render::human(&report.plan, false));
+            Exit::Blocked
         }
-        if human {
-            println!("No changes: {} matches the manifest.", app.container_name);
-        }
-        done("no_changes");
-        return Ok(Exit::Ok);
-    }
-    if human {
-        print!("{}", render::human(&plan, color));
-    }
-    progress.event(&Event::Plan {
-        steps: plan.steps.len(),
-        summary: {
-            let s = plan.summary();
-            format!(
-                "{} to add, {} to change, {} to destroy",
-                s.add, s.change, s.destroy
-            )
-        },
-    });
-    let executor = Executor {
-        engine: &engine,
-        host: &LocalHost,
-        timeouts: Timeouts {
-            step: args.step_timeout,
-            pull: args.pull_timeout,
-        },
-        docker_config: args.docker_config.clone().or_else(auth::config_path),
-        secrets_file: app.secrets.as_ref().map(|s| s.env_file.clone()),
-        log_lines: args.log_lines,
-    };
-    let outcome = executor.apply(&plan, progress.as_ref()).await;
-    let mut record = state.load(&app.container_name)?;
-    let revision = revision(&engine, app, &observed, args.commit.as_deref()).await?;
-    match outcome {
-        Ok(Outcome::Converged) => {
-            let protect = revision.image_id.clone();
-            record.last_good = Some(revision);
-            state.save(&app.container_name, &record)?;
-            let reference = app.image.reference();
-            match prune_images(
-                &engine,
-                repository_of(&reference),
-                args.keep_images,
-                &protect,
-            )
-            .await
-            {
-                Ok(removed) if !removed.is_empty() => {
-                    tracing::info!(count = removed.len(), "pruned old images");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
+        Ended::NoChanges => {
+            for note in &report.plan.notes {
+                eprintln!("note: {note}");
             }
-            done("converged");
-            Ok(Exit::Ok)
+            if human {
+                println!(
+                    "No changes: {} matches the manifest.",
+                    loaded.manifest.app.container_name
+                );
+            }
+            Exit::Ok
         }
-        Ok(Outcome::Reverted(failure)) => {
-            record.quarantine(Revision {
-                image_id: failure.image_id.clone(),
-                cause: Some(failure.cause.clone()),
-                ..revision
-            });
-            state.save(&app.container_name, &record)?;
-            eprint!("{}", report(&failure));
-            done("reverted");
-            Ok(Exit::Reverted)
+        Ended::Converged => Exit::Ok,
+        Ended::Reverted(failure) => {
+            eprint!("{}", converge::failure_report(failure));
+            Exit::Reverted
         }
-        Err(e) => {
-            done("failed");
-            Err(e.into())
-        }
-    }
-}
-
-/// Observes the app scope of the live systems (for `plan` without `--observed`).
-pub async fn observe_live(
-    loaded: &Loaded,
-    scope: Scope,
-    state_dir: &std::path::Path,
-) -> anyhow::Result<ObservedState> {
-    scope.require_app()?;
-    let engine = Engine::connect().await?;
-    let app = observe_app(
-        &engine,
-        &LocalHost,
-        &StateDir::new(state_dir),
-        &loaded.manifest.app,
-    )
-    .await?;
-    Ok(ObservedState {
-        observed_at: Utc::now(),
-        infra: None,
-        app: Some(app),
     })
-}
-
-fn plan_app(loaded: &Loaded, commit: Option<&str>, observed: ObservedApp) -> Plan {
-    let observed = ObservedState {
-        observed_at: Utc::now(),
-        infra: None,
-        app: Some(observed),
-    };
-    plan(&loaded.desired(commit), &observed, &PlanOptions::default())
-}
-
-/// The desired revision as it now stands on the host.
-async fn revision(
-    engine: &Engine,
-    app: &App,
-    observed: &ObservedApp,
-    commit: Option<&str>,
-) -> anyhow::Result<Revision> {
-    let reference = app.image.reference();
-    let image = engine
-        .image(&reference)
-        .await
-        .with_context(|| format!("reading image {reference} after the apply"))?;
-    Ok(Revision {
-        spec_hash: ContainerSpec::from_app(app).hash(),
-        secrets_fingerprint: observed
-            .secrets_file
-            .as_ref()
-            .map(|s| s.fingerprint.clone()),
-        commit: commit.map(str::to_owned),
-        image: reference,
-        image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
-        repo_digests: image.map(|i| i.repo_digests).unwrap_or_default(),
-        at: Utc::now(),
-        cause: None,
-    })
-}
-
-/// The failure report: cause, then the failed container's logs and health log (already redacted).
-fn report(failure: &Failure) -> String {
-    let mut out = format!(
-        "Reverted: the new container failed its health gate: {}\nThe previous container was restored; this revision is quarantined until the manifest changes.\n",
-        failure.cause
-    );
-    out.push_str(&format!(
-        "--- last log lines of {} ---\n",
-        failure.container
-    ));
-    for line in &failure.logs {
-        out.push_str(line);
-        out.push('\n');
-    }
-    if !failure.health_log.is_empty() {
-        out.push_str("--- health check log ---\n");
-        for line in &failure.health_log {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
 }

@@ -2,11 +2,12 @@
 
 mod apply;
 mod history;
-mod load;
 mod lock;
 mod plan;
+mod reconcile;
 mod rollback;
 mod schema;
+mod status;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,9 +42,9 @@ enum Command {
     /// Converge the infrastructure and the bot container to the manifest (health-gated, reverts on failure).
     Apply(apply::Args),
     /// Periodic GitOps loop on the droplet: fetch the repository, plan and apply the app scope, journal the result.
-    Reconcile,
-    /// Show the desired and running revision, health, lock holder and convergence.
-    Status,
+    Reconcile(reconcile::Args),
+    /// Show the desired and running revision, health, lock holder and convergence (exit 0 only when converged).
+    Status(status::Args),
     /// Show the journal of past reconciles (and verify its hash chain).
     History(history::Args),
     /// Suspend or resume the periodic reconcile for maintenance.
@@ -113,9 +114,8 @@ pub async fn run(cli: Cli) -> Exit {
         Command::History(args) => history::run(&args),
         Command::Lock(args) => lock::run(&args),
         Command::Rollback(args) => rollback::run(&args).await,
-        Command::Reconcile | Command::Status => Err(anyhow::anyhow!(
-            "not yet: this command arrives with its issue; `reconciler plan` works today"
-        )),
+        Command::Reconcile(args) => reconcile::run(&args).await,
+        Command::Status(args) => status::run(&args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -42,14 +42,17 @@ pub struct Args {
 
 /// Plans and prints; exit 0 when converged, 2 when there are changes.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    let loaded = super::load::manifest(&args.file)?;
+    let loaded = crate::load::manifest(&args.file)?;
     let observed = match &args.observed {
         Some(path) => {
             let text = fs_err::read_to_string(path)?;
             serde_json::from_str::<ObservedState>(&text)
                 .with_context(|| format!("{}: not an observed-state document", path.display()))?
         }
-        None => super::apply::observe_live(&loaded, args.scope, &args.state_dir).await?,
+        None => {
+            args.scope.require_app()?;
+            crate::converge::observe_live(&loaded, &args.state_dir).await?
+        }
     };
     let options = PlanOptions {
         allow_data_loss: args.allow_data_loss.clone(),

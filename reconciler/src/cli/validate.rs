@@ -19,7 +19,7 @@ pub struct Args {
 
 /// Validates the manifest and its user_data template; prints every problem; exit 1 if any.
 pub fn run(args: &Args) -> anyhow::Result<Exit> {
-    match super::load::manifest(&args.file) {
+    match crate::load::manifest(&args.file) {
         Ok(loaded) => {
             println!(
                 "{}: valid (deployment {}, image {})",

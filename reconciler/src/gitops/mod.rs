@@ -4,4 +4,5 @@
 pub mod git;
 pub mod journal;
 pub mod lock;
+pub mod reconcile;
 pub mod state;

@@ -1,6 +1,6 @@
-//! What the periodic reconcile remembers between runs, for `status`: the revision it last saw in git, the last one
-//! that passed its health gate, and how the last attempt ended. Losing this file loses history, never correctness:
-//! what runs is always read back from Docker's labels.
+//! What the periodic reconcile remembers between runs, for `status`: the revision it last saw in git and how the
+//! last attempt ended (the last good and quarantined revisions live in [`crate::execute::state`]). Losing this file
+//! loses history, never correctness: what runs is always read back from Docker's labels.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::Outcome;
 
-/// A deployed or desired revision.
+/// The revision at the tip of the deployment ref.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revision {
+pub struct Desired {
     /// Manifest commit.
     pub commit: String,
+    /// Container name.
+    pub app: String,
     /// Image reference.
     pub image: String,
     /// Spec hash of the container.
@@ -24,9 +26,7 @@ pub struct Revision {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// The revision at the tip of the ref when last fetched.
-    pub desired: Option<Revision>,
-    /// The last revision that passed its health gate.
-    pub last_good: Option<Revision>,
+    pub desired: Option<Desired>,
     /// When a reconcile last ended converged.
     pub last_success: Option<DateTime<Utc>>,
     /// When a reconcile last ran.
@@ -35,6 +35,8 @@ pub struct State {
     pub last_outcome: Option<Outcome>,
     /// Its error, if it failed.
     pub last_error: Option<String>,
+    /// Key of the last failure journaled, so a failure that repeats every minute is journaled once.
+    pub last_journaled_failure: Option<String>,
 }
 
 fn path(state_dir: &Path) -> PathBuf {
@@ -70,8 +72,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(State::load(dir.path()).unwrap(), State::default());
         let state = State {
-            last_good: Some(Revision {
+            desired: Some(Desired {
                 commit: "abc".into(),
+                app: "schwad".into(),
                 image: "schwad:v1".into(),
                 spec_hash: "v1:00".into(),
             }),

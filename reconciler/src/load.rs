@@ -1,4 +1,4 @@
-//! Reading the manifest and what it references from disk: the only place the CLI touches manifest files.
+//! Reading the manifest and what it references: from disk (the CLI) or from a git commit (the periodic reconcile).
 
 use std::path::Path;
 
@@ -24,6 +24,14 @@ impl Loaded {
             commit,
         }
     }
+}
+
+/// Parses and validates manifest `text` for the app scope (user_data is not rendered: only the infra scope needs it).
+pub fn app_manifest(name: &str, text: &str) -> Result<Loaded, manifest::ManifestError> {
+    Ok(Loaded {
+        manifest: manifest::parse(name, text)?,
+        user_data: None,
+    })
 }
 
 /// Reads, parses and validates the manifest at `path`, and renders its user_data template.

@@ -1,0 +1,344 @@
+//! One converge of the app scope — observe → plan → execute → record — shared by `apply` and the periodic
+//! `reconcile`. It decides nothing itself: the plan comes from `reconciler-core`, the steps run in the executor, and
+//! the outcome goes back to the caller, which prints or journals it.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::Utc;
+use reconciler_core::identity::ContainerSpec;
+use reconciler_core::manifest::App;
+use reconciler_core::observed::{ObservedApp, ObservedState};
+use reconciler_core::plan::{Plan, PlanOptions, plan};
+
+use crate::docker::Engine;
+use crate::execute::progress::{Event, Progress};
+use crate::execute::prune::{prune_images, repository_of};
+use crate::execute::state::{Revision, StateDir};
+use crate::execute::{Executor, Failure, Outcome, Timeouts};
+use crate::gitops::journal::StepRecord;
+use crate::host::LocalHost;
+use crate::load::Loaded;
+use crate::observe::observe_app;
+
+/// How to converge.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// State directory (last good revision, quarantine).
+    pub state_dir: PathBuf,
+    /// Manifest commit recorded on the container.
+    pub commit: Option<String>,
+    /// Step timeouts.
+    pub timeouts: Timeouts,
+    /// Images older than the running one kept for a fast rollback.
+    pub keep_images: usize,
+    /// Log lines of a failed container to show.
+    pub log_lines: usize,
+    /// Docker config file with registry credentials.
+    pub docker_config: Option<PathBuf>,
+}
+
+/// How a converge ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Nothing to do.
+    NoChanges,
+    /// Every step ran and the container passed its health gate.
+    Converged,
+    /// A safety guard blocked the plan; nothing ran.
+    Blocked,
+    /// The new container failed its health gate; the previous one runs again and the revision is quarantined.
+    Reverted(Box<Failure>),
+}
+
+/// What a converge did.
+#[derive(Debug)]
+pub struct Report {
+    /// The plan it ran (or would have run, when blocked).
+    pub plan: Plan,
+    /// How it ended.
+    pub ended: Ended,
+    /// The steps run, with their durations.
+    pub steps: Vec<StepRecord>,
+    /// The last revision that passed its health gate, after this converge.
+    pub last_good: Option<Revision>,
+    /// Mutating Docker API calls made.
+    pub mutating_docker_calls: usize,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Forwards progress and records each step's duration for the journal.
+struct Recording<'a> {
+    inner: &'a dyn Progress,
+    started: Mutex<Vec<(usize, String)>>,
+    steps: Mutex<Vec<StepRecord>>,
+}
+
+impl Progress for Recording<'_> {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::StepStarted {
+                index, description, ..
+            } => {
+                if let Ok(mut started) = self.started.lock() {
+                    started.push((*index, description.clone()));
+                }
+            }
+            Event::StepDone { index, elapsed_ms } => {
+                let step = self
+                    .started
+                    .lock()
+                    .ok()
+                    .and_then(|s| {
+                        s.iter()
+                            .rev()
+                            .find(|(i, _)| i == index)
+                            .map(|(_, d)| d.clone())
+                    })
+                    .unwrap_or_default();
+                if let Ok(mut steps) = self.steps.lock() {
+                    steps.push(StepRecord {
+                        step,
+                        duration_ms: *elapsed_ms,
+                        result: "ok".to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.inner.event(event);
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An observed world and its plan, ready to run.
+#[derive(Debug)]
+pub struct Prepared {
+    engine: Engine,
+    observed: ObservedApp,
+    state: StateDir,
+    started: Instant,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// Observes the app scope of `loaded` on the local Docker engine and plans. The caller holds the lock.
+pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Prepared> {
+    let started = Instant::now();
+    let state = StateDir::new(&settings.state_dir);
+    let engine = Engine::connect().await?;
+    let observed = observe_app(&engine, &LocalHost, &state, &loaded.manifest.app).await?;
+    let plan = plan_app(loaded, settings.commit.as_deref(), observed.clone());
+    Ok(Prepared {
+        engine,
+        observed,
+        state,
+        started,
+        plan,
+    })
+}
+
+/// Observes, plans and converges the app scope of `loaded`. The caller holds the lock.
+pub async fn app(
+    loaded: &Loaded,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> anyhow::Result<Report> {
+    prepare(loaded, settings)
+        .await?
+        .run(loaded, settings, progress)
+        .await
+}
+
+impl Prepared {
+    /// Runs the plan: nothing when it is empty or blocked.
+    pub async fn run(
+        self,
+        loaded: &Loaded,
+        settings: &Settings,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<Report> {
+        let Self {
+            engine,
+            observed,
+            state,
+            started,
+            plan,
+        } = self;
+        let app = &loaded.manifest.app;
+        let mut record = state.load(&app.container_name)?;
+        let mut report = Report {
+            plan,
+            ended: Ended::NoChanges,
+            steps: Vec::new(),
+            last_good: record.last_good.clone(),
+            mutating_docker_calls: 0,
+            elapsed_ms: 0,
+        };
+        let done = |report: &mut Report, outcome: &str| {
+            report.mutating_docker_calls = engine.recorder().count();
+            report.elapsed_ms = elapsed_ms(started);
+            progress.event(&Event::Done {
+                outcome: outcome.to_owned(),
+                mutating_docker_calls: report.mutating_docker_calls,
+                elapsed_ms: report.elapsed_ms,
+            });
+        };
+        if !report.plan.blocked.is_empty() {
+            report.ended = Ended::Blocked;
+            done(&mut report, "blocked");
+            return Ok(report);
+        }
+        if report.plan.steps.is_empty() {
+            done(&mut report, "no_changes");
+            return Ok(report);
+        }
+        let summary = report.plan.summary();
+        progress.event(&Event::Plan {
+            steps: report.plan.steps.len(),
+            summary: format!(
+                "{} to add, {} to change, {} to destroy",
+                summary.add, summary.change, summary.destroy
+            ),
+        });
+        let executor = Executor {
+            engine: &engine,
+            host: &LocalHost,
+            timeouts: settings.timeouts,
+            docker_config: settings.docker_config.clone(),
+            secrets_file: app.secrets.as_ref().map(|s| s.env_file.clone()),
+            log_lines: settings.log_lines,
+        };
+        let recording = Recording {
+            inner: progress,
+            started: Mutex::new(Vec::new()),
+            steps: Mutex::new(Vec::new()),
+        };
+        let outcome = executor.apply(&report.plan, &recording).await;
+        report.steps = recording.steps.into_inner().unwrap_or_default();
+        let revision = revision(&engine, app, &observed, settings.commit.as_deref()).await?;
+        match outcome {
+            Ok(Outcome::Converged) => {
+                let protect = revision.image_id.clone();
+                record.last_good = Some(revision);
+                state.save(&app.container_name, &record)?;
+                report.last_good = record.last_good.clone();
+                let reference = app.image.reference();
+                match prune_images(
+                    &engine,
+                    repository_of(&reference),
+                    settings.keep_images,
+                    &protect,
+                )
+                .await
+                {
+                    Ok(removed) if !removed.is_empty() => {
+                        tracing::info!(count = removed.len(), "pruned old images");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
+                }
+                report.ended = Ended::Converged;
+                done(&mut report, "converged");
+            }
+            Ok(Outcome::Reverted(failure)) => {
+                record.quarantine(Revision {
+                    image_id: failure.image_id.clone(),
+                    cause: Some(failure.cause.clone()),
+                    ..revision
+                });
+                state.save(&app.container_name, &record)?;
+                report.ended = Ended::Reverted(failure);
+                done(&mut report, "reverted");
+            }
+            Err(e) => {
+                done(&mut report, "failed");
+                return Err(e.into());
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Observes the app scope of the live systems (for `plan` without `--observed`).
+pub async fn observe_live(
+    loaded: &Loaded,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<ObservedState> {
+    let engine = Engine::connect().await?;
+    let app = observe_app(
+        &engine,
+        &LocalHost,
+        &StateDir::new(state_dir),
+        &loaded.manifest.app,
+    )
+    .await?;
+    Ok(ObservedState {
+        observed_at: Utc::now(),
+        infra: None,
+        app: Some(app),
+    })
+}
+
+fn plan_app(loaded: &Loaded, commit: Option<&str>, observed: ObservedApp) -> Plan {
+    let observed = ObservedState {
+        observed_at: Utc::now(),
+        infra: None,
+        app: Some(observed),
+    };
+    plan(&loaded.desired(commit), &observed, &PlanOptions::default())
+}
+
+/// The desired revision as it now stands on the host.
+async fn revision(
+    engine: &Engine,
+    app: &App,
+    observed: &ObservedApp,
+    commit: Option<&str>,
+) -> anyhow::Result<Revision> {
+    let reference = app.image.reference();
+    let image = engine
+        .image(&reference)
+        .await
+        .with_context(|| format!("reading image {reference} after the apply"))?;
+    Ok(Revision {
+        spec_hash: ContainerSpec::from_app(app).hash(),
+        secrets_fingerprint: observed
+            .secrets_file
+            .as_ref()
+            .map(|s| s.fingerprint.clone()),
+        commit: commit.map(str::to_owned),
+        image: reference,
+        image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+        repo_digests: image.map(|i| i.repo_digests).unwrap_or_default(),
+        at: Utc::now(),
+        cause: None,
+    })
+}
+
+/// The failure report: cause, then the failed container's logs and health log (already redacted).
+pub fn failure_report(failure: &Failure) -> String {
+    let mut out = format!(
+        "Reverted: the new container failed its health gate: {}\nThe previous container was restored; this \
+         revision is quarantined until the manifest changes.\n--- last log lines of {} ---\n",
+        failure.cause, failure.container
+    );
+    for line in &failure.logs {
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !failure.health_log.is_empty() {
+        out.push_str("--- health check log ---\n");
+        for line in &failure.health_log {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,253 @@
+//! One periodic reconcile: take the lock, fetch the tip of the ref, read and validate the manifest at that commit,
+//! converge the app scope, and journal what happened. An invalid manifest at the tip changes nothing: the last good
+//! revision keeps running. A revision that failed its health gate stays quarantined until the manifest changes.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use reconciler_core::identity::ContainerSpec;
+use reconciler_core::render;
+use sha2::{Digest, Sha256};
+
+use super::git::Source;
+use super::journal::{Entry, Journal, Outcome};
+use super::lock::{self, LockError};
+use super::state::{Desired, State};
+use crate::converge::{self, Ended, Report, Settings};
+use crate::execute::progress::Progress;
+use crate::exit::Exit;
+
+/// What to reconcile.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The deployment repository and ref.
+    pub source: Source,
+    /// Manifest path inside the repository.
+    pub path: String,
+    /// Converge settings (the commit is filled in per run).
+    pub settings: Settings,
+    /// The journal.
+    pub journal: Journal,
+}
+
+impl Target {
+    fn state_dir(&self) -> &PathBuf {
+        &self.settings.state_dir
+    }
+}
+
+/// Runs one reconcile and returns its exit code.
+pub async fn once(target: &Target, progress: &dyn Progress) -> anyhow::Result<Exit> {
+    let mut lease = match lock::acquire(target.state_dir()) {
+        Ok(lease) => lease,
+        Err(e @ (LockError::Held(_) | LockError::Suspended(_))) => {
+            eprintln!("{e}");
+            return Ok(Exit::Locked);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut state = State::load(target.state_dir())?;
+    state.last_attempt = Some(Utc::now());
+    let result = attempt(target, &mut state, &mut lease, progress).await;
+    let exit = match result {
+        Ok(exit) => exit,
+        Err(failure) => {
+            let message = format!("{:#}", failure.error);
+            journal_failure(
+                target,
+                &mut state,
+                failure.outcome,
+                failure.commit.as_deref().unwrap_or(""),
+                &message,
+            )?;
+            state.last_outcome = Some(failure.outcome);
+            state.last_error = Some(message.clone());
+            eprintln!("error: {message}");
+            Exit::Error
+        }
+    };
+    state.save(target.state_dir())?;
+    Ok(exit)
+}
+
+struct Failure {
+    outcome: Outcome,
+    commit: Option<String>,
+    error: anyhow::Error,
+}
+
+fn failed(outcome: Outcome, commit: Option<&str>) -> impl FnOnce(anyhow::Error) -> Failure + '_ {
+    move |error| Failure {
+        outcome,
+        commit: commit.map(str::to_owned),
+        error,
+    }
+}
+
+async fn attempt(
+    target: &Target,
+    state: &mut State,
+    lease: &mut lock::Lease,
+    progress: &dyn Progress,
+) -> Result<Exit, Failure> {
+    let commit = target
+        .source
+        .fetch()
+        .await
+        .map_err(|e| failed(Outcome::Failed, None)(e.into()))?;
+    let _ = lease.set_commit(&commit);
+    let text = target
+        .source
+        .read(&commit, &target.path)
+        .await
+        .map_err(|e| failed(Outcome::Invalid, Some(&commit))(e.into()))?;
+    let name = format!("{}@{commit:.12}", target.path);
+    let loaded = crate::load::app_manifest(&name, &text)
+        .map_err(|e| failed(Outcome::Invalid, Some(&commit))(e.into()))?;
+    let app = &loaded.manifest.app;
+    state.desired = Some(Desired {
+        commit: commit.clone(),
+        app: app.container_name.clone(),
+        image: app.image.reference(),
+        spec_hash: ContainerSpec::from_app(app).hash(),
+    });
+    let settings = Settings {
+        commit: Some(commit.clone()),
+        ..target.settings.clone()
+    };
+    let report = converge::app(&loaded, &settings, progress)
+        .await
+        .map_err(failed(Outcome::Failed, Some(&commit)))?;
+    let exit = match &report.ended {
+        Ended::NoChanges => {
+            for note in &report.plan.notes {
+                tracing::info!(%note, "reconcile: nothing to do");
+            }
+            Exit::Ok
+        }
+        Ended::Converged => {
+            journal(target, &commit, &report, Outcome::Applied, None, None)
+                .map_err(failed(Outcome::Failed, Some(&commit)))?;
+            Exit::Ok
+        }
+        Ended::Blocked => {
+            let reason = report
+                .plan
+                .blocked
+                .iter()
+                .map(|b| format!("{}: {}", b.resource, b.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            eprint!("{}", render::human(&report.plan, false));
+            if state.last_journaled_failure.as_deref()
+                != Some(&failure_key(Outcome::Blocked, &commit, &reason))
+            {
+                journal(
+                    target,
+                    &commit,
+                    &report,
+                    Outcome::Blocked,
+                    None,
+                    Some(reason.clone()),
+                )
+                .map_err(failed(Outcome::Failed, Some(&commit)))?;
+                state.last_journaled_failure =
+                    Some(failure_key(Outcome::Blocked, &commit, &reason));
+            }
+            state.last_outcome = Some(Outcome::Blocked);
+            state.last_error = Some(reason);
+            return Ok(Exit::Blocked);
+        }
+        Ended::Reverted(failure) => {
+            eprint!("{}", converge::failure_report(failure));
+            let target_commit = report.last_good.as_ref().and_then(|r| r.commit.clone());
+            journal(
+                target,
+                &commit,
+                &report,
+                Outcome::Reverted,
+                target_commit,
+                Some(failure.cause.clone()),
+            )
+            .map_err(failed(Outcome::Failed, Some(&commit)))?;
+            state.last_outcome = Some(Outcome::Reverted);
+            state.last_error = Some(failure.cause.clone());
+            return Ok(Exit::Reverted);
+        }
+    };
+    state.last_success = Some(Utc::now());
+    state.last_outcome = Some(Outcome::Applied);
+    state.last_error = None;
+    state.last_journaled_failure = None;
+    Ok(exit)
+}
+
+fn failure_key(outcome: Outcome, commit: &str, message: &str) -> String {
+    format!("{outcome:?}:{commit}:{message}")
+}
+
+fn plan_hash(report: &Report) -> String {
+    hex::encode(Sha256::digest(render::json(&report.plan).as_bytes()))
+}
+
+fn summary(report: &Report) -> String {
+    let s = report.plan.summary();
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    )
+}
+
+fn journal(
+    target: &Target,
+    commit: &str,
+    report: &Report,
+    outcome: Outcome,
+    revert_target: Option<String>,
+    message: Option<String>,
+) -> anyhow::Result<()> {
+    let health = match &report.ended {
+        Ended::Converged => Some("healthy and stable for the stability window".to_owned()),
+        Ended::Reverted(f) => Some(format!("failed: {}", f.cause)),
+        _ => None,
+    };
+    target.journal.append(Entry {
+        time: Utc::now(),
+        commit: commit.to_owned(),
+        plan_summary: summary(report),
+        plan_hash: plan_hash(report),
+        steps: report.steps.clone(),
+        health,
+        outcome,
+        revert_target,
+        message,
+    })?;
+    Ok(())
+}
+
+/// Journals a failure before any plan existed, once per distinct failure.
+fn journal_failure(
+    target: &Target,
+    state: &mut State,
+    outcome: Outcome,
+    commit: &str,
+    message: &str,
+) -> anyhow::Result<()> {
+    let key = failure_key(outcome, commit, message);
+    if state.last_journaled_failure.as_deref() == Some(&key) {
+        return Ok(());
+    }
+    target.journal.append(Entry {
+        time: Utc::now(),
+        commit: commit.to_owned(),
+        plan_summary: String::new(),
+        plan_hash: String::new(),
+        steps: Vec::new(),
+        health: None,
+        outcome,
+        revert_target: None,
+        message: Some(message.to_owned()),
+    })?;
+    state.last_journaled_failure = Some(key);
+    Ok(())
+}
