@@ -110,6 +110,10 @@ impl ChainSim {
                 // Either a shutdown request or the handle going away stops the server.
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
+            // No Nagle: a notification right after a reply must not wait for the client's delayed ACK.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                let _ = stream.set_nodelay(true);
+            });
             if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await
