@@ -342,3 +342,57 @@ pub fn failure_report(failure: &Failure) -> String {
     }
     out
 }
+
+/// What an infra converge did.
+#[derive(Debug)]
+pub struct InfraReport {
+    /// The plan it ran (or would have run, when blocked).
+    pub plan: Plan,
+    /// How it ended ([`Ended::Reverted`] never happens here).
+    pub ended: Ended,
+    /// The steps run, with their durations.
+    pub steps: Vec<StepRecord>,
+}
+
+/// Observes the infra scope of `loaded` on DigitalOcean and plans it (the app scope is not observed).
+pub async fn prepare_infra(
+    loaded: &Loaded,
+    client: &digitalocean_api::Client,
+    options: &PlanOptions,
+) -> Plan {
+    let infra = crate::observe::digitalocean::observe_infra(client, &loaded.manifest).await;
+    let observed = ObservedState {
+        observed_at: Utc::now(),
+        infra: Some(infra),
+        app: None,
+    };
+    plan(&loaded.desired(None), &observed, options)
+}
+
+/// Runs an infra `plan` made by [`prepare_infra`]: nothing when it is empty or blocked. The caller holds the lock.
+pub async fn infra(
+    loaded: &Loaded,
+    client: &digitalocean_api::Client,
+    plan: Plan,
+    progress: &dyn Progress,
+) -> anyhow::Result<InfraReport> {
+    let mut report = InfraReport {
+        plan,
+        ended: Ended::NoChanges,
+        steps: Vec::new(),
+    };
+    if !report.plan.blocked.is_empty() {
+        report.ended = Ended::Blocked;
+        return Ok(report);
+    }
+    if report.plan.steps.is_empty() {
+        return Ok(report);
+    }
+    let executor = crate::execute::digitalocean::InfraExecutor {
+        client,
+        user_data: loaded.user_data.as_deref(),
+    };
+    report.steps = executor.apply(&report.plan.steps, progress).await?;
+    report.ended = Ended::Converged;
+    Ok(report)
+}

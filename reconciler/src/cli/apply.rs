@@ -1,11 +1,14 @@
-//! `reconciler apply`: observe, plan and converge the app scope on the Docker engine, health-gated, with an
+//! `reconciler apply`: observe, plan and converge the DigitalOcean resources, then the app scope on the Docker engine, health-gated, with an
 //! automatic revert (exit 4) that quarantines the failed revision.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::ValueEnum;
+use digitalocean_api::{Client, ClientConfig};
+use reconciler_core::plan::PlanOptions;
 use reconciler_core::render;
 
 use crate::converge::{self, Ended, Settings};
@@ -15,6 +18,7 @@ use crate::execute::progress::{Human, JsonLines, Progress};
 use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
+use crate::load::Loaded;
 
 /// Which half of the manifest to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -28,14 +32,32 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Fails unless the scope is the app alone (the infra half needs the DigitalOcean observer).
-    pub fn require_app(self) -> anyhow::Result<()> {
-        match self {
-            Self::App => Ok(()),
-            Self::Infra | Self::All => anyhow::bail!(
-                "--scope infra and all need the DigitalOcean observer, which is not wired yet; use --scope app"
-            ),
-        }
+    /// Whether the DigitalOcean resources are in scope.
+    pub fn includes_infra(self) -> bool {
+        matches!(self, Self::Infra | Self::All)
+    }
+
+    /// Whether the container and its host are in scope.
+    pub fn includes_app(self) -> bool {
+        matches!(self, Self::App | Self::All)
+    }
+}
+
+/// How to reach DigitalOcean: the token comes from `DIGITALOCEAN_ACCESS_TOKEN` and the base URL from
+/// `DIGITALOCEAN_API_URL` (a simulator in tests and sandboxes).
+#[derive(Debug, clap::Args)]
+pub struct DigitalOceanArgs {
+    /// Pause between polls of a DigitalOcean action (a droplet create, a volume attach).
+    #[arg(long, env = "RECONCILER_DO_POLL_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub do_poll_interval: Duration,
+}
+
+impl DigitalOceanArgs {
+    /// The API client these arguments and the environment name.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let mut config = ClientConfig::from_env().context("configuring the DigitalOcean client")?;
+        config.poll.interval = self.do_poll_interval;
+        Ok(Client::new(config)?)
     }
 }
 
@@ -65,9 +87,15 @@ pub struct Args {
     /// Manifest commit recorded on the container.
     #[arg(long, env = "RECONCILER_COMMIT")]
     pub commit: Option<String>,
+    /// Allow changes that destroy the data on this volume (repeatable); a fresh snapshot is taken first.
+    #[arg(long, value_name = "VOLUME")]
+    pub allow_data_loss: Vec<String>,
     /// How to converge.
     #[command(flatten)]
     pub converge: ConvergeArgs,
+    /// How to reach DigitalOcean.
+    #[command(flatten)]
+    pub digitalocean: DigitalOceanArgs,
 }
 
 /// Options of every converge (`apply` and `reconcile`).
@@ -122,9 +150,9 @@ pub fn progress(format: ProgressFormat) -> Box<dyn Progress> {
     }
 }
 
-/// Converges the app scope; exit 0 converged, 3 blocked, 4 reverted, 5 locked, 1 on error.
+/// Converges the infra scope, then the app scope; exit 0 converged, 3 blocked, 4 reverted, 5 locked, 6 when part of
+/// the infra could not be observed, 1 on error.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    args.scope.require_app()?;
     let loaded = crate::load::manifest(&args.file)?;
     let _lease = match lock::acquire(&args.converge.state_dir) {
         Ok(lease) => lease,
@@ -134,14 +162,59 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
         }
         Err(e) => return Err(e.into()),
     };
-    let settings = args.converge.settings(args.commit.clone());
     let progress = progress(args.converge.progress);
     let human = args.converge.progress == ProgressFormat::Human;
-    let prepared = converge::prepare(&loaded, &settings).await?;
+    let mut incomplete = false;
+    if args.scope.includes_infra() {
+        let client = args.digitalocean.client()?;
+        let options = PlanOptions {
+            allow_data_loss: args.allow_data_loss.clone(),
+        };
+        let plan = converge::prepare_infra(&loaded, &client, &options).await;
+        if human && !plan.steps.is_empty() && plan.blocked.is_empty() {
+            print!("{}", render::human(&plan, color));
+        }
+        let report = converge::infra(&loaded, &client, plan, progress.as_ref()).await?;
+        for unknown in &report.plan.unknown {
+            eprintln!("warning: {} not observed: {}", unknown.kind, unknown.reason);
+        }
+        incomplete = !report.plan.unknown.is_empty();
+        match report.ended {
+            Ended::Blocked => {
+                eprint!("{}", render::human(&report.plan, false));
+                return Ok(Exit::Blocked);
+            }
+            Ended::NoChanges if human => {
+                println!("No changes: the DigitalOcean resources match the manifest.");
+            }
+            _ => {}
+        }
+    }
+    let exit = if args.scope.includes_app() {
+        converge_app(args, &loaded, color, progress.as_ref()).await?
+    } else {
+        Exit::Ok
+    };
+    Ok(if exit == Exit::Ok && incomplete {
+        Exit::Incomplete
+    } else {
+        exit
+    })
+}
+
+async fn converge_app(
+    args: &Args,
+    loaded: &Loaded,
+    color: bool,
+    progress: &dyn Progress,
+) -> anyhow::Result<Exit> {
+    let settings = args.converge.settings(args.commit.clone());
+    let human = args.converge.progress == ProgressFormat::Human;
+    let prepared = converge::prepare(loaded, &settings).await?;
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }
-    let report = prepared.run(&loaded, &settings, progress.as_ref()).await?;
+    let report = prepared.run(loaded, &settings, progress).await?;
     Ok(match &report.ended {
         Ended::Blocked => {
             eprint!("{}", render::human(&report.plan, false));

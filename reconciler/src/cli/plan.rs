@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use chrono::Utc;
 use reconciler_core::observed::ObservedState;
 use reconciler_core::plan::{PlanOptions, plan};
 use reconciler_core::render;
 
 use crate::exit::Exit;
+use crate::load::Loaded;
+use crate::observe::digitalocean::observe_infra;
 
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +41,33 @@ pub struct Args {
     /// Manifest commit recorded on the container.
     #[arg(long, env = "RECONCILER_COMMIT")]
     pub commit: Option<String>,
+    /// How to reach DigitalOcean.
+    #[command(flatten)]
+    pub digitalocean: super::apply::DigitalOceanArgs,
+}
+
+/// Observes the scopes `args` name: DigitalOcean and the local Docker engine, read together.
+async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<ObservedState> {
+    let infra = async {
+        if !args.scope.includes_infra() {
+            return Ok(None);
+        }
+        let client = args.digitalocean.client()?;
+        anyhow::Ok(Some(observe_infra(&client, &loaded.manifest).await))
+    };
+    let app = async {
+        if !args.scope.includes_app() {
+            return Ok(None);
+        }
+        let observed = crate::converge::observe_live(loaded, &args.state_dir).await?;
+        anyhow::Ok(observed.app)
+    };
+    let (infra, app) = tokio::try_join!(infra, app)?;
+    Ok(ObservedState {
+        observed_at: Utc::now(),
+        infra,
+        app,
+    })
 }
 
 /// Plans and prints; exit 0 when converged, 2 when there are changes.
@@ -49,10 +79,7 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
             serde_json::from_str::<ObservedState>(&text)
                 .with_context(|| format!("{}: not an observed-state document", path.display()))?
         }
-        None => {
-            args.scope.require_app()?;
-            crate::converge::observe_live(&loaded, &args.state_dir).await?
-        }
+        None => observe(args, &loaded).await?,
     };
     let options = PlanOptions {
         allow_data_loss: args.allow_data_loss.clone(),

@@ -2,6 +2,7 @@
 //! it hangs. A failed health gate runs the plan's revert steps and reports the cause with the failed container's
 //! last log lines (secrets redacted).
 
+pub mod digitalocean;
 mod health;
 pub mod progress;
 pub mod prune;

@@ -1,6 +1,8 @@
 //! Observation of the app scope: the Docker engine (managed containers, the desired image), the host (data
 //! directory, secrets env file) and the quarantine recorded in the state directory. The DigitalOcean half is
-//! observed elsewhere.
+//! observed in [`digitalocean`].
+
+pub mod digitalocean;
 
 use reconciler_core::manifest::App;
 use reconciler_core::observed::ObservedApp;

@@ -13,6 +13,30 @@ pub struct Registry {
     /// Region slug.
     #[serde(default)]
     pub region: String,
+    /// The subscription, when the API reports it.
+    #[serde(default)]
+    pub subscription: Option<Subscription>,
+}
+
+impl Registry {
+    /// Slug of the subscription tier (`starter`, `basic`, `professional`), when known.
+    pub fn tier_slug(&self) -> Option<&str> {
+        self.subscription.as_ref().map(|s| s.tier.slug.as_str())
+    }
+}
+
+/// A registry's subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Subscription {
+    /// Its tier.
+    pub tier: SubscriptionTier,
+}
+
+/// A subscription tier.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubscriptionTier {
+    /// Slug: `starter`, `basic` or `professional`.
+    pub slug: String,
 }
 
 /// The body of `POST /v2/registry`.

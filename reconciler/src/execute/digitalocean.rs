@@ -1,0 +1,409 @@
+//! Executor of the infra operations of a plan on DigitalOcean: one API call per step (plus the polling of its
+//! action), in plan order, deciding nothing. Resources created by an earlier step (`Planned(name)`) are resolved to
+//! the ids the create returned. The client makes creates safe to retry (a lost response is looked up, never
+//! repeated) and rides out 429s and 5xx on idempotent calls.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use digitalocean_api::Client;
+use digitalocean_api::models::{
+    CreateDroplet, CreateRegistry, CreateVolume, DropletAction, Filesystem, FirewallSpec,
+    InboundRule, OutboundRule, TaggedResource, Targets,
+};
+use reconciler_core::manifest::{self, FirewallRule, Protocol};
+use reconciler_core::plan::{DropletRef, Operation, Step, Taggable, VolumeRef};
+use reconciler_core::render;
+
+use super::progress::{Event, Progress};
+use crate::gitops::journal::StepRecord;
+
+/// Whether `op` acts on DigitalOcean (the rest run on the droplet's Docker engine and host).
+pub fn is_infra(op: &Operation) -> bool {
+    !matches!(
+        op,
+        Operation::EnsureDataDir { .. }
+            | Operation::PullImage { .. }
+            | Operation::CreateContainer { .. }
+            | Operation::StartContainer { .. }
+            | Operation::StopContainer { .. }
+            | Operation::RenameContainer { .. }
+            | Operation::WaitHealthy { .. }
+            | Operation::RemoveContainer { .. }
+    )
+}
+
+/// Runs infra steps against one DigitalOcean account.
+#[derive(Debug)]
+pub struct InfraExecutor<'a> {
+    /// The API client.
+    pub client: &'a Client,
+    /// The rendered cloud-init user_data sent with a droplet create (the plan names the template it came from).
+    pub user_data: Option<&'a str>,
+}
+
+/// A step of the infra phase failed; the steps before it took effect.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    /// DigitalOcean refused or failed the step.
+    #[error("step {index} ({step})")]
+    Api {
+        /// 1-based step index.
+        index: usize,
+        /// What the step does.
+        step: String,
+        /// Why.
+        #[source]
+        source: digitalocean_api::Error,
+    },
+    /// The step names a resource an earlier step should have created.
+    #[error("step {index} ({step}): no earlier step created {name}")]
+    Unresolved {
+        /// 1-based step index.
+        index: usize,
+        /// What the step does.
+        step: String,
+        /// The planned resource.
+        name: String,
+    },
+    /// The API client cannot carry out this operation.
+    #[error("step {index} ({step}): {reason}")]
+    Unsupported {
+        /// 1-based step index.
+        index: usize,
+        /// What the step does.
+        step: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+}
+
+/// Why one step failed, before it is tied to its index.
+enum Failed {
+    Api(digitalocean_api::Error),
+    Unresolved(String),
+    Unsupported(&'static str),
+}
+
+impl From<digitalocean_api::Error> for Failed {
+    fn from(e: digitalocean_api::Error) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl Failed {
+    fn at(self, index: usize, step: String) -> InfraError {
+        match self {
+            Self::Api(source) => InfraError::Api {
+                index,
+                step,
+                source,
+            },
+            Self::Unresolved(name) => InfraError::Unresolved { index, step, name },
+            Self::Unsupported(reason) => InfraError::Unsupported {
+                index,
+                step,
+                reason,
+            },
+        }
+    }
+}
+
+/// Ids of resources created during this run, by name.
+#[derive(Debug, Default)]
+struct Created {
+    droplets: HashMap<String, u64>,
+    volumes: HashMap<String, String>,
+}
+
+impl Created {
+    fn droplet(&self, r: &DropletRef) -> Result<u64, Failed> {
+        match r {
+            DropletRef::Id(id) => Ok(*id),
+            DropletRef::Planned(name) => self
+                .droplets
+                .get(name)
+                .copied()
+                .ok_or_else(|| Failed::Unresolved(format!("droplet {name}"))),
+        }
+    }
+
+    fn volume(&self, r: &VolumeRef) -> Result<String, Failed> {
+        match r {
+            VolumeRef::Id(id) => Ok(id.clone()),
+            VolumeRef::Planned(name) => self
+                .volumes
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Failed::Unresolved(format!("volume {name}"))),
+        }
+    }
+}
+
+impl InfraExecutor<'_> {
+    /// Runs the infra steps of `steps` in order, stopping at the first failure. Returns what each step took.
+    pub async fn apply(
+        &self,
+        steps: &[Step],
+        progress: &dyn Progress,
+    ) -> Result<Vec<StepRecord>, InfraError> {
+        let infra: Vec<&Step> = steps.iter().filter(|s| is_infra(&s.op)).collect();
+        let mut created = Created::default();
+        let mut records = Vec::with_capacity(infra.len());
+        for (i, step) in infra.iter().enumerate() {
+            let index = i + 1;
+            let description = render::describe(&step.op);
+            progress.event(&Event::StepStarted {
+                index,
+                total: infra.len(),
+                description: description.clone(),
+            });
+            let started = Instant::now();
+            self.run(&step.op, &mut created)
+                .await
+                .map_err(|e| e.at(index, description.clone()))?;
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            progress.event(&Event::StepDone { index, elapsed_ms });
+            records.push(StepRecord {
+                step: description,
+                duration_ms: elapsed_ms,
+                result: "ok".to_owned(),
+            });
+        }
+        Ok(records)
+    }
+
+    async fn run(&self, op: &Operation, created: &mut Created) -> Result<(), Failed> {
+        let c = self.client;
+        match op {
+            Operation::CreateRegistry { name, tier, region } => {
+                c.create_registry(&CreateRegistry {
+                    name: name.clone(),
+                    subscription_tier_slug: tier.clone(),
+                    region: region.clone(),
+                })
+                .await?;
+            }
+            Operation::SetRegistryTier { .. } => {
+                return Err(Failed::Unsupported(
+                    "the API client does not change subscription tiers; change it in the control panel",
+                ));
+            }
+            Operation::CreateVolume {
+                name,
+                region,
+                size_gib,
+                filesystem,
+                tags,
+            } => {
+                let volume = c
+                    .create_volume(&CreateVolume {
+                        name: name.clone(),
+                        region: region.clone(),
+                        size_gigabytes: u64::from(*size_gib),
+                        filesystem_type: Some(match filesystem {
+                            manifest::Filesystem::Ext4 => Filesystem::Ext4,
+                            manifest::Filesystem::Xfs => Filesystem::Xfs,
+                        }),
+                        filesystem_label: None,
+                        description: "schwad bot data (managed by schwad-reconciler)".to_owned(),
+                        tags: tags.clone(),
+                    })
+                    .await?;
+                created.volumes.insert(name.clone(), volume.id);
+            }
+            Operation::ResizeVolume {
+                volume_id,
+                size_gib,
+                region,
+            } => {
+                let action = c
+                    .resize_volume(volume_id, u64::from(*size_gib), region)
+                    .await?;
+                c.wait_for_action(action.id).await?;
+            }
+            Operation::DeleteVolume { volume_id } => c.delete_volume(volume_id).await?,
+            Operation::CreateDroplet {
+                name,
+                region,
+                size,
+                image,
+                ssh_keys,
+                tags,
+                monitoring,
+                user_data,
+            } => {
+                let made = c
+                    .create_droplet(&CreateDroplet {
+                        name: name.clone(),
+                        region: region.clone(),
+                        size: size.clone(),
+                        image: image.clone(),
+                        ssh_keys: ssh_keys.clone(),
+                        tags: tags.clone(),
+                        user_data: user_data.as_ref().and(self.user_data.map(str::to_owned)),
+                        volumes: Vec::new(),
+                        monitoring: *monitoring,
+                        ipv6: false,
+                    })
+                    .await?;
+                match made.action_id {
+                    Some(action) => {
+                        c.wait_for_action(action).await?;
+                    }
+                    None => {
+                        c.wait_for_droplet_active(made.droplet.id).await?;
+                    }
+                }
+                created.droplets.insert(name.clone(), made.droplet.id);
+            }
+            Operation::ShutdownDroplet { droplet_id } => {
+                self.droplet_action(*droplet_id, &DropletAction::Shutdown)
+                    .await?;
+            }
+            Operation::ResizeDroplet { droplet_id, size } => {
+                let resize = DropletAction::Resize {
+                    size: size.clone(),
+                    disk: false,
+                };
+                self.droplet_action(*droplet_id, &resize).await?;
+            }
+            Operation::PowerOnDroplet { droplet_id } => {
+                self.droplet_action(*droplet_id, &DropletAction::PowerOn)
+                    .await?;
+            }
+            Operation::DeleteDroplet { droplet_id } => c.delete_droplet(*droplet_id).await?,
+            Operation::Tag { tag, target } => {
+                // Tagging needs the tag to exist; creating an existing one is harmless.
+                c.create_tag(tag).await?;
+                c.tag_resources(tag, &[tagged(target)]).await?;
+            }
+            Operation::Untag { tag, target } => c.untag_resources(tag, &[tagged(target)]).await?,
+            Operation::AttachVolume {
+                volume,
+                droplet,
+                region,
+            } => {
+                let volume = created.volume(volume)?;
+                let droplet = created.droplet(droplet)?;
+                let action = c.attach_volume(&volume, droplet, region).await?;
+                c.wait_for_action(action.id).await?;
+            }
+            Operation::DetachVolume {
+                volume_id,
+                droplet_id,
+                region,
+            } => {
+                let action = c.detach_volume(volume_id, *droplet_id, region).await?;
+                c.wait_for_action(action.id).await?;
+            }
+            Operation::CreateFirewall {
+                name,
+                inbound,
+                outbound,
+                tags,
+            } => {
+                c.create_firewall(&firewall_spec(name, inbound, outbound, tags))
+                    .await?;
+            }
+            Operation::UpdateFirewall {
+                firewall_id,
+                name,
+                inbound,
+                outbound,
+                tags,
+            } => {
+                c.update_firewall(firewall_id, &firewall_spec(name, inbound, outbound, tags))
+                    .await?;
+            }
+            Operation::DeleteFirewall { firewall_id } => c.delete_firewall(firewall_id).await?,
+            Operation::SnapshotVolume { volume, name, tags } => {
+                let volume = created.volume(volume)?;
+                c.create_volume_snapshot(&volume, name, tags).await?;
+            }
+            Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,
+            Operation::EnsureDataDir { .. }
+            | Operation::PullImage { .. }
+            | Operation::CreateContainer { .. }
+            | Operation::StartContainer { .. }
+            | Operation::StopContainer { .. }
+            | Operation::RenameContainer { .. }
+            | Operation::WaitHealthy { .. }
+            | Operation::RemoveContainer { .. } => {
+                return Err(Failed::Unsupported(
+                    "an app operation reached the DigitalOcean executor",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn droplet_action(&self, droplet_id: u64, action: &DropletAction) -> Result<(), Failed> {
+        let started = self.client.droplet_action(droplet_id, action).await?;
+        self.client.wait_for_action(started.id).await?;
+        Ok(())
+    }
+}
+
+fn tagged(target: &Taggable) -> TaggedResource {
+    match target {
+        Taggable::Droplet(id) => TaggedResource::droplet(*id),
+        Taggable::Volume(id) => TaggedResource::volume(id),
+    }
+}
+
+/// The API body of a firewall: all ports are `"0"`, ICMP has no ports.
+fn firewall_spec(
+    name: &str,
+    inbound: &[FirewallRule],
+    outbound: &[FirewallRule],
+    tags: &[String],
+) -> FirewallSpec {
+    let parts = |r: &FirewallRule| {
+        let (protocol, ports) = match r.protocol {
+            Protocol::Tcp => ("tcp", api_ports(&r.ports)),
+            Protocol::Udp => ("udp", api_ports(&r.ports)),
+            Protocol::Icmp => ("icmp", "0".to_owned()),
+        };
+        let targets = Targets {
+            addresses: r.addresses.clone(),
+            ..Targets::default()
+        };
+        (protocol.to_owned(), ports, targets)
+    };
+    FirewallSpec {
+        name: name.to_owned(),
+        inbound_rules: inbound
+            .iter()
+            .map(|r| {
+                let (protocol, ports, sources) = parts(r);
+                InboundRule {
+                    protocol,
+                    ports,
+                    sources,
+                }
+            })
+            .collect(),
+        outbound_rules: outbound
+            .iter()
+            .map(|r| {
+                let (protocol, ports, destinations) = parts(r);
+                OutboundRule {
+                    protocol,
+                    ports,
+                    destinations,
+                }
+            })
+            .collect(),
+        droplet_ids: Vec::new(),
+        tags: tags.to_vec(),
+    }
+}
+
+fn api_ports(ports: &str) -> String {
+    if ports == "all" {
+        "0".to_owned()
+    } else {
+        ports.to_owned()
+    }
+}

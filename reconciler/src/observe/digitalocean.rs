@@ -1,0 +1,144 @@
+//! Observation of the infra scope on DigitalOcean: one read per resource kind, issued together. A kind whose read
+//! fails is [`Observed::Unknown`] (with the error), never "absent", so the planner neither creates nor deletes it.
+//!
+//! Reads: droplets by the desired name (names are the identity the planner checks tags against, so a droplet that
+//! lost its tags is still found and never duplicated), the region's volumes, all firewalls, the registry, and the
+//! volume snapshots. A converged deployment costs five GET requests.
+
+use digitalocean_api::models::{
+    Droplet, DropletStatus, Firewall, InboundRule, OutboundRule, Snapshot, Volume,
+};
+use digitalocean_api::{Client, Error};
+use reconciler_core::manifest::{DesiredState, FirewallRule, Protocol};
+use reconciler_core::observed::{
+    DropletState, FirewallState, Observed, ObservedInfra, RegistryState, SnapshotState, VolumeState,
+};
+
+/// Reads the DigitalOcean resources the planner compares with `desired`.
+pub async fn observe_infra(client: &Client, desired: &DesiredState) -> ObservedInfra {
+    let region = desired.infra.region.to_ascii_lowercase();
+    let (droplets, volumes, firewalls, registry, snapshots) = tokio::join!(
+        client.list_droplets_by_name(&desired.infra.droplet.name),
+        client.list_volumes(None, Some(&region)),
+        client.list_firewalls(),
+        client.get_registry(),
+        client.list_snapshots(Some("volume")),
+    );
+    ObservedInfra {
+        droplets: known(droplets, "droplets", |all| {
+            all.iter().map(droplet_state).collect()
+        }),
+        volumes: known(volumes, "volumes", |all| {
+            all.iter().map(volume_state).collect()
+        }),
+        firewalls: known(firewalls, "firewalls", |all| {
+            all.iter().map(firewall_state).collect()
+        }),
+        registry: known(registry, "registry", |r| {
+            r.as_ref().map(|r| RegistryState {
+                name: r.name.clone(),
+                tier: r.tier_slug().unwrap_or_default().to_owned(),
+                region: r.region.clone(),
+            })
+        }),
+        snapshots: known(snapshots, "snapshots", |all| {
+            all.iter().map(snapshot_state).collect()
+        }),
+    }
+}
+
+fn known<T, U>(read: Result<T, Error>, kind: &str, convert: impl FnOnce(&T) -> U) -> Observed<U> {
+    match read {
+        Ok(value) => Observed::Known(convert(&value)),
+        Err(e) => {
+            tracing::warn!(kind, error = %e, "DigitalOcean read failed; the kind is unknown");
+            Observed::Unknown(format!("listing {kind} failed: {e}"))
+        }
+    }
+}
+
+fn droplet_state(d: &Droplet) -> DropletState {
+    DropletState {
+        id: d.id,
+        name: d.name.clone(),
+        region: d.region.slug.clone(),
+        size: d.size_slug.clone(),
+        image: d.image.slug.clone().unwrap_or_default(),
+        status: match d.status {
+            DropletStatus::New => "new",
+            DropletStatus::Active => "active",
+            DropletStatus::Off => "off",
+            DropletStatus::Archive => "archive",
+            DropletStatus::Unknown => "unknown",
+        }
+        .to_owned(),
+        tags: d.tags.clone(),
+        public_ipv4: d.public_ipv4().map(str::to_owned),
+    }
+}
+
+fn volume_state(v: &Volume) -> VolumeState {
+    VolumeState {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        region: v.region.slug.clone(),
+        size_gib: u32::try_from(v.size_gigabytes).unwrap_or(u32::MAX),
+        filesystem: (!v.filesystem_type.is_empty()).then(|| v.filesystem_type.clone()),
+        droplet_ids: v.droplet_ids.clone(),
+        tags: v.tags.clone(),
+    }
+}
+
+fn snapshot_state(s: &Snapshot) -> SnapshotState {
+    SnapshotState {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        created_at: s.created_at,
+        volume_id: s.resource_id.clone(),
+        tags: s.tags.clone(),
+    }
+}
+
+fn firewall_state(f: &Firewall) -> FirewallState {
+    FirewallState {
+        id: f.id.clone(),
+        name: f.spec.name.clone(),
+        inbound: f
+            .spec
+            .inbound_rules
+            .iter()
+            .filter_map(|r: &InboundRule| rule(&r.protocol, &r.ports, &r.sources.addresses))
+            .collect(),
+        outbound: f
+            .spec
+            .outbound_rules
+            .iter()
+            .filter_map(|r: &OutboundRule| rule(&r.protocol, &r.ports, &r.destinations.addresses))
+            .collect(),
+        tags: f.spec.tags.clone(),
+    }
+}
+
+/// A DigitalOcean rule in the manifest's form. Rules naming only droplets, tags or load balancers have no addresses
+/// to compare and are left out, so the planner sees them as drift.
+fn rule(protocol: &str, ports: &str, addresses: &[String]) -> Option<FirewallRule> {
+    let protocol = match protocol {
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        "icmp" => Protocol::Icmp,
+        _ => return None,
+    };
+    if addresses.is_empty() {
+        return None;
+    }
+    let ports = if ports.is_empty() || ports == "0" {
+        "all".to_owned()
+    } else {
+        ports.to_owned()
+    };
+    Some(FirewallRule {
+        protocol,
+        ports,
+        addresses: addresses.to_vec(),
+    })
+}

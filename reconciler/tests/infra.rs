@@ -1,0 +1,379 @@
+//! The infra scope against the DigitalOcean simulator: fresh creation, a no-op that only reads (one list per
+//! resource kind, no mutation), drift healed, 429 storms, 500s and lost create responses survived without
+//! duplicates, and data-destructive changes blocked unless allowed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use digitalocean_api::models::{CreateSshKey, FirewallSpec, TaggedResource};
+use digitalocean_api::{Client, ClientConfig, PollPolicy, RetryPolicy, Token};
+use reconciler::converge::{self, Ended, InfraReport};
+use reconciler::execute::progress::{Event, Progress};
+use reconciler::load::{self, Loaded};
+use reconciler_core::identity::{MANAGED_TAG, PROTECTED_TAG, deployment_tag};
+use reconciler_core::plan::{Operation, PlanOptions, ResourceKind};
+use sim_digitalocean::{Config, Faults, LostResponse, RateLimitConfig, SimHandle, Simulator};
+use tempfile::TempDir;
+
+const PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0Ji6V3uq2n3a0F2vtPLP2QuxRUTTuLwM7Pc5l9Pxs deploy@ci";
+
+/// Progress events are not under test here.
+struct Quiet;
+
+impl Progress for Quiet {
+    fn event(&self, _: &Event) {}
+}
+
+/// A simulator with an SSH key, and the committed manifest (and its cloud-init template) pointing at that key.
+struct World {
+    sim: SimHandle,
+    client: Client,
+    dir: TempDir,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn client_config(sim: &SimHandle) -> ClientConfig {
+    let mut config = ClientConfig::new(Token::new(sim.token())).with_base_url(sim.base_url());
+    config.retry = RetryPolicy {
+        max_attempts: 8,
+        initial_interval: Duration::from_millis(5),
+        max_interval: Duration::from_millis(40),
+        ..RetryPolicy::default()
+    };
+    config.poll = PollPolicy {
+        interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(10),
+        pending_event_timeout: Duration::from_secs(10),
+    };
+    config
+}
+
+impl World {
+    async fn new() -> Self {
+        let sim = Simulator::start(Config {
+            action_delay: Duration::from_millis(30),
+            rate_limit: RateLimitConfig {
+                burst_limit: 10_000,
+                limit: 10_000,
+                ..RateLimitConfig::default()
+            },
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let client = Client::new(client_config(&sim)).unwrap();
+        let key = client
+            .add_ssh_key(&CreateSshKey {
+                name: "deploy".into(),
+                public_key: PUBLIC_KEY.into(),
+            })
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("manifests")).unwrap();
+        fs_err::create_dir_all(dir.path().join("deploy")).unwrap();
+        fs_err::copy(
+            root().join("deploy/cloud-init.yaml"),
+            dir.path().join("deploy/cloud-init.yaml"),
+        )
+        .unwrap();
+        let world = Self { sim, client, dir };
+        let manifest = fs_err::read_to_string(root().join("manifests/desired.yaml"))
+            .unwrap()
+            .replace(
+                "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa",
+                &key.fingerprint,
+            );
+        world.write_manifest(&manifest);
+        world
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.path().join("manifests/desired.yaml")
+    }
+
+    fn write_manifest(&self, text: &str) {
+        fs_err::write(self.manifest_path(), text).unwrap();
+    }
+
+    fn loaded(&self) -> Loaded {
+        load::manifest(&self.manifest_path()).unwrap()
+    }
+
+    async fn converge(&self, allow_data_loss: &[&str]) -> InfraReport {
+        let loaded = self.loaded();
+        let options = PlanOptions {
+            allow_data_loss: allow_data_loss.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let plan = converge::prepare_infra(&loaded, &self.client, &options).await;
+        converge::infra(&loaded, &self.client, plan, &Quiet)
+            .await
+            .unwrap()
+    }
+
+    async fn plan(&self) -> reconciler_core::plan::Plan {
+        converge::prepare_infra(&self.loaded(), &self.client, &PlanOptions::default()).await
+    }
+
+    /// Runs the binary against the simulator (on a blocking thread: the simulator runs on this runtime).
+    async fn cli(&self, args: &[&str]) -> Output {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"));
+        command
+            .args(args)
+            .arg("--file")
+            .arg(self.manifest_path())
+            .env("DIGITALOCEAN_API_URL", self.sim.base_url())
+            .env("DIGITALOCEAN_ACCESS_TOKEN", self.sim.token())
+            .env("RECONCILER_DO_POLL_INTERVAL", "10ms")
+            .env("RECONCILER_STATE_DIR", self.dir.path().join("state"))
+            .env("NO_COLOR", "1");
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Counts of the deployment's resources on the simulator: (droplets, volumes, firewalls, registry).
+    async fn census(&self) -> (usize, usize, usize, bool) {
+        let droplets = self
+            .client
+            .list_droplets_by_name("schwad-prod-1")
+            .await
+            .unwrap();
+        let volumes = self.client.list_volumes(None, None).await.unwrap();
+        let firewalls = self.client.list_firewalls().await.unwrap();
+        let registry = self.client.get_registry().await.unwrap();
+        (
+            droplets.len(),
+            volumes.len(),
+            firewalls.len(),
+            registry.is_some(),
+        )
+    }
+}
+
+fn ops(report: &InfraReport) -> Vec<&Operation> {
+    report.plan.steps.iter().map(|s| &s.op).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
+    let world = World::new().await;
+    let report = world.converge(&[]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    let kinds: Vec<_> = report.plan.steps.iter().map(|s| s.resource.kind).collect();
+    for kind in [
+        ResourceKind::Registry,
+        ResourceKind::Volume,
+        ResourceKind::Droplet,
+        ResourceKind::VolumeAttachment,
+        ResourceKind::Firewall,
+        ResourceKind::Snapshot,
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} step in {kinds:?}");
+    }
+    assert_eq!(world.census().await, (1, 1, 1, true));
+
+    let droplet = &world
+        .client
+        .list_droplets_by_name("schwad-prod-1")
+        .await
+        .unwrap()[0];
+    let dep = deployment_tag("schwad-prod");
+    assert!(droplet.tags.contains(&MANAGED_TAG.to_owned()));
+    assert!(droplet.tags.contains(&dep));
+    let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
+    assert!(volume.tags.contains(&PROTECTED_TAG.to_owned()));
+    assert_eq!(volume.droplet_ids, vec![droplet.id]);
+    let firewall = &world.client.list_firewalls().await.unwrap()[0];
+    assert_eq!(firewall.spec.tags, vec![dep]);
+    let ports: Vec<&str> = firewall
+        .spec
+        .inbound_rules
+        .iter()
+        .map(|r| r.ports.as_str())
+        .collect();
+    assert_eq!(ports, ["22", "8080"]);
+
+    world.sim.reset_requests();
+    let plan = world.plan().await;
+    assert!(plan.is_empty(), "{:#?}", plan.steps);
+    assert!(plan.unknown.is_empty(), "{:?}", plan.unknown);
+    let requests = world.sim.requests();
+    assert_eq!(requests.mutating(), 0, "{:?}", requests.routes());
+    assert_eq!(requests.total(), 5, "{:?}", requests.routes());
+    for (route, count) in requests.routes() {
+        assert_eq!(*count, 1, "{route} read more than once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_plan_and_apply_scope_infra_against_the_simulator() {
+    let world = World::new().await;
+    let out = world.cli(&["plan", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("droplet.schwad-prod-1"));
+    assert!(!text(&out.stdout).contains(world.sim.token()));
+
+    let out = world.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    world.sim.reset_requests();
+    let out = world.cli(&["plan", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let requests = world.sim.requests();
+    assert_eq!(requests.mutating(), 0);
+    assert!(requests.total() <= 5, "{:?}", requests.routes());
+    let out = world.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("No changes"));
+    assert_eq!(world.sim.requests().mutating(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_on_each_resource_is_healed() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let c = &world.client;
+    let droplet = c.list_droplets_by_name("schwad-prod-1").await.unwrap()[0].clone();
+    let volume = c.list_volumes(None, None).await.unwrap()[0].clone();
+    let firewall = c.list_firewalls().await.unwrap()[0].clone();
+
+    // By hand: the SSH rule removed, the volume detached, the managed tag taken off the droplet.
+    let spec = FirewallSpec {
+        inbound_rules: firewall
+            .spec
+            .inbound_rules
+            .iter()
+            .filter(|r| r.ports != "22")
+            .cloned()
+            .collect(),
+        ..firewall.spec.clone()
+    };
+    c.update_firewall(&firewall.id, &spec).await.unwrap();
+    let action = c
+        .detach_volume(&volume.id, droplet.id, "nyc3")
+        .await
+        .unwrap();
+    c.wait_for_action(action.id).await.unwrap();
+    c.untag_resources(MANAGED_TAG, &[TaggedResource::droplet(droplet.id)])
+        .await
+        .unwrap();
+
+    let report = world.converge(&[]).await;
+    assert!(matches!(report.ended, Ended::Converged));
+    let ops = ops(&report);
+    assert_eq!(ops.len(), 3, "{ops:#?}");
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Operation::UpdateFirewall { .. }))
+    );
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Operation::AttachVolume { .. }))
+    );
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Operation::Tag { tag, .. } if tag == MANAGED_TAG))
+    );
+    assert_eq!(world.census().await, (1, 1, 1, true));
+    world.sim.reset_requests();
+    assert!(world.plan().await.is_empty());
+    assert_eq!(world.sim.requests().mutating(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_storms_and_server_errors_are_survived_without_duplicates() {
+    let world = World::new().await;
+    world.sim.set_faults(Faults {
+        rate_limit_storm: 4,
+        storm_retry_after_secs: 0,
+        server_errors: 3,
+        ..Faults::default()
+    });
+    let report = world.converge(&[]).await;
+    assert!(matches!(report.ended, Ended::Converged));
+    let faults = world.sim.faults();
+    assert_eq!((faults.rate_limit_storm, faults.server_errors), (0, 0));
+    assert_eq!(world.census().await, (1, 1, 1, true));
+    assert!(world.plan().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_responses_make_no_duplicates() {
+    for mode in [LostResponse::GatewayTimeout, LostResponse::Disconnect] {
+        let world = World::new().await;
+        world.sim.set_faults(Faults {
+            lost_responses: 6,
+            lost_response_mode: mode,
+            ..Faults::default()
+        });
+        let report = world.converge(&[]).await;
+        assert!(matches!(report.ended, Ended::Converged), "{mode:?}");
+        assert_eq!(world.sim.faults().lost_responses, 0, "{mode:?}");
+        assert_eq!(world.census().await, (1, 1, 1, true), "{mode:?}");
+        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+        assert_eq!(snapshots.len(), 1, "{mode:?}");
+        assert!(world.plan().await.is_empty(), "{mode:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_destructive_changes_are_blocked_unless_allowed_with_a_fresh_snapshot() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let volume = world.client.list_volumes(None, None).await.unwrap()[0].clone();
+    let original = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&original.replace("filesystem: ext4", "filesystem: xfs"));
+
+    world.sim.reset_requests();
+    let out = world.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("allow-data-loss"));
+    assert_eq!(world.sim.requests().mutating(), 0);
+
+    let report = world.converge(&["schwad-data"]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    let ops = ops(&report);
+    let snapshot = ops
+        .iter()
+        .position(|op| matches!(op, Operation::SnapshotVolume { .. }))
+        .unwrap();
+    let delete = ops
+        .iter()
+        .position(|op| matches!(op, Operation::DeleteVolume { .. }))
+        .unwrap();
+    let detach = ops
+        .iter()
+        .position(|op| matches!(op, Operation::DetachVolume { .. }))
+        .unwrap();
+    assert!(detach < snapshot && snapshot < delete, "{ops:#?}");
+    // The volume is gone; its snapshot stays.
+    let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+    assert!(
+        snapshots
+            .iter()
+            .any(|s| s.resource_id == volume.id && s.name.contains("before-delete")),
+        "{snapshots:?}"
+    );
+    let volumes = world.client.list_volumes(None, None).await.unwrap();
+    assert_eq!(volumes.len(), 1);
+    assert_ne!(volumes[0].id, volume.id);
+    assert_eq!(volumes[0].filesystem_type, "xfs");
+    assert_eq!(volumes[0].droplet_ids.len(), 1);
+}
