@@ -8,7 +8,6 @@ pub mod record;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
@@ -17,11 +16,18 @@ use bollard::query_parameters::{
     ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
+use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 use reconciler_core::identity::labels;
 use reconciler_core::observed::{ContainerState, ImageState};
 
 pub use record::Recorder;
+
+/// The API version spoken first: Docker Engine 20.10's.
+pub const BASE_API: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
 
 /// Timeout of one Docker API request (steps have their own, longer, timeouts).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -107,18 +113,41 @@ pub enum DockerError {
 }
 
 impl Engine {
-    /// Connects to the engine named by `DOCKER_HOST` (default: the local socket) and negotiates the API version.
+    /// Connects to the engine named by `DOCKER_HOST` (default: the local socket) and checks that it answers.
+    ///
+    /// Speaks API [`BASE_API`] (Docker 20.10's, which has every call used here) after a cheap `/_ping`; an engine
+    /// that refuses that version is negotiated with through `/version`, which is slow on some engines.
     pub async fn connect() -> Result<Self, DockerError> {
         let endpoint = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+        Self::connect_at(endpoint).await
+    }
+
+    /// Connects to the engine listening on the Unix socket at `path` (e.g. one forwarded over SSH), like
+    /// [`Engine::connect`].
+    pub async fn connect_unix(path: &std::path::Path) -> Result<Self, DockerError> {
+        Self::connect_at(format!("unix://{}", path.display())).await
+    }
+
+    async fn connect_at(endpoint: String) -> Result<Self, DockerError> {
         let unreachable = |source| DockerError::Unreachable {
             endpoint: endpoint.clone(),
             source,
         };
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(unreachable)?
-            .with_timeout(REQUEST_TIMEOUT);
-        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        let timeout = REQUEST_TIMEOUT.as_secs();
+        let docker =
+            Docker::connect_with_local(&endpoint, timeout, &BASE_API).map_err(unreachable)?;
+        let docker = match docker.ping().await {
+            Ok(_) => docker,
+            Err(e) if status_code(&e).is_some() => {
+                Docker::connect_with_local(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
+                    .map_err(unreachable)?
+                    .negotiate_version()
+                    .await
+                    .map_err(unreachable)?
+            }
+            Err(e) => return Err(unreachable(e)),
+        };
         Ok(Self {
             docker,
             endpoint,
