@@ -19,9 +19,29 @@ use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
 use crate::execute::{Executor, Failure, Outcome, Timeouts};
 use crate::gitops::journal::StepRecord;
-use crate::host::LocalHost;
+use crate::host::{AppHost, LocalHost, RemoteHost};
 use crate::load::Loaded;
 use crate::observe::observe_app;
+use crate::ssh::{Remote, SshTarget};
+
+/// Where the Docker engine of a remote host listens.
+pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Connects to the app's Docker engine and host: the local ones, or those of `ssh` through one SSH connection that
+/// forwards the remote Docker socket (the connection lives as long as the returned host).
+pub async fn connect_app(ssh: Option<&SshTarget>) -> anyhow::Result<(Engine, AppHost)> {
+    let Some(target) = ssh else {
+        return Ok((Engine::connect().await?, AppHost::Local(LocalHost)));
+    };
+    let remote = Remote::connect(target, std::path::Path::new(REMOTE_DOCKER_SOCKET)).await?;
+    let engine = Engine::connect_unix(remote.docker_socket())
+        .await
+        .with_context(|| format!("the Docker engine of {} over ssh", target.destination))?;
+    Ok((
+        engine,
+        AppHost::Remote(RemoteHost::new(std::sync::Arc::new(remote))),
+    ))
+}
 
 /// How to converge.
 #[derive(Debug, Clone)]
@@ -121,6 +141,7 @@ fn elapsed_ms(since: Instant) -> u64 {
 #[derive(Debug)]
 pub struct Prepared {
     engine: Engine,
+    host: AppHost,
     observed: ObservedApp,
     state: StateDir,
     started: Instant,
@@ -130,13 +151,24 @@ pub struct Prepared {
 
 /// Observes the app scope of `loaded` on the local Docker engine and plans. The caller holds the lock.
 pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Prepared> {
+    prepare_on(loaded, settings, None).await
+}
+
+/// Observes the app scope of `loaded` on the local Docker engine, or on the one `ssh` reaches, and plans. The
+/// caller holds the lock.
+pub async fn prepare_on(
+    loaded: &Loaded,
+    settings: &Settings,
+    ssh: Option<&SshTarget>,
+) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let state = StateDir::new(&settings.state_dir);
-    let engine = Engine::connect().await?;
-    let observed = observe_app(&engine, &LocalHost, &state, &loaded.manifest.app).await?;
+    let (engine, host) = connect_app(ssh).await?;
+    let observed = observe_app(&engine, &host, &state, &loaded.manifest.app).await?;
     let plan = plan_app(loaded, settings.commit.as_deref(), observed.clone());
     Ok(Prepared {
         engine,
+        host,
         observed,
         state,
         started,
@@ -166,6 +198,7 @@ impl Prepared {
     ) -> anyhow::Result<Report> {
         let Self {
             engine,
+            host,
             observed,
             state,
             started,
@@ -209,7 +242,7 @@ impl Prepared {
         });
         let executor = Executor {
             engine: &engine,
-            host: &LocalHost,
+            host: &host,
             timeouts: settings.timeouts,
             docker_config: settings.docker_config.clone(),
             secrets_file: app.secrets.as_ref().map(|s| s.env_file.clone()),
@@ -266,15 +299,17 @@ impl Prepared {
     }
 }
 
-/// Observes the app scope of the live systems (for `plan` without `--observed`).
+/// Observes the app scope of the live systems (for `plan` without `--observed`): the local engine and host, or
+/// those `ssh` reaches.
 pub async fn observe_live(
     loaded: &Loaded,
     state_dir: &std::path::Path,
+    ssh: Option<&SshTarget>,
 ) -> anyhow::Result<ObservedState> {
-    let engine = Engine::connect().await?;
+    let (engine, host) = connect_app(ssh).await?;
     let app = observe_app(
         &engine,
-        &LocalHost,
+        &host,
         &StateDir::new(state_dir),
         &loaded.manifest.app,
     )

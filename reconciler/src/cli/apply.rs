@@ -19,6 +19,7 @@ use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
 use crate::load::Loaded;
+use crate::ssh::SshTarget;
 
 /// Which half of the manifest to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +62,59 @@ impl DigitalOceanArgs {
     }
 }
 
+/// Where the app runs: the local Docker engine, or a host's over SSH.
+#[derive(Debug, clap::Args)]
+pub struct HostArgs {
+    /// Converge the Docker engine of this host over SSH instead of the local one: `user@address`, or `droplet`
+    /// for `root@` the manifest's droplet's public address (looked up through the API).
+    #[arg(long, value_name = "USER@HOST")]
+    pub host: Option<String>,
+    /// SSH port of `--host`.
+    #[arg(long, requires = "host")]
+    pub ssh_port: Option<u16>,
+    /// Private key to log in to `--host` with.
+    #[arg(long, requires = "host", value_name = "FILE")]
+    pub ssh_identity: Option<PathBuf>,
+    /// known_hosts file holding `--host`'s key (default: the user's). Unknown keys are never accepted.
+    #[arg(long, requires = "host", value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// `--host`'s public key (`ssh-ed25519 AAAA...`), pinned instead of a known_hosts file.
+    #[arg(long, requires = "host", value_name = "KEY")]
+    pub host_key: Option<String>,
+}
+
+impl HostArgs {
+    /// The SSH target, `None` for the local engine.
+    pub async fn target(
+        &self,
+        loaded: &Loaded,
+        digitalocean: &DigitalOceanArgs,
+    ) -> anyhow::Result<Option<SshTarget>> {
+        let Some(host) = &self.host else {
+            return Ok(None);
+        };
+        let destination = if host == "droplet" {
+            let name = &loaded.manifest.infra.droplet.name;
+            let droplets = digitalocean.client()?.list_droplets_by_name(name).await?;
+            let address = droplets
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(name))
+                .and_then(|d| d.public_ipv4())
+                .with_context(|| format!("droplet {name} has no public IPv4 address"))?;
+            format!("root@{address}")
+        } else {
+            host.clone()
+        };
+        Ok(Some(SshTarget {
+            destination,
+            port: self.ssh_port,
+            known_hosts: self.known_hosts.clone(),
+            host_key: self.host_key.clone(),
+            identity: self.ssh_identity.clone(),
+        }))
+    }
+}
+
 /// Output format of apply's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressFormat {
@@ -96,6 +150,9 @@ pub struct Args {
     /// How to reach DigitalOcean.
     #[command(flatten)]
     pub digitalocean: DigitalOceanArgs,
+    /// Where the app runs.
+    #[command(flatten)]
+    pub host: HostArgs,
 }
 
 /// Options of every converge (`apply` and `reconcile`).
@@ -210,7 +267,8 @@ async fn converge_app(
 ) -> anyhow::Result<Exit> {
     let settings = args.converge.settings(args.commit.clone());
     let human = args.converge.progress == ProgressFormat::Human;
-    let prepared = converge::prepare(loaded, &settings).await?;
+    let ssh = args.host.target(loaded, &args.digitalocean).await?;
+    let prepared = converge::prepare_on(loaded, &settings, ssh.as_ref()).await?;
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }

@@ -44,6 +44,9 @@ pub struct Args {
     /// How to reach DigitalOcean.
     #[command(flatten)]
     pub digitalocean: super::apply::DigitalOceanArgs,
+    /// Where the app runs.
+    #[command(flatten)]
+    pub host: super::apply::HostArgs,
 }
 
 /// Observes the scopes `args` name: DigitalOcean and the local Docker engine, read together.
@@ -59,7 +62,8 @@ async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<ObservedState> 
         if !args.scope.includes_app() {
             return Ok(None);
         }
-        let observed = crate::converge::observe_live(loaded, &args.state_dir).await?;
+        let ssh = args.host.target(loaded, &args.digitalocean).await?;
+        let observed = crate::converge::observe_live(loaded, &args.state_dir, ssh.as_ref()).await?;
         anyhow::Ok(observed.app)
     };
     let (infra, app) = tokio::try_join!(infra, app)?;

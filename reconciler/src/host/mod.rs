@@ -1,8 +1,9 @@
-//! Host-side facts and actions: the data directory and the secrets env file. Behind [`Host`] so an SSH
-//! implementation can take the place of [`LocalHost`].
+//! Host-side facts and actions: the data directory and the secrets env file. Behind [`Host`]: [`LocalHost`] for the
+//! machine the reconciler runs on, [`RemoteHost`] for a droplet over SSH, and [`AppHost`] for either.
 
 mod env_file;
 mod local;
+mod remote;
 
 use std::future::Future;
 
@@ -10,6 +11,7 @@ use reconciler_core::observed::{DirState, SecretsFileState};
 
 pub use env_file::{ParseError, SecretEnv};
 pub use local::LocalHost;
+pub use remote::RemoteHost;
 
 /// The machine the container runs on.
 pub trait Host {
@@ -56,4 +58,61 @@ pub enum HostError {
     /// The env file has a bad line.
     #[error("{0}")]
     EnvFile(String, #[source] ParseError),
+    /// The SSH connection to the host failed.
+    #[error("over ssh")]
+    Ssh(#[from] crate::ssh::SshError),
+    /// The remote host answered something unexpected.
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// Parses the secrets env file at `path` from its bytes.
+fn parse_env(path: &str, bytes: &[u8]) -> Result<SecretEnv, HostError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| HostError::NotUtf8(path.to_owned()))?;
+    SecretEnv::parse(text).map_err(|e| HostError::EnvFile(path.to_owned(), e))
+}
+
+/// The host the app runs on: this machine, or a droplet over SSH (`--host`).
+#[derive(Debug, Clone)]
+pub enum AppHost {
+    /// This machine.
+    Local(LocalHost),
+    /// A machine over SSH.
+    Remote(RemoteHost),
+}
+
+impl Host for AppHost {
+    async fn data_dir(&self, path: &str) -> Result<Option<DirState>, HostError> {
+        match self {
+            Self::Local(h) => h.data_dir(path).await,
+            Self::Remote(h) => h.data_dir(path).await,
+        }
+    }
+
+    async fn ensure_data_dir(
+        &self,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    ) -> Result<(), HostError> {
+        match self {
+            Self::Local(h) => h.ensure_data_dir(path, uid, gid, mode).await,
+            Self::Remote(h) => h.ensure_data_dir(path, uid, gid, mode).await,
+        }
+    }
+
+    async fn secrets_file(&self, path: &str) -> Result<Option<SecretsFileState>, HostError> {
+        match self {
+            Self::Local(h) => h.secrets_file(path).await,
+            Self::Remote(h) => h.secrets_file(path).await,
+        }
+    }
+
+    async fn secret_env(&self, path: &str) -> Result<SecretEnv, HostError> {
+        match self {
+            Self::Local(h) => h.secret_env(path).await,
+            Self::Remote(h) => h.secret_env(path).await,
+        }
+    }
 }

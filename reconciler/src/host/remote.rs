@@ -1,0 +1,114 @@
+//! The droplet as a [`Host`], through the SSH connection that also forwards its Docker socket. Each fact or action is
+//! one remote `sh` command with the path passed as an argument (never spliced into the script). The secrets file's
+//! bytes come back over the encrypted channel only to be fingerprinted and parsed in memory; they are never logged.
+
+use std::sync::Arc;
+
+use reconciler_core::identity::secrets_fingerprint;
+use reconciler_core::observed::{DirState, SecretsFileState};
+
+use super::{Host, HostError, SecretEnv, parse_env};
+use crate::ssh::Remote;
+
+/// Prints `absent`, or `<uid> <gid> <octal mode> <d|f>`.
+const STAT: &str = r#"if [ -e "$1" ]; then
+  kind=f; [ -d "$1" ] && kind=d
+  printf '%s %s\n' "$(stat -c '%u %g %a' "$1")" "$kind"
+else echo absent; fi"#;
+
+/// Creates the directory and sets its owner and mode.
+const ENSURE_DIR: &str = r#"mkdir -p "$1" && chown "$2" "$1" && chmod "$3" "$1""#;
+
+/// Prints the file's octal mode on the first line, then its bytes; `absent` when it does not exist.
+const READ: &str = r#"if [ -e "$1" ]; then stat -c '%a' "$1" && cat "$1"; else echo absent; fi"#;
+
+/// A host reached over SSH.
+#[derive(Debug, Clone)]
+pub struct RemoteHost {
+    remote: Arc<Remote>,
+}
+
+impl RemoteHost {
+    /// The host at the other end of `remote`.
+    pub fn new(remote: Arc<Remote>) -> Self {
+        Self { remote }
+    }
+
+    async fn sh(&self, script: &str, args: &[&str]) -> Result<Vec<u8>, HostError> {
+        let mut all = vec!["-c", script, "sh"];
+        all.extend_from_slice(args);
+        let output = self.remote.run("sh", &all).await?;
+        Ok(output.stdout)
+    }
+
+    /// The file's mode and bytes, `None` when it does not exist.
+    async fn read(&self, path: &str) -> Result<Option<(u32, Vec<u8>)>, HostError> {
+        let out = self.sh(READ, &[path]).await?;
+        if out == b"absent\n" {
+            return Ok(None);
+        }
+        let newline = out
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| HostError::Remote(format!("{path}: unexpected stat output")))?;
+        let mode = parse_mode(path, &String::from_utf8_lossy(&out[..newline]))?;
+        Ok(Some((mode, out[newline + 1..].to_vec())))
+    }
+}
+
+fn parse_mode(path: &str, text: &str) -> Result<u32, HostError> {
+    u32::from_str_radix(text.trim(), 8)
+        .map_err(|_| HostError::Remote(format!("{path}: unexpected mode {:?}", text.trim())))
+}
+
+impl Host for RemoteHost {
+    async fn data_dir(&self, path: &str) -> Result<Option<DirState>, HostError> {
+        let out = String::from_utf8_lossy(&self.sh(STAT, &[path]).await?).into_owned();
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        let unexpected = || HostError::Remote(format!("{path}: unexpected stat output {out:?}"));
+        match fields.as_slice() {
+            ["absent"] => Ok(None),
+            [_, _, _, "f"] => Err(HostError::NotADirectory(path.to_owned())),
+            [uid, gid, mode, "d"] => Ok(Some(DirState {
+                uid: uid.parse().map_err(|_| unexpected())?,
+                gid: gid.parse().map_err(|_| unexpected())?,
+                mode: parse_mode(path, mode)?,
+            })),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn ensure_data_dir(
+        &self,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    ) -> Result<(), HostError> {
+        let owner = format!("{uid}:{gid}");
+        let mode = format!("{mode:o}");
+        self.sh(ENSURE_DIR, &[path, &owner, &mode]).await?;
+        Ok(())
+    }
+
+    async fn secrets_file(&self, path: &str) -> Result<Option<SecretsFileState>, HostError> {
+        let Some((mode, bytes)) = self.read(path).await? else {
+            return Ok(None);
+        };
+        let env = parse_env(path, &bytes)?;
+        Ok(Some(SecretsFileState {
+            fingerprint: secrets_fingerprint(&bytes),
+            mode,
+            names: env.names(),
+        }))
+    }
+
+    async fn secret_env(&self, path: &str) -> Result<SecretEnv, HostError> {
+        match self.read(path).await? {
+            Some((_, bytes)) => parse_env(path, &bytes),
+            None => Err(HostError::Remote(format!(
+                "{path}: secrets env file does not exist"
+            ))),
+        }
+    }
+}

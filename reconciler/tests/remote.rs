@@ -1,0 +1,138 @@
+//! `reconciler plan|apply --host` over a real SSH connection (a test sshd on 127.0.0.1 whose host key is pinned):
+//! the Docker socket is forwarded and the host-side steps run over the same session; a connection dropped in the
+//! middle of an apply leaves a state the next apply converges.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod deploy;
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use deploy::{Applied, Deployment, SECRET, Spec, wait_until};
+use support::sshd::Sshd;
+
+/// `reconciler <command>` on `d`, converging through `sshd`.
+fn over_ssh(d: &Deployment, sshd: &Sshd, command: &str) -> Command {
+    let target = sshd.target();
+    let mut cmd = d.reconciler(command);
+    cmd.args(["--host", &target.destination])
+        .args(["--ssh-port", &sshd.port.to_string()])
+        .arg("--ssh-identity")
+        .arg(sshd.client_key())
+        .args(["--host-key", &sshd.host_key()]);
+    cmd
+}
+
+fn apply(d: &Deployment, sshd: &Sshd) -> Applied {
+    Applied::from(over_ssh(d, sshd, "apply").output().unwrap())
+}
+
+#[test]
+fn converges_the_engine_and_host_through_ssh_then_changes_nothing() {
+    let d = Deployment::new("ssh");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    let sshd = Sshd::start();
+
+    let plan = over_ssh(&d, &sshd, "plan").output().unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+
+    let first = apply(&d, &sshd);
+    first.expect(0);
+    assert_eq!(first.done()["outcome"], "converged");
+    let c = d.only_container();
+    assert_eq!(c["State"]["Status"], "running");
+    assert!(
+        c["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == &format!("API_TOKEN={SECRET}")),
+        "the secrets file was read over ssh"
+    );
+    let meta = std::fs::metadata(d.data()).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (1001, 1001, 0o750),
+        "the data directory was made over ssh"
+    );
+    assert!(!first.stderr.contains(SECRET));
+
+    let second = apply(&d, &sshd);
+    second.expect(0);
+    assert_eq!(second.mutations(), 0, "{second:#?}");
+    let plan = over_ssh(&d, &sshd, "plan").output().unwrap();
+    assert_eq!(plan.status.code(), Some(0));
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_before_anything_runs() {
+    let d = Deployment::new("sshkey");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    let sshd = Sshd::start();
+    let other = Sshd::start();
+    let target = sshd.target();
+    let out = d
+        .reconciler("apply")
+        .args(["--host", &target.destination])
+        .args(["--ssh-port", &sshd.port.to_string()])
+        .arg("--ssh-identity")
+        .arg(sshd.client_key())
+        .args(["--host-key", &other.host_key()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(d.containers().is_empty());
+}
+
+#[test]
+fn a_connection_dropped_mid_apply_is_followed_by_a_converging_rerun() {
+    let d = Deployment::new("sshdrop");
+    d.image("v1", &[]);
+    d.image("slow", &["START_DELAY=3"]);
+    d.write(&Spec::tag("v1"));
+    let sshd = Sshd::start();
+    apply(&d, &sshd).expect(0);
+    std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
+
+    let mut spec = Spec::tag("slow");
+    spec.stability = "200ms";
+    d.write(&spec);
+    let child = over_ssh(&d, &sshd, "apply")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let prev = format!("/{}-prev", d.name);
+    let mid = wait_until(Duration::from_secs(20), || {
+        d.containers().iter().any(|c| c["Name"] == prev.as_str())
+    });
+    sshd.drop_connections();
+    let interrupted = Applied::from(child.wait_with_output().unwrap());
+    assert!(mid, "the replacement reached the rename");
+    assert_ne!(
+        interrupted.code,
+        Some(0),
+        "the apply noticed the dropped connection: {interrupted:#?}"
+    );
+
+    let rerun = apply(&d, &sshd);
+    rerun.expect(0);
+    let c = d.only_container();
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["Image"], d.image_id("slow"));
+    assert_eq!(
+        std::fs::read_to_string(d.data().join("ledger.db")).unwrap(),
+        "fills"
+    );
+    assert_eq!(apply(&d, &sshd).expect(0).mutations(), 0);
+}
