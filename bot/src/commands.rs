@@ -1,13 +1,17 @@
-//! The one-shot commands: `process-tx` and `positions`.
+//! The one-shot commands: `process-tx`, `positions` and `auth`.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
 use alloy_primitives::B256;
+use url::Url;
 
+use crate::broker::schwab::oauth::code_from_redirect;
+use crate::broker::schwab::{self, AppConfig, LoginError, TokenCipher, TokenError};
 use crate::chain::ingest::{IngestConfig, IngestError, Ingestor};
 use crate::hedge::{self, Position};
 use crate::ledger::{Applied, Ledger, LedgerError, TradeRow};
+use crate::secret::Secret;
 use crate::status::Status;
 
 /// Re-processes one transaction: records its fills of ours, skipping those already stored.
@@ -30,6 +34,75 @@ pub async fn positions(database_url: &str, trades: u32) -> Result<String, Ledger
     let recent = ledger.recent_trades(trades).await?;
     ledger.close().await;
     Ok(render(&positions, &recent))
+}
+
+/// Why `schwad auth` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The database failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The redirect URL, the exchange or storing failed.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+/// A login in progress: the URL to open, then the redirect URL pasted back.
+#[derive(Debug)]
+pub struct AuthFlow {
+    app: AppConfig,
+    encryption_key: Secret,
+    state: String,
+}
+
+impl AuthFlow {
+    /// Starts a login with a fresh `state` (checked when the redirect comes back).
+    pub fn start(app: AppConfig, encryption_key: Secret) -> Result<Self, AuthError> {
+        TokenCipher::from_hex(&encryption_key).map_err(LoginError::from)?;
+        Ok(Self {
+            app,
+            encryption_key,
+            state: format!("{:016x}", fastrand::u64(..)),
+        })
+    }
+
+    /// The authorize URL the user opens.
+    pub fn url(&self) -> Result<Url, AuthError> {
+        let oauth = self.app.oauth().map_err(|error| {
+            LoginError::OAuth(schwab::oauth::OAuthError::Unavailable(error.to_string()))
+        })?;
+        Ok(oauth.authorize_url(&self.state))
+    }
+
+    /// Exchanges the code in `redirect` and stores the tokens in the database at
+    /// `database_url`; returns the login's generation.
+    pub async fn finish(self, database_url: &str, redirect: &str) -> Result<i64, AuthError> {
+        let code = code_from_redirect(redirect, Some(&self.state)).map_err(LoginError::from)?;
+        let ledger = Ledger::open(database_url).await?;
+        let result = schwab::log_in(&self.app, &self.encryption_key, &ledger, &code).await;
+        ledger.close().await;
+        Ok(result?)
+    }
+}
+
+/// Whether stored tokens (if any) decrypt with `encryption_key`: `auth` warns before replacing
+/// tokens a running bot with another key could not read.
+pub async fn stored_tokens_readable(
+    database_url: &str,
+    encryption_key: &Secret,
+) -> Result<bool, AuthError> {
+    let cipher = TokenCipher::from_hex(encryption_key).map_err(LoginError::from)?;
+    let ledger = Ledger::open(database_url).await?;
+    let stored = ledger.stored_tokens().await;
+    ledger.close().await;
+    Ok(match stored? {
+        Some(tokens) => match cipher.open(&tokens.sealed) {
+            Ok(_) => true,
+            Err(TokenError::WrongKey) => false,
+            Err(other) => return Err(LoginError::from(other).into()),
+        },
+        None => true,
+    })
 }
 
 /// Renders positions and trades as plain-text tables.

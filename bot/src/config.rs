@@ -7,11 +7,16 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rust_decimal::Decimal;
 use url::Url;
 
+use crate::broker::schwab::api::RetryPolicy;
+use crate::broker::schwab::{AccountChoice, AppConfig, SchwabConfig, TokenCipher};
 use crate::chain::decode::OwnerFilter;
 use crate::chain::ingest::IngestConfig;
 use crate::chain::rpc::Endpoint;
+use crate::hedger::HedgerConfig;
+use crate::secret::Secret;
 
 /// Records every fill of a Rain orderbook owner's orders into SQLite and hedges them at Schwab.
 #[derive(Debug, Parser)]
@@ -39,6 +44,7 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; boxing would only add noise
 pub enum Command {
     /// Run the service: ingest fills from the chain and serve /health and /metrics.
     Run(RunArgs),
@@ -46,6 +52,9 @@ pub enum Command {
     ProcessTx(ProcessTxArgs),
     /// Print the position accumulators and the most recent trades.
     Positions(PositionsArgs),
+    /// Log in to Schwab: print the authorize URL, read the redirect URL pasted back, store the
+    /// tokens (encrypted) in the database. A running bot picks them up on its own.
+    Auth(AuthArgs),
 }
 
 /// The database.
@@ -110,6 +119,103 @@ pub struct RunArgs {
     /// Longest wait for ingestion to stop after SIGTERM (keep below the container's stop grace period).
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+    /// The broker.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+/// Which broker places the hedges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BrokerKind {
+    /// Charles Schwab.
+    Schwab,
+    /// Log orders and fill them at `DRY_RUN_FILL_PRICE`; nothing is sent.
+    DryRun,
+}
+
+/// The Schwab app registration and the token encryption key (`schwad run` and `schwad auth`).
+#[derive(Debug, Args)]
+pub struct SchwabAppArgs {
+    /// Schwab's API host (or a simulator).
+    #[arg(
+        long,
+        env = "SCHWAB_BASE_URL",
+        default_value = "https://api.schwabapi.com"
+    )]
+    pub schwab_base_url: Url,
+    /// The app's App Key (OAuth client id).
+    #[arg(long, env = "SCHWAB_APP_KEY")]
+    pub schwab_app_key: Option<String>,
+    /// The app's App Secret.
+    #[arg(long, env = "SCHWAB_APP_SECRET", hide_env_values = true)]
+    pub schwab_app_secret: Option<Secret>,
+    /// The app's registered callback URL, byte for byte (no trailing slash unless registered so).
+    #[arg(long, env = "SCHWAB_CALLBACK_URL", default_value = "https://127.0.0.1")]
+    pub schwab_callback_url: String,
+    /// 64 hex characters (32 bytes): the AES-256-GCM key sealing the tokens in the database.
+    #[arg(long, env = "ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<Secret>,
+    /// Timeout of one request to Schwab.
+    #[arg(long, env = "SCHWAB_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub schwab_timeout: Duration,
+}
+
+/// The broker and the hedging loop.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// `schwab`, or `dry-run` for a first run without credentials.
+    #[arg(long, env = "BROKER", value_enum, default_value_t = BrokerKind::DryRun)]
+    pub broker: BrokerKind,
+    /// Price (USD) the dry-run broker fills at.
+    #[arg(long, env = "DRY_RUN_FILL_PRICE", default_value = "100")]
+    pub dry_run_fill_price: Decimal,
+    /// The Schwab app.
+    #[command(flatten)]
+    pub app: SchwabAppArgs,
+    /// The trading account: its account number, or its index in Schwab's list (0 = first).
+    #[arg(long, env = "SCHWAB_ACCOUNT", default_value = "0")]
+    pub schwab_account: String,
+    /// API requests per minute (Schwab allows 120).
+    #[arg(long, env = "SCHWAB_REQUESTS_PER_MINUTE", default_value_t = 120)]
+    pub schwab_requests_per_minute: u32,
+    /// Order placements per minute (the app's order limit, 0-120 at Schwab).
+    #[arg(long, env = "SCHWAB_ORDERS_PER_MINUTE", default_value_t = 120)]
+    pub schwab_orders_per_minute: u32,
+    /// Retries of a failed read (429, 5xx, network); order placements are never retried.
+    #[arg(long, env = "SCHWAB_MAX_RETRIES", default_value_t = 4)]
+    pub schwab_max_retries: u32,
+    /// First backoff delay of a retried read (doubles with jitter).
+    #[arg(long, env = "SCHWAB_MIN_BACKOFF", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub schwab_min_backoff: Duration,
+    /// Longest backoff delay of a retried read (also caps `Retry-After`).
+    #[arg(long, env = "SCHWAB_MAX_BACKOFF", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub schwab_max_backoff: Duration,
+    /// Refresh the access token this long before it expires.
+    #[arg(long, env = "TOKEN_REFRESH_LEEWAY", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub token_refresh_leeway: Duration,
+    /// How often a closed market is checked again.
+    #[arg(long, env = "MARKET_HOURS_RECHECK", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub market_hours_recheck: Duration,
+    /// Mean interval between status polls of a placed order (with jitter).
+    #[arg(long, env = "ORDER_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub order_poll_interval: Duration,
+    /// Longest wait between hedging passes (new trades start one at once).
+    #[arg(long, env = "HEDGE_TICK", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub hedge_tick: Duration,
+    /// How long a symbol waits after a failed order before it is hedged again.
+    #[arg(long, env = "FAILED_HEDGE_COOLDOWN", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub failed_hedge_cooldown: Duration,
+}
+
+/// `schwad auth`.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The database the bot uses.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The Schwab app.
+    #[command(flatten)]
+    pub app: SchwabAppArgs,
 }
 
 /// `schwad process-tx`.
@@ -148,6 +254,24 @@ pub enum ConfigError {
     /// A value must be positive.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// A setting the chosen broker needs is unset.
+    #[error("{0} is required with BROKER=schwab and for `schwad auth`")]
+    Missing(&'static str),
+    /// The encryption key is malformed (its value is never shown).
+    #[error("ENCRYPTION_KEY must be 64 hex characters (32 bytes)")]
+    EncryptionKey,
+}
+
+/// The broker settings of `schwad run`.
+#[derive(Debug, Clone)]
+pub enum BrokerSettings {
+    /// Orders logged and filled at this price.
+    DryRun {
+        /// The fill price.
+        fill_price: Decimal,
+    },
+    /// Charles Schwab.
+    Schwab(Box<SchwabConfig>),
 }
 
 /// Settings of `schwad run`, validated.
@@ -161,17 +285,89 @@ pub struct RunSettings {
     pub listen: SocketAddr,
     /// Longest wait for ingestion to stop on shutdown.
     pub shutdown_timeout: Duration,
+    /// The broker.
+    pub broker: BrokerSettings,
+    /// The hedging loop.
+    pub hedger: HedgerConfig,
 }
 
 impl RunArgs {
     /// Validates the arguments.
     pub fn settings(self) -> Result<RunSettings, ConfigError> {
+        let broker = self.broker;
+        for (name, value) in [
+            ("ORDER_POLL_INTERVAL", broker.order_poll_interval),
+            ("HEDGE_TICK", broker.hedge_tick),
+            ("MARKET_HOURS_RECHECK", broker.market_hours_recheck),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        let hedger = HedgerConfig {
+            tick: broker.hedge_tick,
+            poll_interval: broker.order_poll_interval,
+            failure_cooldown: broker.failed_hedge_cooldown,
+        };
+        let settings = match broker.broker {
+            BrokerKind::DryRun => BrokerSettings::DryRun {
+                fill_price: broker.dry_run_fill_price,
+            },
+            BrokerKind::Schwab => {
+                let (app, encryption_key) = broker.app.resolve()?;
+                BrokerSettings::Schwab(Box::new(SchwabConfig {
+                    app,
+                    account: AccountChoice::parse(&broker.schwab_account),
+                    encryption_key,
+                    requests_per_minute: broker.schwab_requests_per_minute,
+                    orders_per_minute: broker.schwab_orders_per_minute,
+                    retry: RetryPolicy {
+                        max_retries: broker.schwab_max_retries,
+                        min_backoff: broker.schwab_min_backoff,
+                        max_backoff: broker.schwab_max_backoff.max(broker.schwab_min_backoff),
+                    },
+                    refresh_leeway: broker.token_refresh_leeway,
+                    market_recheck: broker.market_hours_recheck,
+                }))
+            }
+        };
         Ok(RunSettings {
             database_url: self.database.database_url,
             ingest: self.chain.ingest_config()?,
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.server_port)),
             shutdown_timeout: self.shutdown_timeout,
+            broker: settings,
+            hedger,
         })
+    }
+}
+
+impl SchwabAppArgs {
+    /// The app registration and the validated encryption key.
+    pub fn resolve(self) -> Result<(AppConfig, Secret), ConfigError> {
+        let app_key = self
+            .schwab_app_key
+            .filter(|key| !key.is_empty())
+            .ok_or(ConfigError::Missing("SCHWAB_APP_KEY"))?;
+        let app_secret = self
+            .schwab_app_secret
+            .filter(|secret| !secret.expose().is_empty())
+            .ok_or(ConfigError::Missing("SCHWAB_APP_SECRET"))?;
+        let encryption_key = self
+            .encryption_key
+            .ok_or(ConfigError::Missing("ENCRYPTION_KEY"))?;
+        TokenCipher::from_hex(&encryption_key).map_err(|_| ConfigError::EncryptionKey)?;
+        if self.schwab_timeout.is_zero() {
+            return Err(ConfigError::Zero("SCHWAB_TIMEOUT"));
+        }
+        let app = AppConfig {
+            base_url: self.schwab_base_url,
+            app_key,
+            app_secret,
+            callback_url: self.schwab_callback_url,
+            request_timeout: self.schwab_timeout,
+        };
+        Ok((app, encryption_key))
     }
 }
 
@@ -255,6 +451,42 @@ mod tests {
     fn malformed_values_name_the_variable() {
         let err = run_args(&["--order-owner=0xnope"]).unwrap_err().to_string();
         assert!(err.contains("ORDER_OWNER"), "{err}");
+    }
+
+    #[test]
+    fn the_schwab_broker_needs_credentials_and_a_well_formed_key() {
+        let err = run_args(&[
+            "--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0",
+            "--broker=schwab",
+        ])
+        .unwrap()
+        .settings()
+        .unwrap_err();
+        assert!(err.to_string().contains("SCHWAB_APP_KEY"), "{err}");
+        let err = run_args(&[
+            "--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0",
+            "--broker=schwab",
+            "--schwab-app-key=k",
+            "--schwab-app-secret=s",
+            "--encryption-key=not-hex-sentinel",
+        ])
+        .unwrap()
+        .settings()
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ENCRYPTION_KEY") && !text.contains("sentinel"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_dry_run_is_the_default_broker() {
+        let settings = run_args(&["--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert!(matches!(settings.broker, BrokerSettings::DryRun { .. }));
     }
 
     #[test]

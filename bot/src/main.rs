@@ -40,6 +40,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                 args.hash, applied.inserted, applied.duplicates, applied.restored
             );
         }
+        Command::Auth(args) => auth(args).await?,
         Command::Positions(args) => {
             print!(
                 "{}",
@@ -47,6 +48,34 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `schwad auth`: URL out on stdout, redirect URL in on stdin.
+async fn auth(args: schwad::config::AuthArgs) -> anyhow::Result<()> {
+    let database_url = args.database.database_url;
+    let (app, key) = args.app.resolve()?;
+    if !commands::stored_tokens_readable(&database_url, &key).await? {
+        tracing::warn!(
+            "the stored tokens were sealed with another ENCRYPTION_KEY: they are replaced; the bot must use this key"
+        );
+    }
+    let flow = commands::AuthFlow::start(app, key)?;
+    println!(
+        "Open this URL, log in and allow access:\n\n  {}\n\nThen paste the whole URL your browser was redirected to (the code expires in about 30 s):",
+        flow.url()?
+    );
+    let redirect = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .context("reading the redirect URL")?
+    .context("reading the redirect URL from stdin")?;
+    let generation = flow.finish(&database_url, &redirect).await?;
+    println!(
+        "Logged in (login #{generation}): tokens stored encrypted; a running bot resumes on its own."
+    );
     Ok(())
 }
 

@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::broker::dry_run::DryRunBroker;
+use crate::broker::schwab::SchwabBroker;
+use crate::broker::{Broker, BrokerError};
 use crate::chain::ingest::Ingestor;
-use crate::config::RunSettings;
+use crate::config::{BrokerSettings, RunSettings};
+use crate::hedger::{Hedger, HedgerConfig};
 use crate::http::{AppState, router};
 use crate::ledger::{Ledger, LedgerError};
 use crate::status::Status;
@@ -26,6 +30,9 @@ pub enum ServiceError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The broker could not be set up (e.g. stored tokens that do not decrypt).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
@@ -42,11 +49,27 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
         .await
         .map_err(|source| ServiceError::Http { addr, source })?;
     let (stop, stopped) = watch::channel(false);
+    let hedging = Hedging {
+        ledger: ledger.clone(),
+        status: Arc::clone(&status),
+        config: settings.hedger,
+        stopped: stopped.clone(),
+    };
+    let (broker_kind, hedging) = match settings.broker {
+        BrokerSettings::DryRun { fill_price } => {
+            tracing::warn!(%fill_price, "dry-run broker: hedge orders are logged, never sent");
+            hedging.spawn(DryRunBroker::new(fill_price))
+        }
+        BrokerSettings::Schwab(config) => {
+            hedging.spawn(SchwabBroker::new(*config, ledger.clone()).await?)
+        }
+    };
     let ingestion = tokio::spawn(ingestor.run(stopped.clone()));
     let app = router(AppState {
         status,
         ledger: ledger.clone(),
         max_lag,
+        broker_kind,
     });
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {
@@ -66,6 +89,12 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
     {
         tracing::warn!(timeout = ?settings.shutdown_timeout, "ingestion did not stop in time");
     }
+    if tokio::time::timeout(settings.shutdown_timeout, hedging)
+        .await
+        .is_err()
+    {
+        tracing::warn!(timeout = ?settings.shutdown_timeout, "hedging did not stop in time");
+    }
     match tokio::time::timeout(settings.shutdown_timeout, server).await {
         Ok(Ok(Err(source))) => return Err(ServiceError::Http { addr, source }),
         Ok(_) => {}
@@ -74,6 +103,23 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
     ledger.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a hedging task needs besides its broker.
+struct Hedging {
+    ledger: Ledger,
+    status: Arc<Status>,
+    config: HedgerConfig,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Hedging {
+    /// Starts hedging with `broker`; returns the broker's name and the task.
+    fn spawn<B: Broker>(self, broker: B) -> (&'static str, tokio::task::JoinHandle<()>) {
+        let name = broker.name();
+        let hedger = Hedger::new(broker, self.ledger, self.status, self.config);
+        (name, tokio::spawn(hedger.run(self.stopped)))
+    }
 }
 
 async fn wait_for_signal() -> Result<(), ServiceError> {

@@ -1,6 +1,34 @@
 //! Live state shared by the ingestion loop (which writes it) and the HTTP server (which reads it).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+use tokio::sync::Notify;
+
+/// What the hedger last found out about the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BrokerHealth {
+    /// No hedging pass has completed yet.
+    Starting = 0,
+    /// The last pass went through.
+    Ready = 1,
+    /// The refresh token expired (or none is stored): `schwad auth` is needed.
+    ReauthNeeded = 2,
+    /// The last pass failed on the broker or the database; it is retried.
+    Unreachable = 3,
+}
+
+impl BrokerHealth {
+    /// How `/health` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Ready => "ready",
+            Self::ReauthNeeded => "re-authentication needed",
+            Self::Unreachable => "unreachable",
+        }
+    }
+}
 
 /// Counters and gauges of the running service. All updates are single atomic stores or adds.
 #[derive(Debug, Default)]
@@ -23,6 +51,16 @@ pub struct Status {
     pub reconnects: AtomicU64,
     /// Stalled sessions detected (no new head in time).
     pub stalls: AtomicU64,
+    /// Wakes the hedger when trades were recorded or reverted.
+    pub trades_changed: Notify,
+    /// The broker's [`BrokerHealth`], as its `u8`.
+    pub broker: AtomicU8,
+    /// Hedge orders accepted by the broker (or found there after a crash).
+    pub hedges_submitted: AtomicU64,
+    /// Hedge orders filled.
+    pub hedges_filled: AtomicU64,
+    /// Hedge orders refused, rejected, canceled or expired.
+    pub hedges_failed: AtomicU64,
 }
 
 impl Status {
@@ -31,6 +69,29 @@ impl Status {
         self.last_block_seen
             .load(Ordering::Relaxed)
             .saturating_sub(self.last_block_processed.load(Ordering::Relaxed))
+    }
+
+    /// The broker's health.
+    pub fn broker(&self) -> BrokerHealth {
+        match self.broker.load(Ordering::Relaxed) {
+            1 => BrokerHealth::Ready,
+            2 => BrokerHealth::ReauthNeeded,
+            3 => BrokerHealth::Unreachable,
+            _ => BrokerHealth::Starting,
+        }
+    }
+
+    /// Records the broker's health, logging when re-authentication becomes needed or is done.
+    pub fn set_broker(&self, health: BrokerHealth) {
+        let before = self.broker.swap(health as u8, Ordering::Relaxed);
+        let reauth = BrokerHealth::ReauthNeeded as u8;
+        if before != reauth && health == BrokerHealth::ReauthNeeded {
+            tracing::warn!(
+                "broker re-authentication needed: orders wait until `schwad auth` is run"
+            );
+        } else if before == reauth && health != BrokerHealth::ReauthNeeded {
+            tracing::info!("broker login restored: hedging resumes");
+        }
     }
 
     /// Raises a monotonic gauge to `value` if it is higher.

@@ -427,6 +427,9 @@ impl Ingestor {
         Status::add(&status.duplicates_skipped, applied.duplicates);
         Status::add(&status.events_reverted, applied.reverted);
         Status::add(&status.events_restored, applied.restored);
+        if applied.inserted > 0 || applied.reverted > 0 || applied.restored > 0 {
+            status.trades_changed.notify_one();
+        }
         if applied.reverted > 0 || applied.restored > 0 {
             tracing::warn!(
                 reverted = applied.reverted,

@@ -1,4 +1,5 @@
-//! `GET /health`: ok, degraded (chain not connected, or catching up) or failing (database down).
+//! `GET /health`: ok, degraded (chain not connected, catching up, broker needing a new login or
+//! unreachable) or failing (database down), with the reasons.
 
 use std::sync::atomic::Ordering;
 
@@ -8,6 +9,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::{AppState, git_commit};
+use crate::status::BrokerHealth;
 
 /// Overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +27,8 @@ pub enum Overall {
 #[derive(Debug, Serialize)]
 pub struct Health {
     status: Overall,
+    /// Why it is not ok, e.g. `re-authentication needed`.
+    reasons: Vec<&'static str>,
     version: &'static str,
     commit: String,
     database_ok: bool,
@@ -32,17 +36,50 @@ pub struct Health {
     last_block_seen: u64,
     last_block_processed: u64,
     lag: u64,
+    broker: &'static str,
+    broker_kind: &'static str,
 }
 
-/// Decides the overall state: a pure function of what was observed.
-pub fn overall(database_ok: bool, chain_connected: bool, lag: u64, max_lag: u64) -> Overall {
-    if !database_ok {
-        Overall::Failing
-    } else if !chain_connected || lag > max_lag {
-        Overall::Degraded
-    } else {
-        Overall::Ok
+/// What was observed, for the pure decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed {
+    /// The database answered.
+    pub database_ok: bool,
+    /// A chain session is live.
+    pub chain_connected: bool,
+    /// Blocks seen but not processed.
+    pub lag: u64,
+    /// Lag tolerated before "catching up".
+    pub max_lag: u64,
+    /// The broker's state.
+    pub broker: BrokerHealth,
+}
+
+/// Decides the overall state and its reasons: a pure function of what was observed.
+pub fn overall(observed: Observed) -> (Overall, Vec<&'static str>) {
+    let mut reasons = Vec::new();
+    if !observed.database_ok {
+        reasons.push("database unavailable");
     }
+    if !observed.chain_connected {
+        reasons.push("chain not connected");
+    } else if observed.lag > observed.max_lag {
+        reasons.push("catching up");
+    }
+    match observed.broker {
+        BrokerHealth::ReauthNeeded | BrokerHealth::Unreachable => {
+            reasons.push(observed.broker.as_str());
+        }
+        BrokerHealth::Starting | BrokerHealth::Ready => {}
+    }
+    let overall = if !observed.database_ok {
+        Overall::Failing
+    } else if reasons.is_empty() {
+        Overall::Ok
+    } else {
+        Overall::Degraded
+    };
+    (overall, reasons)
 }
 
 pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -56,13 +93,21 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
     let status = &state.status;
     let chain_connected = status.chain_connected.load(Ordering::Relaxed);
     let lag = status.lag();
-    let overall = overall(database_ok, chain_connected, lag, state.max_lag);
+    let broker = status.broker();
+    let (overall, reasons) = overall(Observed {
+        database_ok,
+        chain_connected,
+        lag,
+        max_lag: state.max_lag,
+        broker,
+    });
     let code = match overall {
         Overall::Failing => StatusCode::SERVICE_UNAVAILABLE,
         Overall::Ok | Overall::Degraded => StatusCode::OK,
     };
     let health = Health {
         status: overall,
+        reasons,
         version: env!("CARGO_PKG_VERSION"),
         commit: git_commit(),
         database_ok,
@@ -70,6 +115,8 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         last_block_seen: status.last_block_seen.load(Ordering::Relaxed),
         last_block_processed: status.last_block_processed.load(Ordering::Relaxed),
         lag,
+        broker: broker.as_str(),
+        broker_kind: state.broker_kind,
     };
     (code, Json(health))
 }
@@ -78,19 +125,61 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
 mod tests {
     use super::*;
 
+    fn observed() -> Observed {
+        Observed {
+            database_ok: true,
+            chain_connected: true,
+            lag: 0,
+            max_lag: 12,
+            broker: BrokerHealth::Ready,
+        }
+    }
+
     #[test]
     fn database_down_is_failing() {
-        assert_eq!(overall(false, true, 0, 12), Overall::Failing);
+        let (state, reasons) = overall(Observed {
+            database_ok: false,
+            ..observed()
+        });
+        assert_eq!(
+            (state, reasons),
+            (Overall::Failing, vec!["database unavailable"])
+        );
     }
 
     #[test]
     fn disconnected_or_catching_up_is_degraded() {
-        assert_eq!(overall(true, false, 0, 12), Overall::Degraded);
-        assert_eq!(overall(true, true, 13, 12), Overall::Degraded);
+        let disconnected = Observed {
+            chain_connected: false,
+            ..observed()
+        };
+        assert_eq!(overall(disconnected).0, Overall::Degraded);
+        let behind = Observed {
+            lag: 13,
+            ..observed()
+        };
+        assert_eq!(overall(behind), (Overall::Degraded, vec!["catching up"]));
+    }
+
+    #[test]
+    fn an_expired_login_is_degraded_with_its_reason() {
+        let reauth = Observed {
+            broker: BrokerHealth::ReauthNeeded,
+            ..observed()
+        };
+        assert_eq!(
+            overall(reauth),
+            (Overall::Degraded, vec!["re-authentication needed"])
+        );
     }
 
     #[test]
     fn connected_within_the_window_is_ok() {
-        assert_eq!(overall(true, true, 12, 12), Overall::Ok);
+        let edge = Observed {
+            lag: 12,
+            broker: BrokerHealth::Starting,
+            ..observed()
+        };
+        assert_eq!(overall(edge), (Overall::Ok, vec![]));
     }
 }

@@ -13,7 +13,7 @@ use crate::status::Status;
 /// Renders every metric of `status`.
 pub fn render(status: &Status) -> String {
     let load = |gauge: &std::sync::atomic::AtomicU64| gauge.load(Ordering::Relaxed);
-    let metrics: [(&str, &str, &str, u64); 10] = [
+    let metrics: [(&str, &str, &str, u64); 14] = [
         (
             "schwad_events_processed_total",
             "counter",
@@ -73,6 +73,30 @@ pub fn render(status: &Status) -> String {
             "gauge",
             "Blocks seen but not yet processed.",
             status.lag(),
+        ),
+        (
+            "schwad_hedges_submitted_total",
+            "counter",
+            "Hedge orders accepted by the broker.",
+            load(&status.hedges_submitted),
+        ),
+        (
+            "schwad_hedges_filled_total",
+            "counter",
+            "Hedge orders filled.",
+            load(&status.hedges_filled),
+        ),
+        (
+            "schwad_hedges_failed_total",
+            "counter",
+            "Hedge orders refused, rejected, canceled or expired.",
+            load(&status.hedges_failed),
+        ),
+        (
+            "schwad_broker_reauth_needed",
+            "gauge",
+            "1 while the broker login must be renewed with `schwad auth`.",
+            u64::from(status.broker() == crate::status::BrokerHealth::ReauthNeeded),
         ),
     ];
     let mut out = String::new();

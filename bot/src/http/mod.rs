@@ -20,6 +20,8 @@ pub struct AppState {
     pub ledger: Ledger,
     /// Lag (in blocks) above which the service reports itself degraded (catching up).
     pub max_lag: u64,
+    /// Which broker hedges (`schwab`, `dry-run`).
+    pub broker_kind: &'static str,
 }
 
 /// The router serving `/health` and `/metrics`.

@@ -2,18 +2,24 @@
 //! together (an event, its trades, their position updates, the checkpoint) commits in one
 //! transaction, so a crash leaves either all of it or none.
 
+mod hedges;
 mod read;
+mod tokens;
 mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use alloy_primitives::B256;
+use sqlx::Transaction;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
+pub use hedges::Execution;
 pub use read::TradeRow;
+pub use tokens::StoredTokens;
 pub use write::Applied;
 
 use crate::chain::decode::EventKind;
@@ -117,7 +123,7 @@ impl Ledger {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(2) // one writer (ingestion) and one reader (health)
+            .max_connections(3) // writers (ingestion, hedging) and a reader (health)
             .connect_with(options)
             .await
             .map_err(|source| LedgerError::Open {
@@ -135,6 +141,15 @@ impl Ledger {
             .await
             .context("pinging the database")?;
         Ok(())
+    }
+
+    /// Begins a write transaction holding the write lock from its start (`BEGIN IMMEDIATE`), so
+    /// a read-then-write never fails on a snapshot another writer changed meanwhile.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, LedgerError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("beginning a write transaction")
     }
 
     /// Closes every connection, waiting for running queries.

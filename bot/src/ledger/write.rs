@@ -39,7 +39,7 @@ impl Ledger {
         reason: &str,
         checkpoint: Option<u64>,
     ) -> Result<Applied, LedgerError> {
-        let mut tx = self.pool.begin().await.context("beginning a transaction")?;
+        let mut tx = self.write_tx().await?;
         let mut applied = Applied::default();
         for key in vanished {
             if revert_event(&mut tx, *key, reason).await? {

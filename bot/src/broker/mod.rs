@@ -1,0 +1,105 @@
+//! The broker side of hedging: the [`Broker`] trait the hedger drives, Charles Schwab's
+//! implementation ([`schwab`]) and a dry run ([`dry_run`]) for a first run without credentials.
+
+pub mod dry_run;
+pub mod schwab;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::hedge::BrokerSide;
+use crate::trade::Ticker;
+
+/// A whole-share market order for one symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// The brokerage ticker.
+    pub ticker: Ticker,
+    /// Buy or sell.
+    pub side: BrokerSide,
+    /// Whole shares.
+    pub shares: u64,
+}
+
+/// The broker's id of a placed order (Schwab: an int64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OrderId(pub i64);
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a placed order stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderState {
+    /// Not terminal yet (queued, working, partially filled).
+    Open,
+    /// Completely filled.
+    Filled {
+        /// Quantity-weighted average execution price.
+        average_price: Decimal,
+    },
+    /// Ended without filling completely (canceled, rejected, expired, replaced).
+    Failed {
+        /// The broker's status and reason.
+        reason: String,
+        /// Shares executed before it ended.
+        filled_shares: u64,
+    },
+}
+
+/// Why a broker call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// No usable login: the refresh token expired or was never stored.
+    #[error("re-authentication needed: run `schwad auth`")]
+    ReauthNeeded,
+    /// The broker refused the request for good (e.g. an order failing validation).
+    #[error("refused by the broker: {0}")]
+    Refused(String),
+    /// The broker could not be reached or answered with an error worth retrying later; for an
+    /// order placement the outcome is unknown.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// The stored tokens could not be read or written.
+    #[error(transparent)]
+    Tokens(#[from] schwab::TokenError),
+}
+
+/// What the hedger needs from a broker. Placement is never retried inside an implementation:
+/// Schwab has no client order id, so after an unknown outcome the hedger looks the order up
+/// with [`Broker::find_order`] before placing again.
+pub trait Broker: Send + Sync + 'static {
+    /// Short name for logs and `/health` (`schwab`, `dry-run`).
+    fn name(&self) -> &'static str;
+
+    /// Whether the regular equity session is open now.
+    fn market_open(&self) -> impl Future<Output = Result<bool, BrokerError>> + Send;
+
+    /// Places a market order once; `Ok` carries the broker's order id.
+    fn place(
+        &self,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<OrderId, BrokerError>> + Send;
+
+    /// The current state of a placed order.
+    fn order_state(
+        &self,
+        id: OrderId,
+    ) -> impl Future<Output = Result<OrderState, BrokerError>> + Send;
+
+    /// An order matching `order` (symbol, side, quantity) entered since `since` whose id is not
+    /// in `known`: how a placement with an unknown outcome is recovered.
+    fn find_order(
+        &self,
+        order: &OrderRequest,
+        since: DateTime<Utc>,
+        known: &HashSet<i64>,
+    ) -> impl Future<Output = Result<Option<OrderId>, BrokerError>> + Send;
+}

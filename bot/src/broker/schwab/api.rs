@@ -1,0 +1,217 @@
+//! Calls to the Trader and Market Data APIs: bearer auth, client-side rate limits, backoff on 429
+//! and 5xx for reads (honouring `Retry-After`), one refresh-and-retry on 401, and order POSTs sent
+//! exactly once.
+
+use std::time::Duration;
+
+use backoff::ExponentialBackoff;
+use backoff::backoff::Backoff as _;
+use reqwest::header::{LOCATION, RETRY_AFTER};
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::envelope;
+use super::rate_limit::RateLimiter;
+use super::tokens::TokenManager;
+use crate::broker::BrokerError;
+
+/// How reads are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff delay (doubles with jitter).
+    pub min_backoff: Duration,
+    /// Longest backoff delay (also caps `Retry-After`).
+    pub max_backoff: Duration,
+}
+
+/// An authenticated, rate-limited client of Schwab's APIs.
+#[derive(Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    base_url: Url,
+    tokens: TokenManager,
+    requests: RateLimiter,
+    orders: RateLimiter,
+    retry: RetryPolicy,
+}
+
+impl Api {
+    /// A client under `base_url` with `requests` and `orders` limiters.
+    pub fn new(
+        http: reqwest::Client,
+        base_url: Url,
+        tokens: TokenManager,
+        requests: RateLimiter,
+        orders: RateLimiter,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            http,
+            base_url,
+            tokens,
+            requests,
+            orders,
+            retry,
+        }
+    }
+
+    /// The token store.
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// GETs `path` and decodes the JSON body, retrying what is worth retrying.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, BrokerError> {
+        let url = self.url(path);
+        let mut backoff = ExponentialBackoff {
+            initial_interval: self.retry.min_backoff,
+            max_interval: self.retry.max_backoff,
+            max_elapsed_time: None,
+            ..ExponentialBackoff::default()
+        };
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            self.requests.acquire().await;
+            let token = self.tokens.access_token().await?;
+            let sent = self
+                .http
+                .get(url.clone())
+                .bearer_auth(token.expose())
+                .query(query)
+                .send()
+                .await;
+            let (problem, retry_after) = match sent {
+                Err(error) => (unreachable(path, &error), None),
+                Ok(response) if response.status().is_success() => {
+                    return response.json().await.map_err(|error| {
+                        BrokerError::Unavailable(format!(
+                            "decoding {path}: {}",
+                            error.without_url()
+                        ))
+                    });
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(&response);
+                    let problem = failure(path, response).await;
+                    match status {
+                        StatusCode::UNAUTHORIZED if !refreshed => {
+                            refreshed = true;
+                            self.tokens.expire(&token).await;
+                            continue;
+                        }
+                        StatusCode::TOO_MANY_REQUESTS => (problem, retry_after),
+                        status if status.is_server_error() => (problem, None),
+                        StatusCode::UNAUTHORIZED => return Err(BrokerError::Unavailable(problem)),
+                        _ => return Err(BrokerError::Refused(problem)),
+                    }
+                }
+            };
+            let delay = retry_after
+                .or_else(|| backoff.next_backoff())
+                .unwrap_or(self.retry.max_backoff)
+                .min(self.retry.max_backoff);
+            if attempt >= self.retry.max_retries {
+                return Err(BrokerError::Unavailable(problem));
+            }
+            attempt += 1;
+            tracing::debug!(%problem, ?delay, attempt, "broker read failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// POSTs an order once and returns its `Location`. Never retried: an error that is not a
+    /// definite refusal leaves the outcome unknown, for the caller to look up.
+    pub async fn post_order(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, BrokerError> {
+        self.orders.acquire().await;
+        self.requests.acquire().await;
+        let token = self.tokens.access_token().await?;
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| BrokerError::Unavailable(unreachable(path, &error)))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .headers()
+                .get(LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    BrokerError::Unavailable(format!("{status} without a Location header"))
+                });
+        }
+        let problem = failure(path, response).await;
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                self.tokens.expire(&token).await;
+                Err(BrokerError::Unavailable(problem))
+            }
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+                Err(BrokerError::Unavailable(problem))
+            }
+            status if status.is_client_error() => Err(BrokerError::Refused(problem)),
+            _ => Err(BrokerError::Unavailable(problem)),
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base_url.clone();
+        url.set_path(path);
+        url
+    }
+}
+
+fn unreachable(path: &str, error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else {
+        "failed"
+    };
+    format!("{path} {kind}: {}", error_chain(error))
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn failure(path: &str, response: Response) -> String {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    format!("{path}: {}", envelope::describe(status, &body))
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
