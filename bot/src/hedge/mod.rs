@@ -1,7 +1,10 @@
-//! Pure hedging decisions: a symbol's unhedged net position becomes a whole-share broker order.
+//! Pure hedging decisions: a symbol's net position becomes a whole-share broker order.
 //!
-//! The threshold is on |net| (never on one side's bucket): when |net| >= 1 share, hedge
-//! floor(|net|) shares in the opposite direction and carry the fractional rest with its sign.
+//! The threshold is on the onchain net = bought − sold (never on one side's bucket): the broker
+//! position must offset its whole part, truncated toward zero. When the shares hedged so far differ
+//! from that by at least one share, the difference is ordered; the fractional rest carries over
+//! with the net's sign. Targeting the whole part (rather than re-hedging the unhedged remainder)
+//! keeps the broker from overshooting when the net crosses zero.
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -50,9 +53,14 @@ pub struct Position {
 }
 
 impl Position {
+    /// Onchain net: positive when the owner bought more than sold.
+    pub fn onchain_net(&self) -> Shares {
+        self.bought - self.sold
+    }
+
     /// Unhedged net: positive when the owner holds more shares than hedged.
     pub fn net(&self) -> Shares {
-        self.bought - self.sold - self.hedged
+        self.onchain_net() - self.hedged
     }
 }
 
@@ -69,12 +77,13 @@ pub struct HedgeIntent {
     pub carried: Shares,
 }
 
-/// Decides the hedge for a position, if |net| reaches one share.
+/// Decides the hedge for a position: the whole shares between what is hedged and the whole part
+/// of the onchain net, if that is at least one share.
 pub fn plan(position: &Position) -> Option<HedgeIntent> {
-    let net = position.net();
-    let whole = net.value().abs().trunc();
-    let shares = whole.to_u64().filter(|&n| n >= 1)?;
-    let side = if net.value().is_sign_positive() {
+    let target = position.onchain_net().value().trunc();
+    let delta = target - position.hedged.value();
+    let shares = delta.abs().trunc().to_u64().filter(|&n| n >= 1)?;
+    let side = if delta.is_sign_positive() {
         BrokerSide::Sell
     } else {
         BrokerSide::Buy
@@ -83,7 +92,7 @@ pub fn plan(position: &Position) -> Option<HedgeIntent> {
         ticker: position.ticker.clone(),
         side,
         shares,
-        carried: net - side.offset(shares),
+        carried: position.net() - side.offset(shares),
     })
 }
 
@@ -129,27 +138,41 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn hedge_plus_carry_is_the_net_and_the_carry_is_under_one_share(
+        fn after_the_hedge_the_broker_offsets_the_whole_part_of_the_net(
             bought in 0i64..10_000_000,
             sold in 0i64..10_000_000,
+            hedged in -10_000i64..10_000,
         ) {
             let p = Position {
                 ticker: Ticker::parse("AAPL").unwrap(),
                 bought: Shares::new(Decimal::new(bought, 3)),
                 sold: Shares::new(Decimal::new(sold, 3)),
-                hedged: Shares::ZERO,
+                hedged: Shares::new(Decimal::from(hedged)),
             };
-            let net = p.net();
-            match plan(&p) {
-                None => proptest::prop_assert!(net.value().abs() < Decimal::ONE),
+            let onchain = p.onchain_net().value();
+            let hedged_after = match plan(&p) {
+                None => p.hedged,
                 Some(intent) => {
-                    proptest::prop_assert_eq!(intent.side.offset(intent.shares) + intent.carried, net);
-                    proptest::prop_assert!(intent.carried.value().abs() < Decimal::ONE);
-                    // The carry keeps the net's sign (or is zero): never an over-hedge.
-                    proptest::prop_assert!(intent.carried.value() * net.value() >= Decimal::ZERO);
+                    proptest::prop_assert_eq!(intent.side.offset(intent.shares) + intent.carried, p.net());
+                    p.hedged + intent.side.offset(intent.shares)
                 }
-            }
+            };
+            proptest::prop_assert_eq!(hedged_after.value(), onchain.trunc());
+            let carried = onchain - hedged_after.value();
+            proptest::prop_assert!(carried.abs() < Decimal::ONE);
+            // The carry keeps the onchain net's sign (or is zero): never an over-hedge.
+            proptest::prop_assert!(carried * onchain >= Decimal::ZERO);
         }
+    }
+
+    #[test]
+    fn a_net_crossing_zero_is_not_overshot() {
+        // Bought back 19 when the net was -19.5; now the net is -2.1: sell 17, not 16.
+        let mut p = position("132.4", "134.5");
+        p.hedged = BrokerSide::Buy.offset(19);
+        let intent = plan(&p).unwrap();
+        assert_eq!((intent.side, intent.shares), (BrokerSide::Sell, 17));
+        assert_eq!(intent.carried.to_string(), "-0.1");
     }
 
     #[test]

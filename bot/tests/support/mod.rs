@@ -254,3 +254,140 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The key sealing the tokens in tests (a sentinel: it must never leak).
+pub const ENCRYPTION_KEY: &str = "5e17e1005e17e1005e17e1005e17e1005e17e1005e17e1005e17e1005e17e100";
+
+/// A Schwab simulator tuned for tests: fast fills, short access tokens, generous limits.
+pub async fn start_schwab(app_secret: &str) -> sim_schwab::Handle {
+    sim_schwab::start(sim_schwab::Config {
+        app_secret: app_secret.to_owned(),
+        access_token_ttl: Duration::from_secs(3),
+        activation_delay: Duration::from_millis(10),
+        fill_delay: Duration::from_millis(40),
+        requests_per_window: 100_000,
+        orders_per_window: 100_000,
+        prices: [("AAPL".to_owned(), vec![227.5, 227.25])].into(),
+        ..sim_schwab::Config::default()
+    })
+    .await
+    .expect("schwab simulator")
+}
+
+impl BotEnv {
+    /// Hedging at `schwab` with short intervals.
+    pub fn with_schwab(self, schwab: &sim_schwab::Handle) -> Self {
+        self.with("BROKER", "schwab")
+            .with("SCHWAB_BASE_URL", schwab.base_url())
+            .with("SCHWAB_APP_KEY", schwab.app_key())
+            .with("SCHWAB_APP_SECRET", schwab.app_secret())
+            .with("SCHWAB_CALLBACK_URL", schwab.callback_url())
+            .with("ENCRYPTION_KEY", ENCRYPTION_KEY)
+            .with("SCHWAB_REQUESTS_PER_MINUTE", "100000")
+            .with("SCHWAB_ORDERS_PER_MINUTE", "100000")
+            .with("SCHWAB_TIMEOUT", "1s")
+            .with("SCHWAB_MIN_BACKOFF", "20ms")
+            .with("SCHWAB_MAX_BACKOFF", "200ms")
+            .with("TOKEN_REFRESH_LEEWAY", "1s")
+            .with("MARKET_HOURS_RECHECK", "100ms")
+            .with("ORDER_POLL_INTERVAL", "40ms")
+            .with("HEDGE_TICK", "100ms")
+            .with("FAILED_HEDGE_COOLDOWN", "200ms")
+    }
+
+    /// The value of a setting added with [`BotEnv::with`].
+    pub fn get(&self, key: &str) -> &str {
+        self.extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .expect("setting")
+    }
+}
+
+/// Runs `schwad auth` as a user would: reads the authorize URL it prints, "logs in" at the
+/// simulator with the URL's state, and pastes the redirect URL back.
+pub fn login(env: &BotEnv, schwab: &sim_schwab::Handle) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_schwad"));
+    command
+        .arg("auth")
+        .env_clear()
+        .env("DATABASE_URL", env.database_url())
+        .env("LOG_FORMAT", "json")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in &env.extra {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("schwad auth");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("auth output") > 0,
+            "schwad auth printed no URL"
+        );
+        if let Some(start) = line.find("http") {
+            break url::Url::parse(line[start..].trim()).expect("authorize URL");
+        }
+    };
+    let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], schwab.app_key());
+    assert_eq!(query["redirect_uri"], schwab.callback_url());
+    let redirect = schwab.authorize(Some(&query["state"])).redirect_url;
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{redirect}").expect("paste the redirect URL");
+    drop(stdin);
+    let output = child.wait_with_output().expect("auth finished");
+    assert!(
+        output.status.success(),
+        "schwad auth failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Per ticker, the broker position that hedges the onchain net: minus its whole part.
+pub fn expected_hedges(ledger: &[Fill]) -> BTreeMap<String, i64> {
+    expected_positions(ledger)
+        .into_iter()
+        .map(|(ticker, (bought, sold))| {
+            let whole =
+                rust_decimal::prelude::ToPrimitive::to_i64(&(bought - sold).trunc()).expect("fits");
+            (ticker, -whole)
+        })
+        .filter(|(_, shares)| *shares != 0)
+        .collect()
+}
+
+/// Non-zero broker positions at the simulator.
+pub fn broker_positions(schwab: &sim_schwab::Handle) -> BTreeMap<String, i64> {
+    schwab
+        .ledger()
+        .positions
+        .into_iter()
+        .filter(|(_, shares)| *shares != 0)
+        .collect()
+}
+
+/// Executions not yet filled or failed.
+pub async fn open_executions(db: &SqlitePool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM hedge_executions WHERE status IN ('pending', 'submitted')",
+    )
+    .fetch_one(db)
+    .await
+    .expect("executions")
+}
+
+/// `GET /health` of a running bot.
+pub async fn health(port: u16) -> serde_json::Value {
+    reqwest::get(format!("http://127.0.0.1:{port}/health"))
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("health JSON")
+}

@@ -1,0 +1,336 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+//! The real `schwad` binary against both simulators: random fractional fills across symbols and
+//! directions end hedged to the integer part of each net position, exactly once, through SIGKILLs
+//! (also between an order POST and its id being stored), injected API faults, an expired login
+//! renewed with `schwad auth`, and a closed market.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use sim_chain::{ChainSim, Config};
+use sim_schwab::{Fault, LostResponse};
+use sqlx::sqlite::SqlitePool;
+use support::{
+    Bot, BotEnv, OWNER, broker_positions, expected_hedges, health, login, open_db, open_executions,
+    start_schwab, stored_fills, wait_until,
+};
+
+async fn start_chain(seed: u64) -> ChainSim {
+    ChainSim::start(Config {
+        owner: OWNER,
+        seed,
+        ..Config::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn trade(chain: &ChainSim, blocks: usize, per_block: usize) {
+    for _ in 0..blocks {
+        chain.submit_random(per_block);
+        chain.mine();
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
+/// Waits until every fill is stored, nothing is open, and the broker holds exactly the hedge of
+/// every symbol's net.
+async fn assert_hedged(chain: &ChainSim, schwab: &sim_schwab::Handle, db: &SqlitePool) {
+    chain.mine_blocks(8);
+    let expected = expected_hedges(&chain.ledger());
+    let fills = support::expected_fills(&chain.ledger());
+    wait_until(
+        Duration::from_secs(30),
+        "the hedges to converge",
+        || async {
+            stored_fills(db).await == fills
+                && open_executions(db).await == 0
+                && broker_positions(schwab) == expected
+        },
+    )
+    .await;
+    assert!(
+        expected.len() >= 2,
+        "too few symbols to hedge: {expected:?}"
+    );
+    assert_links(db).await;
+}
+
+/// Every filled execution covers trades of the offset direction with exactly its shares.
+async fn assert_links(db: &SqlitePool) {
+    let rows: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT e.id, e.shares, e.side, group_concat(t.onchain_direction || ':' || l.shares)
+         FROM hedge_executions e
+         LEFT JOIN hedge_execution_trades l ON l.execution_id = e.id
+         LEFT JOIN trades t ON t.id = l.trade_id
+         WHERE e.status = 'filled' GROUP BY e.id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert!(!rows.is_empty(), "nothing was hedged");
+    for (id, shares, side, links) in rows {
+        let links = links.unwrap_or_else(|| panic!("execution {id} links no trade"));
+        let covered = if side == "sell" { "buy" } else { "sell" };
+        let mut total = rust_decimal::Decimal::ZERO;
+        for link in links.split(',') {
+            let (direction, amount) = link.split_once(':').unwrap();
+            assert_eq!(
+                direction, covered,
+                "execution {id} links a {direction} trade"
+            );
+            total += amount.parse::<rust_decimal::Decimal>().unwrap();
+        }
+        assert_eq!(total, rust_decimal::Decimal::from(shares), "execution {id}");
+    }
+}
+
+fn bot_env(dir: &Path, chain: &ChainSim, schwab: &sim_schwab::Handle) -> BotEnv {
+    BotEnv::new(dir, chain).with_schwab(schwab)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_fills_are_hedged_exactly_once_through_crashes_and_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("schwad.log");
+    let chain = start_chain(21).await;
+    let schwab = start_schwab("sim-app-secret").await;
+    let env = bot_env(dir.path(), &chain, &schwab);
+    login(&env, &schwab);
+    let mut bot = Bot::start(&env, &log);
+    trade(&chain, 25, 3).await;
+
+    // Reads retried through 429s (with Retry-After), 5xx and a revoked access token.
+    schwab.inject(Fault::RateLimited {
+        calls: 3,
+        retry_after_secs: Some(0),
+    });
+    schwab.inject(Fault::ServerError {
+        calls: 3,
+        status: 503,
+    });
+    schwab.inject(Fault::Unauthorized { calls: 1 });
+    trade(&chain, 15, 3).await;
+
+    // Lost responses the bot survives: it looks the order up instead of placing it again.
+    schwab.inject(Fault::LoseOrderResponse {
+        orders: 2,
+        instead: LostResponse::Status { status: 502 },
+    });
+    schwab.inject(Fault::LoseOrderResponse {
+        orders: 1,
+        instead: LostResponse::Drop,
+    });
+    // A rejection returns the shares to the accumulator; they are hedged again.
+    schwab.inject(Fault::RejectOrders {
+        orders: 1,
+        reason: "Position_Sys_0001".to_owned(),
+    });
+    trade(&chain, 15, 3).await;
+
+    // SIGKILL while an accepted order's response is held: its id was never stored.
+    let placed = schwab.ledger().orders.len();
+    schwab.inject(Fault::LoseOrderResponse {
+        orders: 1,
+        instead: LostResponse::Timeout { after_ms: 5_000 },
+    });
+    trade(&chain, 10, 3).await;
+    wait_until(
+        Duration::from_secs(10),
+        "an order with a held response",
+        || async { schwab.faults().is_empty() && schwab.ledger().orders.len() > placed },
+    )
+    .await;
+    bot.kill();
+    bot = Bot::start(&env, &log);
+
+    // SIGKILLs at random moments.
+    for round in 0..3_u64 {
+        trade(&chain, 8, 3).await;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..150) + round * 10)).await;
+        bot.kill();
+        trade(&chain, 3, 3).await;
+        bot = Bot::start(&env, &log);
+    }
+
+    let db = open_db(&env.database_url()).await;
+    assert_hedged(&chain, &schwab, &db).await;
+    let ledger = schwab.ledger();
+    assert!(
+        ledger
+            .orders
+            .iter()
+            .any(|o| o.status == sim_schwab::OrderStatus::Rejected),
+        "no order was rejected"
+    );
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM hedge_executions WHERE status = 'failed'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(failed, 1, "only the rejected order fails");
+    // Every order at the broker belongs to exactly one execution.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT broker_order_id FROM hedge_executions WHERE broker_order_id IS NOT NULL",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut broker_ids: Vec<i64> = ledger.orders.iter().map(|o| o.order_id).collect();
+    let mut ids_sorted = ids.clone();
+    ids_sorted.sort_unstable();
+    broker_ids.sort_unstable();
+    assert_eq!(
+        ids_sorted, broker_ids,
+        "an order at the broker is not tracked, or twice"
+    );
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("pending hedge found at the broker"),
+        "no recovery by lookup happened"
+    );
+    assert!(bot.terminate(Duration::from_secs(5)).success());
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_login_degrades_until_schwad_auth_then_hedging_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = start_chain(5).await;
+    let schwab = start_schwab("sim-app-secret").await;
+    let env = bot_env(dir.path(), &chain, &schwab);
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    // No login stored yet: the bot ingests and waits.
+    trade(&chain, 10, 3).await;
+    wait_until(
+        Duration::from_secs(10),
+        "health to ask for a login",
+        || async {
+            let health = health(bot.port).await;
+            health["status"] == "degraded" && health["broker"] == "re-authentication needed"
+        },
+    )
+    .await;
+    assert!(schwab.ledger().orders.is_empty());
+
+    login(&env, &schwab);
+    let db = open_db(&env.database_url()).await;
+    assert_hedged(&chain, &schwab, &db).await;
+    wait_until(Duration::from_secs(5), "health to be ok", || async {
+        health(bot.port).await["status"] == "ok"
+    })
+    .await;
+
+    // The refresh token dies in the middle: degraded, orders wait, ingestion goes on.
+    schwab.expire_tokens(true);
+    let orders = schwab.ledger().orders.len();
+    trade(&chain, 10, 3).await;
+    wait_until(
+        Duration::from_secs(10),
+        "degraded: re-authentication needed",
+        || async {
+            let health = health(bot.port).await;
+            health["status"] == "degraded"
+                && health["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "re-authentication needed")
+        },
+    )
+    .await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", bot.port))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nschwad_broker_reauth_needed 1\n"),
+        "{metrics}"
+    );
+    assert_eq!(
+        schwab.ledger().orders.len(),
+        orders,
+        "an order went out without a login"
+    );
+
+    login(&env, &schwab);
+    assert_hedged(&chain, &schwab, &db).await;
+    wait_until(Duration::from_secs(5), "health to recover", || async {
+        health(bot.port).await["status"] == "ok"
+    })
+    .await;
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_wait_for_the_market_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = start_chain(9).await;
+    let schwab = start_schwab("sim-app-secret").await;
+    schwab.set_market_open(false);
+    let env = bot_env(dir.path(), &chain, &schwab);
+    login(&env, &schwab);
+    let _bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    trade(&chain, 20, 3).await;
+    chain.mine_blocks(8);
+    let db = open_db(&env.database_url()).await;
+    let fills = support::expected_fills(&chain.ledger());
+    wait_until(Duration::from_secs(10), "the fills", || async {
+        stored_fills(&db).await == fills
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        schwab.ledger().orders.is_empty(),
+        "an order went out while closed"
+    );
+    let executions: i64 = sqlx::query_scalar("SELECT count(*) FROM hedge_executions")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(executions, 0, "hedges must wait in the accumulator");
+
+    schwab.set_market_open(true);
+    assert_hedged(&chain, &schwab, &db).await;
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_fills_at_its_configured_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = start_chain(13).await;
+    let env = BotEnv::new(dir.path(), &chain)
+        .with("BROKER", "dry-run")
+        .with("DRY_RUN_FILL_PRICE", "123.45")
+        .with("HEDGE_TICK", "100ms");
+    let _bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    trade(&chain, 20, 3).await;
+    chain.mine_blocks(8);
+    let db = open_db(&env.database_url()).await;
+    let expected = expected_hedges(&chain.ledger());
+    assert!(!expected.is_empty());
+    wait_until(Duration::from_secs(20), "dry-run hedges", || async {
+        let filled: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT symbol, side, shares, average_price FROM hedge_executions
+             WHERE status = 'filled'",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        let mut hedged: BTreeMap<String, i64> = BTreeMap::new();
+        for (symbol, side, shares, _) in &filled {
+            *hedged.entry(symbol.clone()).or_default() +=
+                if side == "buy" { *shares } else { -shares };
+        }
+        hedged.retain(|_, shares| *shares != 0);
+        filled.iter().all(|(.., price)| price == "123.45") && hedged == expected
+    })
+    .await;
+    db.close().await;
+}
