@@ -307,8 +307,8 @@ impl BotEnv {
 }
 
 /// Runs `schwad auth` as a user would: reads the authorize URL it prints, "logs in" at the
-/// simulator with the URL's state, and pastes the redirect URL back.
-pub fn login(env: &BotEnv, schwab: &sim_schwab::Handle) {
+/// simulator with the URL's state, and pastes the redirect URL back. Returns everything it printed.
+pub fn login(env: &BotEnv, schwab: &sim_schwab::Handle) -> String {
     use std::io::{BufRead, BufReader, Write};
     let mut command = Command::new(env!("CARGO_BIN_EXE_schwad"));
     command
@@ -324,12 +324,14 @@ pub fn login(env: &BotEnv, schwab: &sim_schwab::Handle) {
     }
     let mut child = command.spawn().expect("schwad auth");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
     let url = loop {
         let mut line = String::new();
         assert!(
             stdout.read_line(&mut line).expect("auth output") > 0,
             "schwad auth printed no URL"
         );
+        printed.push_str(&line);
         if let Some(start) = line.find("http") {
             break url::Url::parse(line[start..].trim()).expect("authorize URL");
         }
@@ -341,12 +343,11 @@ pub fn login(env: &BotEnv, schwab: &sim_schwab::Handle) {
     let mut stdin = child.stdin.take().expect("stdin");
     writeln!(stdin, "{redirect}").expect("paste the redirect URL");
     drop(stdin);
+    std::io::Read::read_to_string(&mut stdout, &mut printed).expect("auth output");
     let output = child.wait_with_output().expect("auth finished");
-    assert!(
-        output.status.success(),
-        "schwad auth failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "schwad auth failed: {stderr}");
+    printed + &stderr
 }
 
 /// Per ticker, the broker position that hedges the onchain net: minus its whole part.
