@@ -286,9 +286,21 @@ fn drift_is_healed_deleted_container_recreated_stopped_one_started() {
     d.apply().expect(0);
 
     docker(&["stop", "-t", "1", &d.name]);
-    let started = d.apply();
-    started.expect(0);
-    assert_eq!(started.mutations(), 1, "only a start: {started:#?}");
+    let human = d.reconciler("apply").output().unwrap();
+    let shown = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(human.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("[1/2] start container"),
+        "plain progress lines: {shown}"
+    );
+    assert!(
+        shown.contains("(1 mutating Docker API calls)"),
+        "only a start: {shown}"
+    );
+    assert!(
+        !shown.contains('{') && !shown.contains('\x1b'),
+        "no JSON, no colour: {shown}"
+    );
     assert_eq!(d.only_container()["State"]["Status"], "running");
 
     docker(&["rm", "-f", &d.name]);
@@ -395,7 +407,7 @@ fn exit_codes_blocked_locked_unreachable_and_plan_changes() {
     drop(held);
 
     let unreachable = deploy::Applied::from(
-        d.reconciler("apply")
+        d.apply_json()
             .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
             .output()
             .unwrap(),
@@ -473,7 +485,7 @@ fn images_older_than_the_running_one_are_pruned_beyond_keep() {
     let apply = |tag: &str| {
         d.write(&Spec::tag(tag));
         let out = d
-            .reconciler("apply")
+            .apply_json()
             .args(["--keep-images", "0"])
             .output()
             .unwrap();

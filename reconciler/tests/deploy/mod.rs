@@ -173,15 +173,19 @@ app:
             .env_remove("RECONCILER_MANIFEST")
             .env_remove("RECONCILER_STATE_DIR")
             .env("NO_COLOR", "1");
-        if command == "apply" {
-            cmd.args(["--progress", "json"]);
-        }
+        cmd
+    }
+
+    /// `apply --progress json`, to run.
+    pub fn apply_json(&self) -> Command {
+        let mut cmd = self.reconciler("apply");
+        cmd.args(["--progress", "json"]);
         cmd
     }
 
     /// Runs `apply --progress json`.
     pub fn apply(&self) -> Applied {
-        Applied::from(self.reconciler("apply").output().unwrap())
+        Applied::from(self.apply_json().output().unwrap())
     }
 
     /// Containers of this app (by label or name), as `docker inspect` JSON.
