@@ -377,3 +377,69 @@ async fn data_destructive_changes_are_blocked_unless_allowed_with_a_fresh_snapsh
     assert_eq!(volumes[0].filesystem_type, "xfs");
     assert_eq!(volumes[0].droplet_ids.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_now_then_the_policy_prunes_all_but_keep_and_the_last_good_one() {
+    use digitalocean_api::models::ResourceType;
+    use reconciler_core::identity::LAST_GOOD_TAG;
+
+    let world = World::new().await;
+    world.converge(&[]).await;
+    for _ in 0..2 {
+        let out = world.cli(&["snapshot"]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("of volume schwad-data taken"));
+        tokio::time::sleep(Duration::from_millis(1100)).await; // distinct names and creation times
+    }
+    let mut snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+    assert_eq!(
+        snapshots.len(),
+        3,
+        "the policy's first snapshot and two taken now"
+    );
+    let dep = deployment_tag("schwad-prod");
+    assert!(snapshots.iter().all(|s| s.tags.contains(&dep)));
+    snapshots.sort_by_key(|s| s.created_at);
+    // The oldest is the one the last good deploy is linked to.
+    world.client.create_tag(LAST_GOOD_TAG).await.unwrap();
+    world
+        .client
+        .tag_resources(
+            LAST_GOOD_TAG,
+            &[TaggedResource {
+                resource_id: snapshots[0].id.clone(),
+                resource_type: ResourceType::VolumeSnapshot,
+            }],
+        )
+        .await
+        .unwrap();
+
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("keep: 7", "keep: 1"));
+    let report = world.converge(&[]).await;
+    let deleted: Vec<&str> = report
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::DeleteSnapshot { snapshot_id } => Some(snapshot_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        [snapshots[1].id.as_str()],
+        "{:#?}",
+        report.plan.steps
+    );
+    let left: Vec<String> = world
+        .client
+        .list_snapshots(Some("volume"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&snapshots[0].id) && left.contains(&snapshots[2].id));
+}

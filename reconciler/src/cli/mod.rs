@@ -7,6 +7,7 @@ mod plan;
 mod reconcile;
 mod rollback;
 mod schema;
+mod snapshot;
 mod status;
 mod validate;
 
@@ -51,6 +52,8 @@ enum Command {
     Lock(lock::Args),
     /// Print (or with --commit make) the `git revert` of the last manifest change.
     Rollback(rollback::Args),
+    /// Snapshot the volume now (tagged like the policy's, so later plans prune it with them).
+    Snapshot(snapshot::Args),
 }
 
 /// The journal rotates past this size.
@@ -116,6 +119,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Rollback(args) => rollback::run(&args).await,
         Command::Reconcile(args) => reconcile::run(&args).await,
         Command::Status(args) => status::run(&args).await,
+        Command::Snapshot(args) => snapshot::run(&args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
