@@ -299,28 +299,6 @@ impl Prepared {
     }
 }
 
-/// Observes the app scope of the live systems (for `plan` without `--observed`): the local engine and host, or
-/// those `ssh` reaches.
-pub async fn observe_live(
-    loaded: &Loaded,
-    state_dir: &std::path::Path,
-    ssh: Option<&SshTarget>,
-) -> anyhow::Result<ObservedState> {
-    let (engine, host) = connect_app(ssh).await?;
-    let app = observe_app(
-        &engine,
-        &host,
-        &StateDir::new(state_dir),
-        &loaded.manifest.app,
-    )
-    .await?;
-    Ok(ObservedState {
-        observed_at: Utc::now(),
-        infra: None,
-        app: Some(app),
-    })
-}
-
 fn plan_app(loaded: &Loaded, commit: Option<&str>, observed: ObservedApp) -> Plan {
     let observed = ObservedState {
         observed_at: Utc::now(),

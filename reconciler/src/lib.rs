@@ -14,4 +14,5 @@ pub mod gitops;
 pub mod host;
 pub mod load;
 pub mod observe;
+pub mod preflight;
 pub mod ssh;

@@ -8,9 +8,14 @@ use reconciler_core::observed::ObservedState;
 use reconciler_core::plan::{PlanOptions, plan};
 use reconciler_core::render;
 
+use super::apply::Scope;
+use crate::converge::connect_app;
+use crate::execute::state::StateDir;
 use crate::exit::Exit;
 use crate::load::Loaded;
 use crate::observe::digitalocean::observe_infra;
+use crate::observe::observe_app;
+use crate::preflight::{self, Check};
 
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
@@ -49,42 +54,68 @@ pub struct Args {
     pub host: super::apply::HostArgs,
 }
 
-/// Observes the scopes `args` name: DigitalOcean and the local Docker engine, read together.
-async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<ObservedState> {
+/// Observes the scopes `args` name, DigitalOcean and the app's host read together; with both scopes, also runs the
+/// pre-flight checks.
+async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState, Vec<Check>)> {
+    let preflight = args.scope == Scope::All;
     let infra = async {
         if !args.scope.includes_infra() {
-            return Ok(None);
+            return anyhow::Ok((None, Vec::new()));
         }
         let client = args.digitalocean.client()?;
-        anyhow::Ok(Some(observe_infra(&client, &loaded.manifest).await))
+        let observed = observe_infra(&client, &loaded.manifest).await;
+        let checks = if preflight {
+            preflight::digitalocean(&client, &loaded.manifest).await
+        } else {
+            Vec::new()
+        };
+        Ok((Some(observed), checks))
     };
     let app = async {
         if !args.scope.includes_app() {
-            return Ok(None);
+            return anyhow::Ok((None, Vec::new()));
         }
         let ssh = args.host.target(loaded, &args.digitalocean).await?;
-        let observed = crate::converge::observe_live(loaded, &args.state_dir, ssh.as_ref()).await?;
-        anyhow::Ok(observed.app)
+        let (engine, host) = connect_app(ssh.as_ref()).await?;
+        let state = StateDir::new(&args.state_dir);
+        let observed = observe_app(&engine, &host, &state, &loaded.manifest.app).await?;
+        let checks = if preflight {
+            preflight::host(&host, &loaded.manifest).await
+        } else {
+            Vec::new()
+        };
+        Ok((Some(observed), checks))
     };
-    let (infra, app) = tokio::try_join!(infra, app)?;
-    Ok(ObservedState {
+    let ((infra, mut checks), (app, host_checks)) = tokio::try_join!(infra, app)?;
+    checks.extend(host_checks);
+    let observed = ObservedState {
         observed_at: Utc::now(),
         infra,
         app,
-    })
+    };
+    Ok((observed, checks))
 }
 
 /// Plans and prints; exit 0 when converged, 2 when there are changes.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     let loaded = crate::load::manifest(&args.file)?;
-    let observed = match &args.observed {
+    let (observed, checks) = match &args.observed {
         Some(path) => {
             let text = fs_err::read_to_string(path)?;
-            serde_json::from_str::<ObservedState>(&text)
-                .with_context(|| format!("{}: not an observed-state document", path.display()))?
+            let observed = serde_json::from_str::<ObservedState>(&text)
+                .with_context(|| format!("{}: not an observed-state document", path.display()))?;
+            (observed, Vec::new())
         }
         None => observe(args, &loaded).await?,
     };
+    if !checks.is_empty() {
+        let text: String = checks.iter().map(|c| format!("{c}\n")).collect();
+        if args.json {
+            eprint!("Pre-flight checks:\n{text}");
+        } else {
+            print!("Pre-flight checks:\n{text}\n");
+        }
+    }
     let options = PlanOptions {
         allow_data_loss: args.allow_data_loss.clone(),
     };

@@ -61,7 +61,7 @@ pub enum HostError {
     /// The SSH connection to the host failed.
     #[error("over ssh")]
     Ssh(#[from] crate::ssh::SshError),
-    /// The remote host answered something unexpected.
+    /// A host command failed or answered something unexpected.
     #[error("{0}")]
     Remote(String),
 }
@@ -79,6 +79,34 @@ pub enum AppHost {
     Local(LocalHost),
     /// A machine over SSH.
     Remote(RemoteHost),
+}
+
+impl AppHost {
+    /// Runs `sh -c script sh args...` on the host (arguments are never spliced into the script) and returns its
+    /// stdout; a non-zero exit is an error.
+    pub async fn sh(&self, script: &str, args: &[&str]) -> Result<String, HostError> {
+        let stdout = match self {
+            Self::Remote(h) => h.sh(script, args).await?,
+            Self::Local(_) => {
+                let output = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .arg("sh")
+                    .args(args)
+                    .output()
+                    .await?;
+                if !output.status.success() {
+                    return Err(HostError::Remote(format!(
+                        "sh exited {}: {}",
+                        output.status.code().unwrap_or(-1),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    )));
+                }
+                output.stdout
+            }
+        };
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
+    }
 }
 
 impl Host for AppHost {

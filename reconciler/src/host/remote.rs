@@ -34,7 +34,8 @@ impl RemoteHost {
         Self { remote }
     }
 
-    async fn sh(&self, script: &str, args: &[&str]) -> Result<Vec<u8>, HostError> {
+    /// Runs `sh -c script sh args...` and returns its stdout; a non-zero exit is an error.
+    pub(super) async fn sh(&self, script: &str, args: &[&str]) -> Result<Vec<u8>, HostError> {
         let mut all = vec!["-c", script, "sh"];
         all.extend_from_slice(args);
         let output = self.remote.run("sh", &all).await?;

@@ -1,0 +1,176 @@
+//! Pre-flight checks shown with a full `plan`: is the DigitalOcean token valid and how much of the rate limit is
+//! left, does the registry exist, and on the app's host: is the volume mounted, is the data directory writable by the
+//! container's UID, and how much disk is free. They report; they change nothing and decide nothing.
+
+use std::fmt;
+
+use digitalocean_api::Client;
+use reconciler_core::manifest::DesiredState;
+
+use crate::host::{AppHost, HostError};
+
+/// Requests left in the rate-limit window below which a check warns.
+const RATE_LIMIT_WARN: u32 = 250;
+/// Free space below which a check warns, in KiB (1 GiB).
+const FREE_DISK_WARN_KIB: u64 = 1 << 20;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Fine.
+    Pass,
+    /// Works, but close to a limit.
+    Warn,
+    /// Will make an apply fail or lose data.
+    Fail,
+}
+
+/// One check and what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// How it came out.
+    pub status: Status,
+    /// What was found (never a secret).
+    pub detail: String,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = match self.status {
+            Status::Pass => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        write!(f, "  [{mark}] {}: {}", self.name, self.detail)
+    }
+}
+
+fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        status,
+        detail: detail.into(),
+    }
+}
+
+/// DigitalOcean checks: the token (by reading the account), the rate limit it leaves, and the registry.
+pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check> {
+    let mut out = Vec::new();
+    match client.account().await {
+        Ok(account) if account.status == "active" => {
+            out.push(check("token", Status::Pass, "valid; account active"));
+        }
+        Ok(account) => out.push(check(
+            "token",
+            Status::Fail,
+            format!("valid, but the account is {}", account.status),
+        )),
+        Err(e) => out.push(check("token", Status::Fail, e.to_string())),
+    }
+    if let Some(rate) = client.rate_limit() {
+        let status = if rate.remaining < RATE_LIMIT_WARN {
+            Status::Warn
+        } else {
+            Status::Pass
+        };
+        out.push(check(
+            "rate limit",
+            status,
+            format!("{} of {} requests left", rate.remaining, rate.limit),
+        ));
+    }
+    let want = &desired.infra.registry.name;
+    out.push(match client.get_registry().await {
+        Ok(Some(r)) if &r.name == want => check("registry", Status::Pass, format!("{want} exists")),
+        Ok(Some(r)) => check(
+            "registry",
+            Status::Fail,
+            format!("the account's registry is {}, not {want}", r.name),
+        ),
+        Ok(None) => check(
+            "registry",
+            Status::Fail,
+            format!("{want} does not exist yet (apply --scope infra creates it)"),
+        ),
+        Err(e) => check("registry", Status::Fail, e.to_string()),
+    });
+    out
+}
+
+/// Host checks: the volume's mount, the data directory's writability by the container's user, and free disk.
+pub async fn host(host: &AppHost, desired: &DesiredState) -> Vec<Check> {
+    let mount = desired.infra.volume.mount_path.as_str();
+    let data = desired.app.volume_mount.host_path.as_str();
+    let user = desired.app.user.as_str();
+    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+    let mut out = Vec::new();
+    out.push(
+        match host
+            .sh(r#"mountpoint -q "$1" && echo yes || echo no"#, &[mount])
+            .await
+        {
+            Ok(answer) if answer.trim() == "yes" => {
+                check("volume", Status::Pass, format!("mounted at {mount}"))
+            }
+            Ok(_) => check(
+                "volume",
+                Status::Fail,
+                format!("nothing is mounted at {mount}"),
+            ),
+            Err(e) => failed("volume", &e),
+        },
+    );
+    let writable = r#"[ -d "$1" ] || { echo missing; exit 0; }
+setpriv --reuid "$2" --regid "$3" --clear-groups sh -c 'f="$1/.reconciler-preflight"; : > "$f" && rm -f "$f"' sh "$1" \
+  && echo yes || echo no"#;
+    out.push(match host.sh(writable, &[data, uid, gid]).await {
+        Ok(answer) => match answer.trim() {
+            "yes" => check(
+                "data directory",
+                Status::Pass,
+                format!("{data} writable by {user}"),
+            ),
+            "missing" => check(
+                "data directory",
+                Status::Warn,
+                format!("{data} does not exist yet (apply creates it)"),
+            ),
+            _ => check(
+                "data directory",
+                Status::Fail,
+                format!("{data} is not writable by {user}"),
+            ),
+        },
+        Err(e) => failed("data directory", &e),
+    });
+    let free = r#"p="$1"; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; df -Pk "$p" | awk 'NR==2 {print $4}'"#;
+    out.push(match host.sh(free, &[data]).await {
+        Ok(answer) => match answer.trim().parse::<u64>() {
+            Ok(kib) => check(
+                "free disk",
+                if kib < FREE_DISK_WARN_KIB {
+                    Status::Warn
+                } else {
+                    Status::Pass
+                },
+                format!(
+                    "{:.1} GiB free under {data}",
+                    kib as f64 / f64::from(1 << 20)
+                ),
+            ),
+            Err(_) => check(
+                "free disk",
+                Status::Fail,
+                format!("unexpected df output {:?}", answer.trim()),
+            ),
+        },
+        Err(e) => failed("free disk", &e),
+    });
+    out
+}
+
+fn failed(name: &'static str, e: &HostError) -> Check {
+    check(name, Status::Fail, format!("{e}"))
+}

@@ -1,0 +1,79 @@
+//! `reconciler plan` and `apply --scope all` with both scopes: DigitalOcean on the simulator, the app on the local
+//! Docker engine (the simulated droplet has no real address). One plan shows both, after the pre-flight checks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
+mod deploy;
+
+use std::process::{Command, Output};
+
+use deploy::{Deployment, Spec};
+use sim_digitalocean::{Config, Simulator};
+
+fn reconciler(d: &Deployment, base_url: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reconciler"))
+        .args(args)
+        .arg("-f")
+        .arg(d.manifest_path())
+        .arg("--state-dir")
+        .arg(d.state_dir())
+        .env_remove("RECONCILER_MANIFEST")
+        .env("DIGITALOCEAN_API_URL", base_url)
+        .env("DIGITALOCEAN_ACCESS_TOKEN", token)
+        .env("RECONCILER_DO_POLL_INTERVAL", "10ms")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn one_plan_shows_both_scopes_with_preflight_and_apply_all_converges_them() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(Simulator::start(Config::default()))
+        .unwrap();
+    let (url, token) = (sim.base_url(), sim.token().to_owned());
+    let d = Deployment::new("all");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+
+    let plan = reconciler(&d, &url, &token, &["plan"]);
+    let out = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{out}{}", text(&plan.stderr));
+    assert!(out.contains("Pre-flight checks:"), "{out}");
+    assert!(out.contains("[ok  ] token: valid"), "{out}");
+    assert!(
+        out.contains("[FAIL] registry: it does not exist yet"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[FAIL] volume: nothing is mounted at"),
+        "{out}"
+    );
+    assert!(out.contains("[warn] data directory:"), "{out}");
+    assert!(out.contains("free disk"), "{out}");
+    assert!(out.contains("droplet.it-1"), "{out}");
+    assert!(out.contains(&format!("container.{}", d.name)), "{out}");
+    assert!(!out.contains(&token));
+
+    let apply = reconciler(&d, &url, &token, &["apply", "--scope", "all"]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}{}",
+        text(&apply.stdout),
+        text(&apply.stderr)
+    );
+    assert_eq!(d.only_container()["State"]["Status"], "running");
+
+    let plan = reconciler(&d, &url, &token, &["plan"]);
+    let out = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(0), "{out}{}", text(&plan.stderr));
+    assert!(out.contains("[ok  ] registry: it exists"), "{out}");
+    assert!(out.contains("[ok  ] data directory:"), "{out}");
+    runtime.block_on(sim.shutdown());
+}
