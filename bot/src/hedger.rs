@@ -80,9 +80,16 @@ impl<B: Broker> Hedger<B> {
                 }
             };
             self.status.set_broker(health);
+            // Wake for new trades, the next order poll due, or the tick, whichever comes first.
+            let tick = Instant::now() + self.config.tick;
+            let wake = self
+                .next_poll
+                .values()
+                .min()
+                .map_or(tick, |due| tick.min(*due));
             tokio::select! {
                 () = self.status.trades_changed.notified() => {}
-                () = tokio::time::sleep(self.config.tick) => {}
+                () = tokio::time::sleep_until(wake) => {}
                 _ = stop.wait_for(|stop| *stop) => break,
             }
         }

@@ -22,7 +22,8 @@ async fn stored_tokens(url: &str) -> Vec<String> {
     let stored = ledger.stored_tokens().await.unwrap().expect("a login");
     ledger.close().await;
     let cipher = TokenCipher::from_hex(&Secret::new(ENCRYPTION_KEY)).unwrap();
-    let pair: serde_json::Value = serde_json::from_slice(&cipher.open(&stored.sealed).unwrap()).unwrap();
+    let pair: serde_json::Value =
+        serde_json::from_slice(&cipher.open(&stored.sealed).unwrap()).unwrap();
     ["access_token", "refresh_token"]
         .iter()
         .map(|key| pair[key].as_str().unwrap().to_owned())
@@ -32,7 +33,9 @@ async fn stored_tokens(url: &str) -> Vec<String> {
 fn assert_absent(what: &str, haystack: &[u8], secrets: &[String]) {
     for secret in secrets {
         assert!(
-            !haystack.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            !haystack
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes()),
             "{what} contains the secret {secret:?}"
         );
     }
@@ -87,7 +90,11 @@ async fn secrets_appear_in_no_log_health_metrics_or_clear_text_database() {
 
     secrets.sort();
     secrets.dedup();
-    assert!(secrets.len() >= 5, "the tokens were never refreshed: {}", secrets.len());
+    assert!(
+        secrets.len() >= 5,
+        "the tokens were never refreshed: {}",
+        secrets.len()
+    );
     let logs = std::fs::read(&log).unwrap();
     assert!(logs.len() > 10_000, "too few logs to prove anything");
     assert_absent("the log", &logs, &secrets);
@@ -98,7 +105,11 @@ async fn secrets_appear_in_no_log_health_metrics_or_clear_text_database() {
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.to_string_lossy().contains("schwad.db") {
-            assert_absent(&path.display().to_string(), &std::fs::read(&path).unwrap(), &secrets);
+            assert_absent(
+                &path.display().to_string(),
+                &std::fs::read(&path).unwrap(),
+                &secrets,
+            );
         }
     }
 }
