@@ -8,12 +8,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::Utc;
+use digitalocean_api::models::{ResourceType, TaggedResource};
 use reconciler_core::identity::ContainerSpec;
+use reconciler_core::identity::LAST_GOOD_TAG;
 use reconciler_core::manifest::App;
-use reconciler_core::observed::{ObservedApp, ObservedState};
+use reconciler_core::observed::{ObservedApp, ObservedInfra, ObservedState};
 use reconciler_core::plan::{Plan, PlanOptions, plan};
 
 use crate::docker::Engine;
+use crate::execute::digitalocean::{InfraExecutor, is_infra};
 use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
@@ -137,11 +140,23 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The DigitalOcean side of an app converge under `--scope all`: with the infra observed (after its own converge),
+/// the plan snapshots the volume before a deploy that changes the image, and the snapshot of a deploy that passes
+/// its health gate is tagged [`LAST_GOOD_TAG`] (the one the snapshot policy never prunes).
+#[derive(Debug, Clone)]
+pub struct InfraContext {
+    /// The API client.
+    pub client: digitalocean_api::Client,
+    /// The infra as observed.
+    pub observed: ObservedInfra,
+}
+
 /// An observed world and its plan, ready to run.
 #[derive(Debug)]
 pub struct Prepared {
     engine: Engine,
     host: AppHost,
+    infra: Option<InfraContext>,
     observed: ObservedApp,
     state: StateDir,
     started: Instant,
@@ -151,24 +166,31 @@ pub struct Prepared {
 
 /// Observes the app scope of `loaded` on the local Docker engine and plans. The caller holds the lock.
 pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Prepared> {
-    prepare_on(loaded, settings, None).await
+    prepare_on(loaded, settings, None, None).await
 }
 
-/// Observes the app scope of `loaded` on the local Docker engine, or on the one `ssh` reaches, and plans. The
-/// caller holds the lock.
+/// Observes the app scope of `loaded` on the local Docker engine, or on the one `ssh` reaches, and plans (with the
+/// infra of `infra`, when given). The caller holds the lock.
 pub async fn prepare_on(
     loaded: &Loaded,
     settings: &Settings,
     ssh: Option<&SshTarget>,
+    infra: Option<InfraContext>,
 ) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let state = StateDir::new(&settings.state_dir);
     let (engine, host) = connect_app(ssh).await?;
     let observed = observe_app(&engine, &host, &state, &loaded.manifest.app).await?;
-    let plan = plan_app(loaded, settings.commit.as_deref(), observed.clone());
+    let plan = plan_app(
+        loaded,
+        settings.commit.as_deref(),
+        observed.clone(),
+        infra.as_ref().map(|i| i.observed.clone()),
+    );
     Ok(Prepared {
         engine,
         host,
+        infra,
         observed,
         state,
         started,
@@ -199,6 +221,7 @@ impl Prepared {
         let Self {
             engine,
             host,
+            infra,
             observed,
             state,
             started,
@@ -240,6 +263,21 @@ impl Prepared {
                 summary.add, summary.change, summary.destroy
             ),
         });
+        let snapshots = match &infra {
+            Some(ctx) => {
+                let executor = InfraExecutor {
+                    client: &ctx.client,
+                    user_data: loaded.user_data.as_deref(),
+                };
+                executor
+                    .apply(&report.plan.steps, progress)
+                    .await?
+                    .snapshots
+            }
+            None => Vec::new(),
+        };
+        let mut app_plan = report.plan.clone();
+        app_plan.steps.retain(|s| !is_infra(&s.op));
         let executor = Executor {
             engine: &engine,
             host: &host,
@@ -253,7 +291,7 @@ impl Prepared {
             started: Mutex::new(Vec::new()),
             steps: Mutex::new(Vec::new()),
         };
-        let outcome = executor.apply(&report.plan, &recording).await;
+        let outcome = executor.apply(&app_plan, &recording).await;
         report.steps = recording.steps.into_inner().unwrap_or_default();
         let revision = revision(&engine, app, &observed, settings.commit.as_deref()).await?;
         match outcome {
@@ -277,6 +315,11 @@ impl Prepared {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
                 }
+                if let Some(ctx) = &infra
+                    && !snapshots.is_empty()
+                {
+                    mark_last_good(ctx, &snapshots).await;
+                }
                 report.ended = Ended::Converged;
                 done(&mut report, "converged");
             }
@@ -299,13 +342,49 @@ impl Prepared {
     }
 }
 
-fn plan_app(loaded: &Loaded, commit: Option<&str>, observed: ObservedApp) -> Plan {
+fn plan_app(
+    loaded: &Loaded,
+    commit: Option<&str>,
+    observed: ObservedApp,
+    infra: Option<ObservedInfra>,
+) -> Plan {
     let observed = ObservedState {
         observed_at: Utc::now(),
-        infra: None,
+        infra,
         app: Some(observed),
     };
     plan(&loaded.desired(commit), &observed, &PlanOptions::default())
+}
+
+/// Moves [`LAST_GOOD_TAG`] to the snapshots taken for a deploy that passed its health gate. A failure only warns:
+/// the deploy stands, and the next one tags again.
+async fn mark_last_good(ctx: &InfraContext, taken: &[String]) {
+    let snapshot = |id: &str| TaggedResource {
+        resource_id: id.to_owned(),
+        resource_type: ResourceType::VolumeSnapshot,
+    };
+    let new: Vec<TaggedResource> = taken.iter().map(|id| snapshot(id)).collect();
+    let old: Vec<TaggedResource> = ctx
+        .observed
+        .snapshots
+        .known()
+        .into_iter()
+        .flatten()
+        .filter(|s| s.tags.iter().any(|t| t == LAST_GOOD_TAG))
+        .map(|s| snapshot(&s.id))
+        .collect();
+    let client = &ctx.client;
+    let result = async {
+        client.create_tag(LAST_GOOD_TAG).await?;
+        client.tag_resources(LAST_GOOD_TAG, &new).await?;
+        if !old.is_empty() {
+            client.untag_resources(LAST_GOOD_TAG, &old).await?;
+        }
+        Ok::<_, digitalocean_api::Error>(())
+    };
+    if let Err(e) = result.await {
+        tracing::warn!(error = %e, "tagging the last good deploy's snapshot failed");
+    }
 }
 
 /// The desired revision as it now stands on the host.
@@ -401,11 +480,11 @@ pub async fn infra(
     if report.plan.steps.is_empty() {
         return Ok(report);
     }
-    let executor = crate::execute::digitalocean::InfraExecutor {
+    let executor = InfraExecutor {
         client,
         user_data: loaded.user_data.as_deref(),
     };
-    report.steps = executor.apply(&report.plan.steps, progress).await?;
+    report.steps = executor.apply(&report.plan.steps, progress).await?.steps;
     report.ended = Ended::Converged;
     Ok(report)
 }

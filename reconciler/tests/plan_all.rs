@@ -8,6 +8,7 @@ mod deploy;
 use std::process::{Command, Output};
 
 use deploy::{Deployment, Spec};
+use reconciler_core::identity::LAST_GOOD_TAG;
 use sim_digitalocean::{Config, Simulator};
 
 fn reconciler(d: &Deployment, base_url: &str, token: &str, args: &[&str]) -> Output {
@@ -75,5 +76,78 @@ fn one_plan_shows_both_scopes_with_preflight_and_apply_all_converges_them() {
     assert_eq!(plan.status.code(), Some(0), "{out}{}", text(&plan.stderr));
     assert!(out.contains("[ok  ] registry: it exists"), "{out}");
     assert!(out.contains("[ok  ] data directory:"), "{out}");
+    runtime.block_on(sim.shutdown());
+}
+
+#[test]
+fn a_deploy_that_changes_the_image_snapshots_first_and_the_last_good_tag_follows_passing_deploys() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(Simulator::start(Config::default()))
+        .unwrap();
+    let (url, token) = (sim.base_url(), sim.token().to_owned());
+    let client = digitalocean_api::Client::new(
+        digitalocean_api::ClientConfig::new(digitalocean_api::Token::new(&token))
+            .with_base_url(&url),
+    )
+    .unwrap();
+    let last_good = || {
+        let all = runtime
+            .block_on(client.list_snapshots(Some("volume")))
+            .unwrap();
+        let tagged: Vec<String> = all
+            .iter()
+            .filter(|s| s.tags.iter().any(|t| t == LAST_GOOD_TAG))
+            .map(|s| s.name.clone())
+            .collect();
+        (all.len(), tagged)
+    };
+    let d = Deployment::new("lastgood");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    let write = |tag: &str| {
+        d.write(&Spec::tag(tag));
+        let text = std::fs::read_to_string(d.manifest_path()).unwrap();
+        std::fs::write(
+            d.manifest_path(),
+            text.replace(
+                "snapshots: {keep: 1}",
+                "snapshots: {keep: 1, before_deploy: true}",
+            ),
+        )
+        .unwrap();
+    };
+    let apply = || {
+        let out = reconciler(&d, &url, &token, &["apply", "--scope", "all"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    write("v1");
+    apply();
+    assert_eq!(
+        last_good(),
+        (0, vec![]),
+        "a first deploy has nothing to protect"
+    );
+
+    write("v2");
+    apply();
+    let (count, tagged) = last_good();
+    assert_eq!((count, tagged.len()), (1, 1), "{tagged:?}");
+    assert!(tagged[0].contains("predeploy"));
+
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a distinct snapshot name
+    write("v1");
+    apply();
+    let (count, now) = last_good();
+    assert_eq!(
+        count, 2,
+        "the older one is kept while it is the last good one"
+    );
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, tagged, "the tag moved to the newest passing deploy");
+
+    // Now the older one is an ordinary snapshot beyond `keep: 1`: the policy prunes it.
+    apply();
+    assert_eq!(last_good(), (1, now));
     runtime.block_on(sim.shutdown());
 }

@@ -11,7 +11,7 @@ use digitalocean_api::{Client, ClientConfig};
 use reconciler_core::plan::PlanOptions;
 use reconciler_core::render;
 
-use crate::converge::{self, Ended, Settings};
+use crate::converge::{self, Ended, InfraContext, Settings};
 use crate::docker::auth;
 use crate::execute::Timeouts;
 use crate::execute::progress::{Human, JsonLines, Progress};
@@ -19,6 +19,7 @@ use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
 use crate::load::Loaded;
+use crate::observe::digitalocean::observe_infra;
 use crate::ssh::SshTarget;
 
 /// Which half of the manifest to act on.
@@ -222,6 +223,7 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     let progress = progress(args.converge.progress);
     let human = args.converge.progress == ProgressFormat::Human;
     let mut incomplete = false;
+    let mut infra = None;
     if args.scope.includes_infra() {
         let client = args.digitalocean.client()?;
         let options = PlanOptions {
@@ -246,9 +248,13 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
             }
             _ => {}
         }
+        if args.scope.includes_app() {
+            let observed = observe_infra(&client, &loaded.manifest).await;
+            infra = Some(InfraContext { client, observed });
+        }
     }
     let exit = if args.scope.includes_app() {
-        converge_app(args, &loaded, color, progress.as_ref()).await?
+        converge_app(args, &loaded, infra, color, progress.as_ref()).await?
     } else {
         Exit::Ok
     };
@@ -262,13 +268,14 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
 async fn converge_app(
     args: &Args,
     loaded: &Loaded,
+    infra: Option<InfraContext>,
     color: bool,
     progress: &dyn Progress,
 ) -> anyhow::Result<Exit> {
     let settings = args.converge.settings(args.commit.clone());
     let human = args.converge.progress == ProgressFormat::Human;
     let ssh = args.host.target(loaded, &args.digitalocean).await?;
-    let prepared = converge::prepare_on(loaded, &settings, ssh.as_ref()).await?;
+    let prepared = converge::prepare_on(loaded, &settings, ssh.as_ref(), infra).await?;
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }

@@ -42,6 +42,15 @@ pub struct InfraExecutor<'a> {
     pub user_data: Option<&'a str>,
 }
 
+/// What an infra apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Each step with its duration.
+    pub steps: Vec<StepRecord>,
+    /// Ids of the snapshots taken.
+    pub snapshots: Vec<String>,
+}
+
 /// A step of the infra phase failed; the steps before it took effect.
 #[derive(Debug, thiserror::Error)]
 pub enum InfraError {
@@ -114,6 +123,7 @@ impl Failed {
 struct Created {
     droplets: HashMap<String, u64>,
     volumes: HashMap<String, String>,
+    snapshots: Vec<String>,
 }
 
 impl Created {
@@ -141,15 +151,15 @@ impl Created {
 }
 
 impl InfraExecutor<'_> {
-    /// Runs the infra steps of `steps` in order, stopping at the first failure. Returns what each step took.
+    /// Runs the infra steps of `steps` in order, stopping at the first failure.
     pub async fn apply(
         &self,
         steps: &[Step],
         progress: &dyn Progress,
-    ) -> Result<Vec<StepRecord>, InfraError> {
+    ) -> Result<Applied, InfraError> {
         let infra: Vec<&Step> = steps.iter().filter(|s| is_infra(&s.op)).collect();
         let mut created = Created::default();
-        let mut records = Vec::with_capacity(infra.len());
+        let mut applied = Applied::default();
         for (i, step) in infra.iter().enumerate() {
             let index = i + 1;
             let description = render::describe(&step.op);
@@ -164,13 +174,14 @@ impl InfraExecutor<'_> {
                 .map_err(|e| e.at(index, description.clone()))?;
             let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             progress.event(&Event::StepDone { index, elapsed_ms });
-            records.push(StepRecord {
+            applied.steps.push(StepRecord {
                 step: description,
                 duration_ms: elapsed_ms,
                 result: "ok".to_owned(),
             });
         }
-        Ok(records)
+        applied.snapshots = created.snapshots;
+        Ok(applied)
     }
 
     async fn run(&self, op: &Operation, created: &mut Created) -> Result<(), Failed> {
@@ -319,7 +330,8 @@ impl InfraExecutor<'_> {
             Operation::DeleteFirewall { firewall_id } => c.delete_firewall(firewall_id).await?,
             Operation::SnapshotVolume { volume, name, tags } => {
                 let volume = created.volume(volume)?;
-                c.create_volume_snapshot(&volume, name, tags).await?;
+                let snapshot = c.create_volume_snapshot(&volume, name, tags).await?;
+                created.snapshots.push(snapshot.id);
             }
             Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,
             Operation::EnsureDataDir { .. }
