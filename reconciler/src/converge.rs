@@ -13,7 +13,7 @@ use reconciler_core::identity::ContainerSpec;
 use reconciler_core::identity::LAST_GOOD_TAG;
 use reconciler_core::manifest::App;
 use reconciler_core::observed::{ObservedApp, ObservedInfra, ObservedState};
-use reconciler_core::plan::{Plan, PlanOptions, plan};
+use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
 
 use crate::docker::Engine;
 use crate::execute::digitalocean::{InfraExecutor, is_infra};
@@ -278,6 +278,9 @@ impl Prepared {
         };
         let mut app_plan = report.plan.clone();
         app_plan.steps.retain(|s| !is_infra(&s.op));
+        if let AppHost::Remote(remote) = &host {
+            tunnel_probes(remote, &mut app_plan).await?;
+        }
         let executor = Executor {
             engine: &engine,
             host: &host,
@@ -354,6 +357,18 @@ fn plan_app(
         app: Some(observed),
     };
     plan(&loaded.desired(commit), &observed, &PlanOptions::default())
+}
+
+/// Points the health probes of `plan` at ports forwarded to the remote host, which is where the bot listens.
+async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> anyhow::Result<()> {
+    for step in plan.steps.iter_mut().chain(plan.revert.iter_mut()) {
+        if let Operation::WaitHealthy { gate, .. } = &mut step.op
+            && let Some(url) = &gate.http
+        {
+            gate.http = Some(remote.tunnel(url).await?);
+        }
+    }
+    Ok(())
 }
 
 /// Moves [`LAST_GOOD_TAG`] to the snapshots taken for a deploy that passed its health gate. A failure only warns:

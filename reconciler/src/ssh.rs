@@ -3,6 +3,7 @@
 //! engine, and host-side commands run over the same connection. Host keys are always checked strictly: against a
 //! known_hosts file or a key pinned in configuration, never accepted on first sight.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -119,6 +120,21 @@ impl Remote {
             socket,
             _scratch: scratch,
         })
+    }
+
+    /// Forwards a free local TCP port to `remote` as seen from the remote host (e.g. its `127.0.0.1:8080`) and
+    /// returns the local address.
+    pub async fn forward_tcp(&self, remote: SocketAddr) -> Result<SocketAddr, SshError> {
+        let local = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?;
+        self.session
+            .request_port_forward(ForwardType::Local, local, remote)
+            .await
+            .map_err(|source| SshError::Forward {
+                destination: self.destination.clone(),
+                remote: remote.to_string(),
+                source,
+            })?;
+        Ok(local)
     }
 
     /// The local end of the forwarded Docker socket.

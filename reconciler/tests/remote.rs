@@ -137,3 +137,46 @@ fn a_connection_dropped_mid_apply_is_followed_by_a_converging_rerun() {
     );
     assert_eq!(apply(&d, &sshd).expect(0).mutations(), 0);
 }
+
+#[tokio::test]
+async fn health_probes_reach_the_remote_loopback_through_a_forwarded_port() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use reconciler::host::RemoteHost;
+    use reconciler::ssh::Remote;
+
+    // The bot's health endpoint, listening on the remote host's loopback.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n")
+                .unwrap();
+        }
+    });
+    let sshd = Sshd::start();
+    let remote = Remote::connect(&sshd.target(), std::path::Path::new("/var/run/docker.sock"))
+        .await
+        .unwrap();
+    let host = RemoteHost::new(Arc::new(remote));
+    let url = format!("http://127.0.0.1:{port}/health");
+    let tunnelled = host.tunnel(&url).await.unwrap();
+    assert_ne!(tunnelled, url, "the probe goes through a forwarded port");
+    let body = reqwest::get(&tunnelled)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok\n");
+    assert_eq!(
+        host.tunnel("http://203.0.113.9:8080/health").await.unwrap(),
+        "http://203.0.113.9:8080/health",
+        "a non-loopback URL is probed directly"
+    );
+}

@@ -34,6 +34,30 @@ impl RemoteHost {
         Self { remote }
     }
 
+    /// The URL that reaches `url` as the remote host sees it: a loopback HTTP URL goes through a TCP port forwarded
+    /// over the SSH session (the health gate probes the bot where it runs); any other URL is returned as is.
+    pub async fn tunnel(&self, url: &str) -> Result<String, HostError> {
+        let mut parsed = url::Url::parse(url)
+            .map_err(|e| HostError::Remote(format!("health probe URL {url}: {e}")))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        };
+        let Some(port) = parsed.port_or_known_default().filter(|_| loopback) else {
+            return Ok(url.to_owned());
+        };
+        let local = self
+            .remote
+            .forward_tcp(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await?;
+        let unexpected = |()| HostError::Remote(format!("health probe URL {url}: cannot rewrite"));
+        parsed.set_ip_host(local.ip()).map_err(unexpected)?;
+        parsed.set_port(Some(local.port())).map_err(unexpected)?;
+        Ok(parsed.into())
+    }
+
     /// Runs `sh -c script sh args...` and returns its stdout; a non-zero exit is an error.
     pub(super) async fn sh(&self, script: &str, args: &[&str]) -> Result<Vec<u8>, HostError> {
         let mut all = vec!["-c", script, "sh"];
