@@ -366,9 +366,11 @@ fn killed_mid_replacement_a_second_apply_converges() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let prev = format!("/{}-prev", d.name);
+    let kept = format!("/{}-keep-", d.name);
     let mid = wait_until(Duration::from_secs(20), || {
-        d.containers().iter().any(|c| c["Name"] == prev.as_str())
+        d.containers()
+            .iter()
+            .any(|c| c["Name"].as_str().is_some_and(|n| n.starts_with(&kept)))
     });
     child.kill().unwrap();
     child.wait().unwrap();
@@ -506,4 +508,62 @@ fn images_older_than_the_running_one_are_pruned_beyond_keep() {
         "v1 is older and beyond keep=0: {left}"
     );
     assert_eq!(d.only_container()["Image"], v2);
+}
+
+#[test]
+fn a_kept_previous_container_makes_going_back_a_restart() {
+    let d = Deployment::new("keep");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    let mut spec = Spec::tag("v1");
+    spec.keep_previous = 1;
+    d.write(&spec);
+    d.apply().expect(0);
+    let v1 = d.only_container();
+
+    spec.tag = "v2".into();
+    d.write(&spec);
+    d.apply().expect(0);
+    let all = d.containers();
+    assert_eq!(all.len(), 2, "the v1 container is kept, stopped");
+    let kept = all.iter().find(|c| c["Id"] == v1["Id"]).unwrap();
+    assert_eq!(kept["State"]["Status"], "exited");
+    assert!(
+        kept["Name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/{}-keep-", d.name))
+    );
+
+    // Back to v1: the kept container is renamed and started, nothing is created.
+    spec.tag = "v1".into();
+    d.write(&spec);
+    let back = d.apply();
+    back.expect(0);
+    assert!(
+        !back
+            .steps()
+            .iter()
+            .any(|s| s.starts_with("create container")),
+        "{:?}",
+        back.steps()
+    );
+    let running: Vec<_> = d
+        .containers()
+        .into_iter()
+        .filter(|c| c["State"]["Status"] == "running")
+        .collect();
+    assert_eq!(running.len(), 1);
+    assert_eq!(
+        running[0]["Id"], v1["Id"],
+        "the original v1 container runs again"
+    );
+    assert_eq!(running[0]["Name"], format!("/{}", d.name));
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+    assert_eq!(
+        d.containers().len(),
+        2,
+        "keep_previous: 1 keeps only the v2 container beside it"
+    );
+    assert_eq!(d.apply().expect(0).mutations(), 0);
 }

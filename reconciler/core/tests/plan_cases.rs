@@ -315,21 +315,99 @@ fn replacement_stops_the_old_container_before_starting_the_new_one() {
             "rename_container",
             "rename_container",
             "start_container",
-            "wait_healthy",
-            "remove_container"
+            "wait_healthy"
         ],
-        "pull and create before the stop keep the gap short"
+        "pull and create before the stop keep the gap short; the old container is kept, stopped"
     );
     let revert: Vec<_> = plan
         .revert
         .iter()
         .map(|s| render::describe(&s.op))
         .collect();
-    assert_eq!(revert[2], "rename container schwad-prev to schwad");
+    assert!(
+        revert[2].starts_with("rename container schwad-keep-20261126120000-"),
+        "{revert:?}"
+    );
     assert!(
         plan.changes
             .iter()
             .any(|c| c.resource.kind == ResourceKind::Container && c.action == Action::Replace)
+    );
+}
+
+fn kept(d: &DesiredState, tag: &str, name: &str) -> ContainerState {
+    ContainerState {
+        id: format!("c-{name}"),
+        name: name.into(),
+        labels: labels_of_revision(d, tag),
+        image_id: image_id(tag),
+        state: "exited".into(),
+        health: None,
+        restart_count: 0,
+    }
+}
+
+#[test]
+fn going_back_to_a_kept_revision_restarts_its_container() {
+    let plan = run(
+        |d, o| {
+            let old = d.app.image.tag.clone();
+            let k = kept(d, &old, "schwad-keep-20261120000000-aaaa");
+            let a = app(o);
+            a.containers.push(k);
+            // The running container is a newer revision; the manifest goes back to the kept one.
+            a.containers[0].labels = labels_of_revision(d, "newer");
+            a.containers[0].image_id = image_id("newer");
+            a.image = Some(ImageState {
+                id: image_id(&old),
+                repo_digests: vec![],
+            });
+        },
+        &PlanOptions::default(),
+    );
+    assert_eq!(
+        ops(&plan),
+        [
+            "snapshot_volume",
+            "stop_container",
+            "rename_container",
+            "rename_container",
+            "start_container",
+            "wait_healthy"
+        ],
+        "no pull, no create: {}",
+        render::human(&plan, false)
+    );
+    assert!(plan.steps[3].cause.contains("fast rollback"));
+}
+
+#[test]
+fn only_the_newest_kept_containers_stay() {
+    let plan = run(
+        |d, o| {
+            d.app.image.tag = "next".into();
+            for (i, tag) in ["a", "b", "c"].iter().enumerate() {
+                let k = kept(d, tag, &format!("schwad-keep-2026112{i}000000-{tag}"));
+                app(o).containers.push(k);
+            }
+        },
+        &PlanOptions::default(),
+    );
+    let removed: Vec<_> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::RemoveContainer { container } => Some(container.as_str()),
+            _ => None,
+        })
+        .collect();
+    // keep_previous is 2: the one retired now and the newest kept one stay.
+    assert_eq!(
+        removed,
+        [
+            "c-schwad-keep-20261121000000-b",
+            "c-schwad-keep-20261120000000-a"
+        ]
     );
 }
 

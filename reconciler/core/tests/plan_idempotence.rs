@@ -32,11 +32,19 @@ fn mutate_desired(d: &mut DesiredState, code: u8) {
         9 => d.app.secrets = None,
         10 => d.app.ports[0].host = 9090,
         11 => d.infra.droplet.tags.push("extra".into()),
-        _ => d.infra.volume.name = "schwad-data-new".into(),
+        12 => d.infra.volume.name = "schwad-data-new".into(),
+        _ => d.app.keep_previous = 0,
     }
 }
 
-const DESIRED_MUTATIONS: u8 = 13;
+const DESIRED_MUTATIONS: u8 = 14;
+
+/// The running container runs an older revision (so a kept one may match the desired).
+fn d_keep(o: &mut ObservedState) {
+    if let Some(c) = app(o).containers.first_mut() {
+        c.image_id = image_id("drifted");
+    }
+}
 
 fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
     let i = infra(o);
@@ -142,14 +150,35 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
                 f.fingerprint = format!("{n:016x}");
             }
         }
+        20 => {
+            // Kept previous revisions, one of them possibly the desired one.
+            for k in 0..(n % 4) {
+                let tag = if k == 0 {
+                    d.app.image.tag.clone()
+                } else {
+                    format!("old{k}")
+                };
+                let labels = labels_of_revision(d, &tag);
+                app(o).containers.push(ContainerState {
+                    id: format!("c-kept-{k}"),
+                    name: format!("{}-keep-2026112{k}000000-{k}", d.app.container_name),
+                    labels,
+                    image_id: image_id(&tag),
+                    state: "exited".into(),
+                    health: None,
+                    restart_count: 0,
+                });
+            }
+        }
+        21 => d_keep(o),
         _ => i.firewalls = Observed::Unknown("firewalls: 503".into()),
     }
 }
 
-const OBSERVED_MUTATIONS: u8 = 21;
+const OBSERVED_MUTATIONS: u8 = 23;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn one_apply_converges(

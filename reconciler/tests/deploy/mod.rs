@@ -29,6 +29,8 @@ pub struct Spec {
     pub health: Health,
     pub restart: &'static str,
     pub stability: &'static str,
+    /// Stopped previous containers kept for a fast rollback (0 in most tests: one container per app).
+    pub keep_previous: u32,
 }
 
 impl Spec {
@@ -39,6 +41,7 @@ impl Spec {
             health: Health::Http,
             restart: "unless-stopped",
             stability: "1s",
+            keep_previous: 0,
         }
     }
 }
@@ -151,6 +154,7 @@ app:
     stability_window: {stability}
   logs: {{max_size: 1m, max_files: 2}}
   stop_grace_period: 5s
+  keep_previous: {keep}
 "#,
             name = self.name,
             repo = self.repo,
@@ -158,6 +162,7 @@ app:
             restart = spec.restart,
             port = self.port,
             stability = spec.stability,
+            keep = spec.keep_previous,
         );
         std::fs::write(self.manifest_path(), yaml).unwrap();
     }

@@ -267,6 +267,11 @@ pub struct App {
     pub logs: Logs,
     /// Time between SIGTERM and SIGKILL when the container is stopped.
     pub stop_grace_period: Duration,
+    /// Stopped containers of previous revisions kept (renamed `<name>-keep-<time>-<hash>`) for a fast rollback: going
+    /// back to a kept revision restarts its container instead of creating one. Older ones are removed.
+    #[serde(default = "keep_two")]
+    #[schemars(range(max = 10))]
+    pub keep_previous: u32,
     /// Container hardening.
     #[serde(default)]
     pub hardening: Hardening,
@@ -427,6 +432,10 @@ impl Default for Hardening {
             no_new_privileges: true,
         }
     }
+}
+
+fn keep_two() -> u32 {
+    2
 }
 
 fn yes() -> bool {

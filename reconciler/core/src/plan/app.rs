@@ -2,8 +2,10 @@
 //! the revert path.
 //!
 //! Only one bot may run at a time (two would both hedge), so a replacement is: create the new container (image
-//! pulled first) → stop the old one → rename old to `<name>-prev` and new to `<name>` → start the new one → wait
-//! until it passes the health gate → remove the old one. The revert path restores `<name>-prev`.
+//! pulled first) → stop the old one → rename old to `<name>-keep-<time>-<hash>` and new to `<name>` → start the new
+//! one → wait until it passes the health gate. The old one stays, stopped, for a fast rollback (`keep_previous` of
+//! them; older ones are removed). The revert path restores it. Going back to a kept revision restarts its container
+//! instead of creating one.
 
 use super::builder::{Builder, Change};
 use super::model::*;
@@ -39,11 +41,24 @@ pub(super) fn plan(
             format!("container {name} exists but was not created by the reconciler; remove or rename it by hand"),
         );
     }
+    let keep_prefix = format!("{name}-keep-");
+    let ours = |c: &&ContainerState| {
+        c.name != name && c.labels.get(labels::APP).map(String::as_str) == Some(name)
+    };
     let leftovers: Vec<&ContainerState> = o
         .containers
         .iter()
-        .filter(|c| c.name != name && c.labels.get(labels::APP).map(String::as_str) == Some(name))
+        .filter(ours)
+        .filter(|c| !c.name.starts_with(&keep_prefix))
         .collect();
+    // Kept previous revisions, newest first (their names start with the time they were retired).
+    let mut kept: Vec<&ContainerState> = o
+        .containers
+        .iter()
+        .filter(ours)
+        .filter(|c| c.name.starts_with(&keep_prefix))
+        .collect();
+    kept.sort_by(|a, b| b.name.cmp(&a.name));
 
     let diff = current.map(|c| compare(c, &spec, &hash, secrets_fp.as_deref(), o));
     let needs_new = match &diff {
@@ -111,7 +126,22 @@ pub(super) fn plan(
         (Some(current), Some(diff)) if needs_new => {
             let old = current.id.clone();
             let next = format!("{name}-next");
-            let prev = format!("{name}-prev");
+            let retired = format!(
+                "{keep_prefix}{}-{}",
+                b.now.format("%Y%m%d%H%M%S"),
+                short(
+                    current
+                        .labels
+                        .get(labels::SPEC_HASH)
+                        .and_then(|h| h.split(':').next_back())
+                        .unwrap_or("none")
+                )
+            );
+            let reuse = kept.iter().copied().find(|k| {
+                k.labels.get(labels::SPEC_HASH) == Some(&hash)
+                    && k.labels.get(labels::SECRETS).map(String::as_str) == secrets_fp.as_deref()
+                    && o.image.as_ref().is_none_or(|i| i.id == k.image_id)
+            });
             let mut c = Change::new(container_id, Action::Replace);
             for field in diff.fields {
                 c.field(&field.field, field.before, field.after);
@@ -119,45 +149,80 @@ pub(super) fn plan(
             for cause in &diff.causes {
                 c.cause(cause);
             }
-            let cause = diff.causes.join("; ");
+            let mut cause = diff.causes.join("; ");
             if diff.image_changed {
                 before_deploy_snapshot(b, d, volume);
             }
-            c.step(
-                Operation::CreateContainer {
-                    name: next.clone(),
-                    spec: Box::new(spec.clone()),
-                    labels,
-                },
-                &cause,
-            )
-            .step(stop(&old, grace_of(current, spec.stop_grace_secs)), &cause)
-            .step(rename(&old, &prev), &cause)
-            .step(rename(&next, name), &cause)
-            .step(start(name), &cause)
-            .step(wait(name, gate.clone()), &cause)
-            .step(
-                Operation::RemoveContainer {
-                    container: prev.clone(),
-                },
-                "the new container passed its health gate",
-            );
             let why = "the new container failed its health gate";
-            let revert = vec![
-                step(&c, stop(name, spec.stop_grace_secs), why),
-                step(
-                    &c,
+            let revert = match reuse {
+                Some(k) => {
+                    cause = format!(
+                        "{cause} (fast rollback: restarting kept container {})",
+                        k.name
+                    );
+                    c.step(stop(&old, grace_of(current, spec.stop_grace_secs)), &cause)
+                        .step(rename(&old, &retired), &cause)
+                        .step(rename(&k.id, name), &cause)
+                        .step(start(name), &cause)
+                        .step(wait(name, gate.clone()), &cause);
+                    vec![
+                        step(&c, stop(name, spec.stop_grace_secs), why),
+                        step(&c, rename(name, &k.name), why),
+                        step(&c, rename(&retired, name), why),
+                        step(&c, start(name), why),
+                        step(&c, wait(name, gate), why),
+                    ]
+                }
+                None => {
+                    c.step(
+                        Operation::CreateContainer {
+                            name: next.clone(),
+                            spec: Box::new(spec.clone()),
+                            labels,
+                        },
+                        &cause,
+                    )
+                    .step(stop(&old, grace_of(current, spec.stop_grace_secs)), &cause)
+                    .step(rename(&old, &retired), &cause)
+                    .step(rename(&next, name), &cause)
+                    .step(start(name), &cause)
+                    .step(wait(name, gate.clone()), &cause);
+                    vec![
+                        step(&c, stop(name, spec.stop_grace_secs), why),
+                        step(
+                            &c,
+                            Operation::RemoveContainer {
+                                container: name.to_owned(),
+                            },
+                            why,
+                        ),
+                        step(&c, rename(&retired, name), why),
+                        step(&c, start(name), why),
+                        step(&c, wait(name, gate), why),
+                    ]
+                }
+            };
+            // After the gate: keep the newest `keep_previous` stopped revisions, the one just retired first.
+            let mut after: Vec<(String, String)> = vec![(retired.clone(), retired.clone())];
+            after.extend(
+                kept.iter()
+                    .filter(|k| reuse.is_none_or(|r| r.id != k.id))
+                    .map(|k| (k.id.clone(), k.name.clone())),
+            );
+            for (id, kept_name) in after.iter().skip(keep_previous(d)) {
+                c.step(
                     Operation::RemoveContainer {
-                        container: name.to_owned(),
+                        container: id.clone(),
                     },
-                    why,
-                ),
-                step(&c, rename(&prev, name), why),
-                step(&c, start(name), why),
-                step(&c, wait(name, gate), why),
-            ];
+                    format!(
+                        "keeps the newest {} previous containers; {kept_name} is older",
+                        keep_previous(d)
+                    ),
+                );
+            }
             b.add(c);
             b.revert(revert);
+            return;
         }
         (Some(current), _) if !current.is_running() && o.quarantined.contains(&hash) => {
             // A first deploy that failed its gate leaves its container stopped; starting it would retry it.
@@ -195,6 +260,29 @@ pub(super) fn plan(
             b.no_op(container_id);
         }
     }
+    prune_kept(b, d, &kept);
+}
+
+/// Kept containers beyond `keep_previous` (when no replacement retires another one).
+fn prune_kept(b: &mut Builder<'_>, d: &DesiredState, kept: &[&ContainerState]) {
+    for k in kept.iter().skip(keep_previous(d)) {
+        let cause = format!("keeps the newest {} previous containers", keep_previous(d));
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Container, &k.name),
+            Action::Delete,
+        );
+        c.cause(&cause).step(
+            Operation::RemoveContainer {
+                container: k.id.clone(),
+            },
+            cause,
+        );
+        b.add(c);
+    }
+}
+
+fn keep_previous(d: &DesiredState) -> usize {
+    usize::try_from(d.app.keep_previous).unwrap_or(usize::MAX)
 }
 
 /// How the running container differs from the desired one.

@@ -1,0 +1,143 @@
+//! The idle cost of the periodic reconcile: a `reconcile --once` when nothing changed in git or Docker, as the
+//! systemd timer runs it every minute. Reports the wall time of the whole run, of the git fetch alone (the same
+//! `git fetch` the reconcile makes), the work beyond the fetch, and the peak RSS (from `/usr/bin/time -v`).
+//!
+//! Run: `cargo bench -p reconciler --bench reconcile_idle` (`BENCH_RUNS` repetitions, default 15). Needs Docker,
+//! busybox-static and GNU time (`apt-get install time`).
+//! Targets (issue "the GitOps loop"): under 100 ms of work beyond the git fetch, under 30 MB peak RSS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
+
+#[path = "../tests/deploy/mod.rs"]
+mod deploy;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use deploy::{Deployment, Spec};
+
+fn git(repo: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
+    let d = Deployment::new("idle");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    let repo = d.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("manifests")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::copy(d.manifest_path(), repo.join("manifests/desired.yaml")).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "deploy v1"]);
+
+    let reconcile = || {
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.arg("-v")
+            .arg(env!("CARGO_BIN_EXE_reconciler"))
+            .args(["reconcile", "--once", "--progress", "json", "--repo"])
+            .arg(&repo)
+            .arg("--state-dir")
+            .arg(d.state_dir());
+        cmd
+    };
+    let first = reconcile()
+        .output()
+        .expect("GNU time at /usr/bin/time (apt-get install time)");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+
+    let mut wall = Vec::new();
+    let mut rss_kb = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = reconcile().output().unwrap();
+        wall.push(t.elapsed());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("\"mutating_docker_calls\":0"),
+            "a no-op reconcile changed something: {stdout}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let kb = stderr
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("Maximum resident set size (kbytes): ")
+            })
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap();
+        rss_kb.push(kb);
+    }
+    // The same fetch the reconcile makes, on its own cache.
+    let cache = d.state_dir().join("repo.git");
+    let mut fetch = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&cache)
+            .args(["fetch", "--quiet", "--no-tags", "--depth=1", "--force"])
+            .arg(&repo)
+            .arg("main")
+            .output()
+            .unwrap();
+        fetch.push(t.elapsed());
+        assert!(out.status.success());
+    }
+    let (wall, fetch) = (median(wall), median(fetch));
+    rss_kb.sort_unstable();
+    let beyond = wall.saturating_sub(fetch);
+    println!(
+        "reconcile --once, nothing changed ({runs} runs, {} cores):",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("  wall time (median):            {:>7.1} ms", ms(wall));
+    println!("  git fetch alone (median):      {:>7.1} ms", ms(fetch));
+    println!(
+        "  work beyond the fetch:         {:>7.1} ms   (target < 100 ms)",
+        ms(beyond)
+    );
+    println!(
+        "  peak RSS (median, max):        {:>7.1} MB, {:.1} MB   (target < 30 MB)",
+        rss_kb[rss_kb.len() / 2] as f64 / 1024.0,
+        rss_kb[rss_kb.len() - 1] as f64 / 1024.0
+    );
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
