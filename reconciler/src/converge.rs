@@ -25,7 +25,7 @@ use crate::gitops::journal::StepRecord;
 use crate::host::{AppHost, LocalHost, RemoteHost};
 use crate::load::Loaded;
 use crate::observe::observe_app;
-use crate::ssh::{Remote, SshTarget};
+use crate::ssh::{Remote, RemoteLease, SshTarget};
 
 /// Where the Docker engine of a remote host listens.
 pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -151,11 +151,27 @@ pub struct InfraContext {
     pub observed: ObservedInfra,
 }
 
+/// A remote host to converge the app on.
+#[derive(Debug, Clone)]
+pub struct RemoteApp {
+    /// How to reach it.
+    pub ssh: SshTarget,
+    /// Its reconciler state directory, where the reconcile lease lives.
+    pub state_dir: std::path::PathBuf,
+}
+
+/// Another reconcile holds the lease on the remote host (e.g. the droplet's periodic reconcile).
+#[derive(Debug, thiserror::Error)]
+#[error("another reconcile holds the lock {0} on the remote host")]
+pub struct RemoteLocked(pub String);
+
 /// An observed world and its plan, ready to run.
 #[derive(Debug)]
 pub struct Prepared {
     engine: Engine,
     host: AppHost,
+    /// The remote host's reconcile lease, held until the converge ends.
+    _lease: Option<RemoteLease>,
     infra: Option<InfraContext>,
     observed: ObservedApp,
     state: StateDir,
@@ -169,17 +185,31 @@ pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Pre
     prepare_on(loaded, settings, None, None).await
 }
 
-/// Observes the app scope of `loaded` on the local Docker engine, or on the one `ssh` reaches, and plans (with the
-/// infra of `infra`, when given). The caller holds the lock.
+/// Observes the app scope of `loaded` on the local Docker engine, or on `remote`'s (whose reconcile lease it takes),
+/// and plans (with the infra of `infra`, when given). The caller holds the local lock.
 pub async fn prepare_on(
     loaded: &Loaded,
     settings: &Settings,
-    ssh: Option<&SshTarget>,
+    remote: Option<&RemoteApp>,
     infra: Option<InfraContext>,
 ) -> anyhow::Result<Prepared> {
     let started = Instant::now();
     let state = StateDir::new(&settings.state_dir);
-    let (engine, host) = connect_app(ssh).await?;
+    let (engine, host) = connect_app(remote.map(|r| &r.ssh)).await?;
+    let lease = match (&host, remote) {
+        (AppHost::Remote(host), Some(remote)) => {
+            let path = remote
+                .state_dir
+                .join("reconcile.lock")
+                .display()
+                .to_string();
+            match host.lock(&path).await? {
+                Some(lease) => Some(lease),
+                None => return Err(RemoteLocked(path).into()),
+            }
+        }
+        _ => None,
+    };
     let observed = observe_app(&engine, &host, &state, &loaded.manifest.app).await?;
     let plan = plan_app(
         loaded,
@@ -190,6 +220,7 @@ pub async fn prepare_on(
     Ok(Prepared {
         engine,
         host,
+        _lease: lease,
         infra,
         observed,
         state,
@@ -221,6 +252,7 @@ impl Prepared {
         let Self {
             engine,
             host,
+            _lease,
             infra,
             observed,
             state,

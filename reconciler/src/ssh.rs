@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Arc;
 
-use openssh::{ForwardType, KnownHosts, Session, SessionBuilder};
+use openssh::{ForwardType, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::oneshot;
 
 /// Where and how to connect.
 #[derive(Debug, Clone, Default)]
@@ -137,6 +140,63 @@ impl Remote {
         Ok(local)
     }
 
+    /// Takes an `flock` lease on `path` on the remote host without waiting (the same lease the droplet's periodic
+    /// reconcile takes); `None` when another process holds it. The lease lasts until the returned value is dropped or
+    /// the connection drops.
+    pub async fn lock(self: &Arc<Self>, path: &str) -> Result<Option<RemoteLease>, SshError> {
+        const SCRIPT: &str = r#"mkdir -p "$(dirname "$1")" && exec flock -n -E 75 "$1" sh -c 'echo held; exec cat >/dev/null'"#;
+        let (ready, is_ready) = oneshot::channel::<Result<bool, String>>();
+        let (release, released) = oneshot::channel::<()>();
+        let remote = Arc::clone(self);
+        let command = format!("flock {path}");
+        let path = path.to_owned();
+        tokio::spawn(async move {
+            let spawned = remote
+                .session
+                .command("sh")
+                .args(["-c", SCRIPT, "sh", &path])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .await;
+            let mut child = match spawned {
+                Ok(child) => child,
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let mut line = String::new();
+            if let Some(stdout) = child.stdout().take() {
+                let _ = BufReader::new(stdout).read_line(&mut line).await;
+            }
+            if line.trim() == "held" {
+                let _ = ready.send(Ok(true));
+                let _ = released.await; // The lease ends when its holder drops the sender.
+                drop(child.stdin().take());
+                let _ = child.wait().await;
+                return;
+            }
+            let _ = ready.send(match child.wait().await {
+                Ok(status) if status.code() == Some(75) => Ok(false),
+                Ok(status) => Err(format!("flock exited {:?}", status.code())),
+                Err(e) => Err(e.to_string()),
+            });
+        });
+        let fail = |message: String| SshError::Command {
+            destination: self.destination.clone(),
+            command: command.clone(),
+            message,
+        };
+        match is_ready.await {
+            Ok(Ok(true)) => Ok(Some(RemoteLease { _release: release })),
+            Ok(Ok(false)) => Ok(None),
+            Ok(Err(message)) => Err(fail(message)),
+            Err(_) => Err(fail("the lock task ended".to_owned())),
+        }
+    }
+
     /// The local end of the forwarded Docker socket.
     pub fn docker_socket(&self) -> &Path {
         &self.socket
@@ -192,6 +252,12 @@ impl Remote {
                 source,
             })
     }
+}
+
+/// An `flock` lease held on the remote host; released when dropped.
+#[derive(Debug)]
+pub struct RemoteLease {
+    _release: oneshot::Sender<()>,
 }
 
 /// How known_hosts names the target: `host`, or `[host]:port` off port 22.

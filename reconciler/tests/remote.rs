@@ -25,8 +25,15 @@ fn over_ssh(d: &Deployment, sshd: &Sshd, command: &str) -> Command {
         .args(["--ssh-port", &sshd.port.to_string()])
         .arg("--ssh-identity")
         .arg(sshd.client_key())
-        .args(["--host-key", &sshd.host_key()]);
+        .args(["--host-key", &sshd.host_key()])
+        .arg("--remote-state-dir")
+        .arg(remote_state(d));
     cmd
+}
+
+/// The state directory "on the remote host" (this machine: each test has its own).
+fn remote_state(d: &Deployment) -> std::path::PathBuf {
+    d.dir.path().join("remote-state")
 }
 
 fn apply(d: &Deployment, sshd: &Sshd) -> Applied {
@@ -179,4 +186,40 @@ async fn health_probes_reach_the_remote_loopback_through_a_forwarded_port() {
         "http://203.0.113.9:8080/health",
         "a non-loopback URL is probed directly"
     );
+}
+
+#[test]
+fn an_apply_exits_locked_while_the_remote_reconcile_lease_is_held() {
+    let d = Deployment::new("sshlock");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    let sshd = Sshd::start();
+    std::fs::create_dir_all(remote_state(&d)).unwrap();
+    let lock = remote_state(&d).join("reconcile.lock");
+    // The droplet's periodic reconcile, holding its flock lease.
+    let mut holder = Command::new("flock")
+        .arg("--close") // the lease dies with this process, not with its `sleep`
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock (util-linux) runs");
+    assert!(wait_until(Duration::from_secs(5), || {
+        Command::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .is_ok_and(|s| !s.success())
+    }));
+    let locked = apply(&d, &sshd);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(locked.code, Some(5), "{locked:#?}");
+    assert!(
+        locked.stderr.contains("holds the lock"),
+        "{}",
+        locked.stderr
+    );
+    assert!(d.containers().is_empty(), "nothing ran");
+    apply(&d, &sshd).expect(0);
 }

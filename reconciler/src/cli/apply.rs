@@ -11,7 +11,7 @@ use digitalocean_api::{Client, ClientConfig};
 use reconciler_core::plan::PlanOptions;
 use reconciler_core::render;
 
-use crate::converge::{self, Ended, InfraContext, Settings};
+use crate::converge::{self, Ended, InfraContext, RemoteApp, Settings};
 use crate::docker::auth;
 use crate::execute::Timeouts;
 use crate::execute::progress::{Human, JsonLines, Progress};
@@ -82,15 +82,18 @@ pub struct HostArgs {
     /// `--host`'s public key (`ssh-ed25519 AAAA...`), pinned instead of a known_hosts file.
     #[arg(long, requires = "host", value_name = "KEY")]
     pub host_key: Option<String>,
+    /// The reconciler state directory on `--host`, whose reconcile lease an apply takes.
+    #[arg(long, requires = "host", value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub remote_state_dir: PathBuf,
 }
 
 impl HostArgs {
-    /// The SSH target, `None` for the local engine.
+    /// The remote host, `None` for the local engine.
     pub async fn target(
         &self,
         loaded: &Loaded,
         digitalocean: &DigitalOceanArgs,
-    ) -> anyhow::Result<Option<SshTarget>> {
+    ) -> anyhow::Result<Option<RemoteApp>> {
         let Some(host) = &self.host else {
             return Ok(None);
         };
@@ -106,12 +109,15 @@ impl HostArgs {
         } else {
             host.clone()
         };
-        Ok(Some(SshTarget {
-            destination,
-            port: self.ssh_port,
-            known_hosts: self.known_hosts.clone(),
-            host_key: self.host_key.clone(),
-            identity: self.ssh_identity.clone(),
+        Ok(Some(RemoteApp {
+            ssh: SshTarget {
+                destination,
+                port: self.ssh_port,
+                known_hosts: self.known_hosts.clone(),
+                host_key: self.host_key.clone(),
+                identity: self.ssh_identity.clone(),
+            },
+            state_dir: self.remote_state_dir.clone(),
         }))
     }
 }
@@ -275,7 +281,14 @@ async fn converge_app(
     let settings = args.converge.settings(args.commit.clone());
     let human = args.converge.progress == ProgressFormat::Human;
     let ssh = args.host.target(loaded, &args.digitalocean).await?;
-    let prepared = converge::prepare_on(loaded, &settings, ssh.as_ref(), infra).await?;
+    let prepared = match converge::prepare_on(loaded, &settings, ssh.as_ref(), infra).await {
+        Ok(prepared) => prepared,
+        Err(e) if e.downcast_ref::<converge::RemoteLocked>().is_some() => {
+            eprintln!("{e}");
+            return Ok(Exit::Locked);
+        }
+        Err(e) => return Err(e),
+    };
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }

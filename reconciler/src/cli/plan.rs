@@ -76,7 +76,7 @@ async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState,
             return anyhow::Ok((None, Vec::new()));
         }
         let ssh = args.host.target(loaded, &args.digitalocean).await?;
-        let (engine, host) = connect_app(ssh.as_ref()).await?;
+        let (engine, host) = connect_app(ssh.as_ref().map(|r| &r.ssh)).await?;
         let state = StateDir::new(&args.state_dir);
         let observed = observe_app(&engine, &host, &state, &loaded.manifest.app).await?;
         let checks = if preflight {

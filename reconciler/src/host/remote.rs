@@ -8,7 +8,7 @@ use reconciler_core::identity::secrets_fingerprint;
 use reconciler_core::observed::{DirState, SecretsFileState};
 
 use super::{Host, HostError, SecretEnv, parse_env};
-use crate::ssh::Remote;
+use crate::ssh::{Remote, RemoteLease};
 
 /// Prints `absent`, or `<uid> <gid> <octal mode> <d|f>`.
 const STAT: &str = r#"if [ -e "$1" ]; then
@@ -32,6 +32,11 @@ impl RemoteHost {
     /// The host at the other end of `remote`.
     pub fn new(remote: Arc<Remote>) -> Self {
         Self { remote }
+    }
+
+    /// Takes the reconcile lease at `path` on the host, `None` when another reconcile holds it.
+    pub async fn lock(&self, path: &str) -> Result<Option<RemoteLease>, HostError> {
+        Ok(self.remote.lock(path).await?)
     }
 
     /// The URL that reaches `url` as the remote host sees it: a loopback HTTP URL goes through a TCP port forwarded
