@@ -1,5 +1,6 @@
-//! `reconciler apply`: observe, plan and converge the DigitalOcean resources, then the app scope on the Docker engine, health-gated, with an
-//! automatic revert (exit 4) that quarantines the failed revision.
+//! `reconciler apply`: observe, plan and converge the DigitalOcean resources, then the app scope on the Docker engine
+//! (local, or a host's over SSH with `--host`), health-gated, with an automatic revert (exit 4) that quarantines the
+//! failed revision.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -252,6 +252,7 @@ impl InfraExecutor<'_> {
                         image: image.clone(),
                         ssh_keys: ssh_keys.clone(),
                         tags: tags.clone(),
+                        // The plan names the template; the rendered text travels beside the plan.
                         user_data: user_data.as_ref().and(self.user_data.map(str::to_owned)),
                         volumes: Vec::new(),
                         monitoring: *monitoring,
