@@ -443,3 +443,34 @@ async fn snapshot_now_then_the_policy_prunes_all_but_keep_and_the_last_good_one(
     assert_eq!(left.len(), 2);
     assert!(left.contains(&snapshots[0].id) && left.contains(&snapshots[2].id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_droplet_renamed_out_of_the_manifest_is_replaced_only_when_data_loss_is_allowed() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let old = world
+        .client
+        .list_droplets_by_name("schwad-prod-1")
+        .await
+        .unwrap()[0]
+        .id;
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("name: schwad-prod-1", "name: schwad-prod-2"));
+
+    let blocked = world.converge(&[]).await;
+    assert!(matches!(blocked.ended, Ended::Blocked), "{blocked:?}");
+    assert!(world.client.find_droplet(old).await.unwrap().is_some());
+
+    let report = world.converge(&["schwad-data"]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    assert!(world.client.find_droplet(old).await.unwrap().is_none());
+    let new = world
+        .client
+        .list_droplets_by_name("schwad-prod-2")
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
+    assert_eq!(volume.droplet_ids, vec![new[0].id]);
+    assert!(world.plan().await.is_empty());
+}

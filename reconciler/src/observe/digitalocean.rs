@@ -1,14 +1,16 @@
 //! Observation of the infra scope on DigitalOcean: one read per resource kind, issued together. A kind whose read
 //! fails is [`Observed::Unknown`] (with the error), never "absent", so the planner neither creates nor deletes it.
 //!
-//! Reads: droplets by the desired name (names are the identity the planner checks tags against, so a droplet that
-//! lost its tags is still found and never duplicated), the region's volumes, all firewalls, the registry, and the
-//! volume snapshots. A converged deployment costs five GET requests.
+//! Reads: all droplets, kept when they carry the desired name (so a droplet that lost its tags is still found and
+//! never duplicated) or the deployment tag (so one renamed out of the manifest is seen), the region's volumes, all
+//! firewalls, the registry, and the volume snapshots. A converged deployment costs five GET requests (each list is
+//! one page of up to 200).
 
 use digitalocean_api::models::{
     Droplet, DropletStatus, Firewall, InboundRule, OutboundRule, Snapshot, Volume,
 };
 use digitalocean_api::{Client, Error};
+use reconciler_core::identity::deployment_tag;
 use reconciler_core::manifest::{DesiredState, FirewallRule, Protocol};
 use reconciler_core::observed::{
     DropletState, FirewallState, Observed, ObservedInfra, RegistryState, SnapshotState, VolumeState,
@@ -17,8 +19,9 @@ use reconciler_core::observed::{
 /// Reads the DigitalOcean resources the planner compares with `desired`.
 pub async fn observe_infra(client: &Client, desired: &DesiredState) -> ObservedInfra {
     let region = desired.infra.region.to_ascii_lowercase();
+    let dep = deployment_tag(&desired.name);
     let (droplets, volumes, firewalls, registry, snapshots) = tokio::join!(
-        client.list_droplets_by_name(&desired.infra.droplet.name),
+        client.list_droplets(),
         client.list_volumes(None, Some(&region)),
         client.list_firewalls(),
         client.get_registry(),
@@ -26,7 +29,13 @@ pub async fn observe_infra(client: &Client, desired: &DesiredState) -> ObservedI
     );
     ObservedInfra {
         droplets: known(droplets, "droplets", |all| {
-            all.iter().map(droplet_state).collect()
+            all.iter()
+                .filter(|d| {
+                    d.name.eq_ignore_ascii_case(&desired.infra.droplet.name)
+                        || d.tags.contains(&dep)
+                })
+                .map(droplet_state)
+                .collect()
         }),
         volumes: known(volumes, "volumes", |all| {
             all.iter().map(volume_state).collect()

@@ -41,6 +41,11 @@ struct ActionLink {
 }
 
 impl Client {
+    /// Every droplet of the account.
+    pub async fn list_droplets(&self) -> Result<Vec<Droplet>> {
+        self.list_all(Call::get("/v2/droplets"), "droplets").await
+    }
+
     /// Every droplet carrying `tag`.
     pub async fn list_droplets_by_tag(&self, tag: &str) -> Result<Vec<Droplet>> {
         self.list_all(Call::get("/v2/droplets").query("tag_name", tag), "droplets")
