@@ -146,6 +146,17 @@ async fn random_fills_are_hedged_exactly_once_through_crashes_and_faults() {
     )
     .await;
     bot.kill();
+    let db = open_db(&env.database_url()).await;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM hedge_executions WHERE status = 'pending'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        pending, 1,
+        "the bot was not killed between POST and id stored"
+    );
+    db.close().await;
     bot = Bot::start(&env, &log);
 
     // SIGKILLs at random moments.
