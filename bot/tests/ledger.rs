@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-//! The ledger on a real SQLite file: duplicates are skipped as success, and a reorg reverts and
-//! restores a trade's effect on its position with an audit record each time.
+//! The ledger on a real SQLite file: duplicates are skipped as success, a reorg reverts and
+//! restores a trade's effect on its position with an audit record each time, and hedge executions
+//! reserve, link, release and return shares.
 
 use alloy_primitives::{Address, B256, U256};
 use schwad::chain::decode::EventKind;
@@ -162,4 +163,79 @@ async fn an_unwritable_location_is_a_clear_error() {
         err.to_string().contains("/nonexistent-dir/schwad.db"),
         "{err}"
     );
+}
+
+fn aapl() -> schwad::trade::Ticker {
+    schwad::trade::Ticker::parse("AAPL").unwrap()
+}
+
+#[tokio::test]
+async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(&dir).await;
+    ledger
+        .apply(
+            &[event(1, 1500, true), event(2, 1200, true)],
+            &[],
+            "",
+            Some(2),
+        )
+        .await
+        .unwrap();
+    let execution = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(
+        (execution.side, execution.shares, execution.order_id),
+        (schwad::hedge::BrokerSide::Sell, 2, None)
+    );
+    assert_eq!(net(&ledger).await, "0.7");
+    // One open execution per symbol: more trades wait for it to end.
+    ledger
+        .apply(&[event(3, 1000, true)], &[], "", Some(3))
+        .await
+        .unwrap();
+    assert_eq!(ledger.begin_execution(&aapl()).await.unwrap(), None);
+    let links: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1 ORDER BY trade_id",
+    )
+    .bind(execution.id)
+    .fetch_all(&sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("l.db").display())).await.unwrap())
+    .await
+    .unwrap();
+    assert_eq!(links, vec![(1, "1.5".to_owned()), (2, "0.5".to_owned())]);
+
+    ledger.mark_submitted(execution.id, 42).await.unwrap();
+    ledger
+        .mark_filled(execution.id, "227.375".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(ledger.open_executions().await.unwrap().is_empty());
+    assert_eq!(ledger.known_order_ids().await.unwrap(), [42].into());
+    // Released: the next hedge covers what is left of trade 2 and trade 3.
+    let next = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(next.shares, 1);
+}
+
+#[tokio::test]
+async fn a_failed_execution_returns_its_unexecuted_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(&dir).await;
+    ledger
+        .apply(&[event(1, 3400, false)], &[], "", Some(1))
+        .await
+        .unwrap();
+    let execution = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(
+        (execution.side, execution.shares),
+        (schwad::hedge::BrokerSide::Buy, 3)
+    );
+    assert_eq!(net(&ledger).await, "-0.4");
+    ledger.mark_submitted(execution.id, 7).await.unwrap();
+    ledger
+        .mark_failed(execution.id, "CANCELED", 1)
+        .await
+        .unwrap();
+    // One share was bought before the cancel: two go back to the accumulator.
+    assert_eq!(net(&ledger).await, "-2.4");
+    let again = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(again.shares, 2);
 }
