@@ -48,7 +48,11 @@ pub fn manifest(path: &Path) -> anyhow::Result<Loaded> {
                     path.display()
                 )
             })?;
-            let rendered = manifest::render_user_data(&template, &manifest)
+            let dir = template_path.parent().unwrap_or(Path::new(".")).to_owned();
+            let read = |include: &str| {
+                fs_err::read_to_string(dir.join(include)).map_err(|e| e.to_string())
+            };
+            let rendered = manifest::render_user_data(&template, &manifest, &read)
                 .with_context(|| format!("{}", template_path.display()))?;
             if rendered.len() > 64 * 1024 {
                 anyhow::bail!(

@@ -116,3 +116,52 @@ fn plan_exits_1_on_bad_input_naming_the_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("Cargo.toml: not an observed-state document"));
 }
+
+#[test]
+fn the_committed_cloud_init_renders_to_valid_cloud_config() {
+    let loaded = reconciler::load::manifest(&root().join("manifests/desired.yaml")).unwrap();
+    let user_data = loaded
+        .user_data
+        .expect("the manifest names a user_data template");
+    assert!(user_data.starts_with("#cloud-config\n"));
+    assert!(
+        user_data.len() < 64 * 1024,
+        "DigitalOcean takes at most 64 KiB"
+    );
+    assert!(!user_data.contains("{{"), "every placeholder is filled");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&user_data).unwrap();
+    let files: Vec<&str> = doc["write_files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for path in [
+        "/etc/schwad/schwad.env",
+        "/etc/systemd/system/schwad-reconcile.service",
+        "/etc/systemd/system/schwad-reconcile.timer",
+        "/usr/local/bin/schwad-install-reconciler",
+    ] {
+        assert!(files.contains(&path), "{path} missing from {files:?}");
+    }
+    let unit = doc["write_files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/etc/systemd/system/schwad-reconcile.service")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let committed =
+        std::fs::read_to_string(root().join("deploy/systemd/schwad-reconcile.service")).unwrap();
+    assert_eq!(
+        unit.trim_end(),
+        committed.trim_end(),
+        "the unit is included verbatim"
+    );
+    let runcmd = serde_yaml::to_string(&doc["runcmd"]).unwrap();
+    assert!(
+        runcmd.contains("/etc/fstab") && runcmd.contains("chown 1001:1001 /mnt/schwad-data/bot")
+    );
+}

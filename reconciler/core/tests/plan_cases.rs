@@ -42,7 +42,7 @@ fn tag_change(d: &mut DesiredState, o: &mut ObservedState) {
 }
 
 fn env_change(d: &mut DesiredState, _: &mut ObservedState) {
-    d.app.env.insert("RUST_LOG".into(), "debug".into());
+    d.app.env.insert("LOG_LEVEL".into(), "debug".into());
 }
 
 fn secret_rotation(_: &mut DesiredState, o: &mut ObservedState) {
@@ -419,7 +419,7 @@ fn env_change_names_the_variable_and_takes_no_snapshot() {
         .iter()
         .find(|c| c.resource.kind == ResourceKind::Container)
         .unwrap();
-    assert_eq!(change.causes, ["env.RUST_LOG changed"]);
+    assert_eq!(change.causes, ["env.LOG_LEVEL changed"]);
     assert!(!ops(&plan).contains(&"snapshot_volume"));
 }
 

@@ -22,7 +22,7 @@ fn mutate_desired(d: &mut DesiredState, code: u8) {
             d.infra.firewall.inbound.pop();
         }
         3 => {
-            d.app.env.insert("RUST_LOG".into(), "debug".into());
+            d.app.env.insert("LOG_LEVEL".into(), "debug".into());
         }
         4 => d.app.image.tag = "feedface".into(),
         5 => d.infra.registry.tier = RegistryTier::Professional,

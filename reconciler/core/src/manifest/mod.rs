@@ -16,7 +16,7 @@ use std::fmt;
 pub use duration::Duration;
 pub use model::*;
 pub use schema::schema_json;
-pub use user_data::{UnknownPlaceholder, render_user_data};
+pub use user_data::{UserDataError, render_user_data};
 
 /// The manifest format version this reconciler reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -2,16 +2,27 @@
 
 use super::DesiredState;
 
-/// A `{{name}}` in the template that the manifest does not provide.
+/// Why a user_data template could not be rendered.
 #[derive(Debug, thiserror::Error)]
-#[error("user_data template: unknown placeholder {{{{{0}}}}} (known: {1})")]
-pub struct UnknownPlaceholder(String, String);
+pub enum UserDataError {
+    /// A `{{name}}` the manifest does not provide.
+    #[error("user_data template: unknown placeholder {{{{{0}}}}} (known: {1}, include PATH)")]
+    Unknown(String, String),
+    /// An `{{include PATH}}` whose file could not be read.
+    #[error("user_data template: include {0}: {1}")]
+    Include(String, String),
+}
 
 /// Replaces the `{{placeholders}}` of a user_data template with values from the manifest.
 ///
 /// Known placeholders: `deployment`, `volume_name`, `filesystem`, `mount_path`, `volume_owner`, `volume_mode`,
-/// `data_dir`, `app_user`, `env_file`, `container_name`, `image_repository`.
-pub fn render_user_data(template: &str, d: &DesiredState) -> Result<String, UnknownPlaceholder> {
+/// `data_dir`, `app_user`, `env_file`, `container_name`, `image_repository`; and `{{include PATH}}`, replaced by the
+/// file `read(PATH)` returns, every line after the first indented like the placeholder (for YAML block scalars).
+pub fn render_user_data(
+    template: &str,
+    d: &DesiredState,
+    read: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<String, UserDataError> {
     let values = [
         ("deployment", d.name.clone()),
         ("volume_name", d.infra.volume.name.clone()),
@@ -42,15 +53,64 @@ pub fn render_user_data(template: &str, d: &DesiredState) -> Result<String, Unkn
             return Ok(out);
         };
         let key = after[..end].trim();
-        match values.iter().find(|(k, _)| *k == key) {
-            Some((_, value)) => out.push_str(value),
-            None => {
-                let known: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
-                return Err(UnknownPlaceholder(key.to_owned(), known.join(", ")));
+        if let Some(path) = key.strip_prefix("include ") {
+            let path = path.trim();
+            let text = read(path).map_err(|e| UserDataError::Include(path.to_owned(), e))?;
+            let indent: String = out
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .map(|c| if c.is_whitespace() { c } else { ' ' })
+                .collect();
+            out.push_str(&text.trim_end().replace('\n', &format!("\n{indent}")));
+        } else {
+            match values.iter().find(|(k, _)| *k == key) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    let known: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
+                    return Err(UserDataError::Unknown(key.to_owned(), known.join(", ")));
+                }
             }
         }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired() -> DesiredState {
+        let text = include_str!("../../../../manifests/desired.yaml");
+        crate::manifest::parse("desired.yaml", text).unwrap()
+    }
+
+    #[test]
+    fn placeholders_and_indented_includes() {
+        let read = |path: &str| match path {
+            "unit" => Ok("[Unit]\nDescription=x\n".to_owned()),
+            other => Err(format!("no file {other}")),
+        };
+        let out = render_user_data(
+            "a: {{mount_path}}\n  content: |\n    {{include unit}}\n",
+            &desired(),
+            &read,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "a: /mnt/schwad-data\n  content: |\n    [Unit]\n    Description=x\n"
+        );
+        assert!(matches!(
+            render_user_data("{{nope}}", &desired(), &read),
+            Err(UserDataError::Unknown(..))
+        ));
+        assert!(matches!(
+            render_user_data("{{include gone}}", &desired(), &read),
+            Err(UserDataError::Include(..))
+        ));
+    }
 }
