@@ -98,6 +98,9 @@ impl<B: Broker> Hedger<B> {
 
     /// One pass over open executions, then new hedges.
     pub async fn pass(&mut self) -> Result<(), HedgeError> {
+        // Asked every pass (answers are cached): an unusable login shows on /health at once,
+        // not only when a hedge is due.
+        let market_open = self.broker.market_open().await?;
         let open = self.ledger.open_executions().await?;
         for execution in &open {
             match execution.order_id {
@@ -120,7 +123,7 @@ impl<B: Broker> Hedger<B> {
         if due.is_empty() {
             return Ok(());
         }
-        if !self.broker.market_open().await? {
+        if !market_open {
             tracing::debug!(symbols = due.len(), "market closed: hedges wait");
             return Ok(());
         }

@@ -58,11 +58,6 @@ impl Api {
         }
     }
 
-    /// The token store.
-    pub fn tokens(&self) -> &TokenManager {
-        &self.tokens
-    }
-
     /// GETs `path` and decodes the JSON body, retrying what is worth retrying.
     pub async fn get<T: DeserializeOwned>(
         &self,
