@@ -211,6 +211,15 @@ impl Ledger {
         let Some(row) = row else {
             return Ok(());
         };
+        // Its links no longer cover anything: the trades are open to the next execution.
+        sqlx::query!(
+            "UPDATE trades SET hedge_covered = 0 WHERE id IN
+                 (SELECT trade_id FROM hedge_execution_trades WHERE execution_id = ?1)",
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .context("reopening the trades of a failed execution")?;
         let hedged = sqlx::query_scalar!(
             "SELECT hedged_shares FROM positions WHERE symbol = ?1",
             row.symbol
@@ -249,7 +258,8 @@ async fn set_hedged(
 }
 
 /// Links the oldest trades not yet covered by a live (not failed) execution, in the direction
-/// the hedge offsets (a broker sell covers onchain buys), up to `shares`.
+/// the hedge offsets (a broker sell covers onchain buys), up to `shares`; a trade fully covered
+/// is marked so, and never read again unless its execution fails.
 async fn link_trades(
     conn: &mut SqliteConnection,
     execution_id: i64,
@@ -267,6 +277,7 @@ async fn link_trades(
            LEFT JOIN hedge_execution_trades l ON l.trade_id = t.id AND l.execution_id IN
                (SELECT id FROM hedge_executions WHERE status <> 'failed')
            WHERE t.symbol = ?1 AND t.status = 'recorded' AND t.onchain_direction = ?2
+               AND t.hedge_covered = 0
            ORDER BY t.id"#,
         symbol,
         onchain
@@ -299,6 +310,15 @@ async fn link_trades(
         }
         let take = left.min(remaining);
         remaining -= take;
+        if take == left {
+            sqlx::query!(
+                "UPDATE trades SET hedge_covered = 1 WHERE id = ?1",
+                trade_id
+            )
+            .execute(&mut *conn)
+            .await
+            .context("marking a trade covered")?;
+        }
         let take = take.normalize().to_string();
         sqlx::query!(
             "INSERT INTO hedge_execution_trades (execution_id, trade_id, shares) VALUES (?1, ?2, ?3)",
