@@ -14,6 +14,8 @@ pub struct StoredTokens {
     pub sealed: Sealed,
     /// When the access token expires.
     pub access_expires_at: DateTime<Utc>,
+    /// When the login happened (the refresh token lives about 7 days from then).
+    pub logged_in_at: DateTime<Utc>,
 }
 
 fn text(time: DateTime<Utc>) -> String {
@@ -24,7 +26,7 @@ impl Ledger {
     /// The stored login, if any.
     pub async fn stored_tokens(&self) -> Result<Option<StoredTokens>, LedgerError> {
         let Some(row) = sqlx::query!(
-            "SELECT login_generation, nonce, ciphertext, access_expires_at
+            "SELECT login_generation, nonce, ciphertext, access_expires_at, logged_in_at
              FROM broker_tokens WHERE id = 1"
         )
         .fetch_optional(&self.pool)
@@ -33,12 +35,16 @@ impl Ledger {
         else {
             return Ok(None);
         };
-        let access_expires_at = DateTime::parse_from_rfc3339(&row.access_expires_at)
-            .map_err(|_| LedgerError::Corrupt {
-                column: "broker_tokens.access_expires_at",
-                value: row.access_expires_at.clone(),
-            })?
-            .with_timezone(&Utc);
+        let time = |column: &'static str, value: &str| {
+            DateTime::parse_from_rfc3339(value)
+                .map(|time| time.with_timezone(&Utc))
+                .map_err(|_| LedgerError::Corrupt {
+                    column,
+                    value: value.to_owned(),
+                })
+        };
+        let access_expires_at = time("broker_tokens.access_expires_at", &row.access_expires_at)?;
+        let logged_in_at = time("broker_tokens.logged_in_at", &row.logged_in_at)?;
         Ok(Some(StoredTokens {
             generation: row.login_generation,
             sealed: Sealed {
@@ -46,6 +52,7 @@ impl Ledger {
                 ciphertext: row.ciphertext,
             },
             access_expires_at,
+            logged_in_at,
         }))
     }
 

@@ -42,6 +42,9 @@ struct TokenPair {
     refresh_token: Secret,
 }
 
+/// Schwab's refresh token lives 7 days from login; past 6 days every refresh warns.
+const LOGIN_WARNING_AGE: TimeDelta = TimeDelta::days(6);
+
 /// A usable token set in memory.
 #[derive(Debug, Clone)]
 struct Tokens {
@@ -49,6 +52,7 @@ struct Tokens {
     access: Secret,
     refresh: Secret,
     access_expires_at: DateTime<Utc>,
+    logged_in_at: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -122,7 +126,15 @@ impl TokenManager {
                     refresh: grant.refresh_token.unwrap_or(tokens.refresh),
                     access: grant.access_token,
                     generation: tokens.generation,
+                    logged_in_at: tokens.logged_in_at,
                 };
+                let age = Utc::now() - tokens.logged_in_at;
+                if age > LOGIN_WARNING_AGE {
+                    tracing::warn!(
+                        login_age_hours = age.num_hours(),
+                        "the Schwab login is over 6 days old and its refresh token expires about 7 days after login: run `schwad auth` soon"
+                    );
+                }
                 let sealed = seal(&self.cipher, &refreshed)?;
                 let stored = self
                     .ledger
@@ -186,6 +198,7 @@ pub async fn log_in(
         access: grant.access_token,
         refresh,
         access_expires_at,
+        logged_in_at: Utc::now(),
     };
     let sealed = seal(cipher, &tokens)?;
     Ok(ledger
@@ -226,6 +239,7 @@ async fn load(ledger: &Ledger, cipher: &TokenCipher) -> Result<Option<Tokens>, T
         generation,
         sealed,
         access_expires_at,
+        logged_in_at,
     }) = ledger.stored_tokens().await?
     else {
         return Ok(None);
@@ -237,5 +251,6 @@ async fn load(ledger: &Ledger, cipher: &TokenCipher) -> Result<Option<Tokens>, T
         access: pair.access_token,
         refresh: pair.refresh_token,
         access_expires_at,
+        logged_in_at,
     }))
 }
