@@ -53,11 +53,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir()?;
     fs_err::create_dir_all(dir.path().join("manifests"))?;
-    fs_err::create_dir_all(dir.path().join("deploy"))?;
-    fs_err::copy(
-        root.join("deploy/cloud-init.yaml"),
-        dir.path().join("deploy/cloud-init.yaml"),
-    )?;
+    // The cloud-init template and the files it includes.
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(root.join("deploy"))
+        .arg(dir.path())
+        .status()?;
+    if !copied.success() {
+        return Err("copying deploy/ failed".into());
+    }
     let manifest = fs_err::read_to_string(root.join("manifests/desired.yaml"))?.replace(
         "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa",
         &key.fingerprint,

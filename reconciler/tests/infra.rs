@@ -78,12 +78,14 @@ impl World {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         fs_err::create_dir_all(dir.path().join("manifests")).unwrap();
-        fs_err::create_dir_all(dir.path().join("deploy")).unwrap();
-        fs_err::copy(
-            root().join("deploy/cloud-init.yaml"),
-            dir.path().join("deploy/cloud-init.yaml"),
-        )
-        .unwrap();
+        // The cloud-init template and the files it includes.
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(root().join("deploy"))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(copied.success());
         let world = Self { sim, client, dir };
         let manifest = fs_err::read_to_string(root().join("manifests/desired.yaml"))
             .unwrap()
