@@ -108,6 +108,12 @@ impl<B: Broker> Hedger<B> {
                 Some(order_id) => self.poll(execution, OrderId(order_id)).await?,
             }
         }
+        // Executions that ended just now release their symbols in this same pass.
+        let open = if open.is_empty() {
+            open
+        } else {
+            self.ledger.open_executions().await?
+        };
         let now = Instant::now();
         self.cooldown.retain(|_, until| *until > now);
         let due: Vec<Ticker> = self
