@@ -12,6 +12,7 @@ use crate::app::{App, Shared};
 use crate::config::Config;
 use crate::faults::Faults;
 use crate::requests::RequestCounts;
+use crate::routes::registry::{PushError, PushedTag};
 use crate::state::{State, StateFileError};
 
 /// Errors starting or stopping a simulator.
@@ -148,6 +149,11 @@ impl SimHandle {
     /// Replaces the fault switches.
     pub fn set_faults(&self, faults: Faults) {
         *self.app.faults() = faults;
+    }
+
+    /// Pushes a tag to the account's registry, as `docker push` would.
+    pub fn push_tag(&self, pushed: PushedTag) -> Result<(), PushError> {
+        crate::routes::registry::push_tag(&mut self.app.state(), pushed)
     }
 
     /// Writes the account state to `path` as JSON.

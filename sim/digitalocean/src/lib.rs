@@ -46,6 +46,6 @@ pub use faults::{Faults, LostResponse};
 pub use handle::{SimHandle, Simulator, StartError, StartFromFileError};
 pub use pagination::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use requests::RequestCounts;
-pub use routes::registry::REGISTRY_HOST;
+pub use routes::registry::{PushError, PushedTag, REGISTRY_HOST};
 pub use routes::ssh_keys::fingerprint;
 pub use state::StateFileError;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{Api, PUBLIC_KEY, start};
 use serde_json::json;
+use sim_digitalocean::{PushedTag, SimHandle};
 
 fn spec_entry() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +18,7 @@ fn spec_entry() -> PathBuf {
 }
 
 /// Calls every endpoint the simulator serves and returns the recorded exchanges.
-async fn exercise(api: &mut Api) {
+async fn exercise(api: &mut Api, sim: &SimHandle) {
     // Account, auth, unknown route.
     assert_eq!(api.call("GET", "/v2/account", None).await.status, 200);
     assert_eq!(
@@ -557,6 +558,78 @@ async fn exercise(api: &mut Api) {
         .status,
         200
     );
+    assert_eq!(
+        api.call("GET", "/v2/registry/subscription", None)
+            .await
+            .status,
+        200
+    );
+    let upgraded = api
+        .call(
+            "POST",
+            "/v2/registry/subscription",
+            Some(json!({"tier_slug": "professional"})),
+        )
+        .await;
+    assert_eq!(upgraded.status, 200);
+    assert_eq!(
+        upgraded.body["subscription"]["tier"]["slug"],
+        "professional"
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            "/v2/registry/subscription",
+            Some(json!({"tier_slug": "platinum"}))
+        )
+        .await
+        .status,
+        422
+    );
+    for (repository, tag) in [("bot", "v1"), ("bot", "v2"), ("tools/ci", "latest")] {
+        sim.push_tag(PushedTag {
+            repository: repository.to_owned(),
+            tag: tag.to_owned(),
+            manifest_digest: format!("sha256:{}", "ab".repeat(32)),
+            size_bytes: 5_861_888,
+        })
+        .unwrap();
+    }
+    let page = api
+        .call(
+            "GET",
+            "/v2/registry/schwad/repositories/bot/tags?per_page=1",
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body["meta"]["total"], 2);
+    assert!(page.body["links"]["pages"]["next"].is_string());
+    let nested = api
+        .call(
+            "GET",
+            "/v2/registry/schwad/repositories/tools%2Fci/tags",
+            None,
+        )
+        .await;
+    assert_eq!(nested.body["tags"][0]["repository"], "tools/ci");
+    assert_eq!(
+        api.call("GET", "/v2/registry/schwad/repositories/none/tags", None)
+            .await
+            .status,
+        404
+    );
+    // Two repositories do not fit the starter tier.
+    assert_eq!(
+        api.call(
+            "POST",
+            "/v2/registry/subscription",
+            Some(json!({"tier_slug": "starter"}))
+        )
+        .await
+        .status,
+        412
+    );
     assert_eq!(api.call("DELETE", "/v2/registry", None).await.status, 204);
 
     // Deletes.
@@ -603,7 +676,7 @@ async fn exercise(api: &mut Api) {
 async fn every_endpoint_conforms_to_the_openapi_spec() {
     let sim = start(Duration::from_millis(40)).await;
     let mut api = Api::new(&sim);
-    exercise(&mut api).await;
+    exercise(&mut api, &sim).await;
 
     let report = validate(&api.exchanges);
     assert!(

@@ -38,6 +38,8 @@ SERVED_PREFIXES = (
     "/v2/tags",
 )
 SERVED_EXCLUDED = ("/v2/registry/{registry_name}",)
+# Served paths under an excluded prefix.
+SERVED_EXACT = ("/v2/registry/{registry_name}/repositories/{repository_name}/tags",)
 
 
 class SpecLoader(yaml.SafeLoader):
@@ -109,6 +111,8 @@ def strip_read_only(schema):
 
 
 def served(path):
+    if path in SERVED_EXACT:
+        return True
     return path.startswith(SERVED_PREFIXES) and not path.startswith(SERVED_EXCLUDED)
 
 

@@ -1,4 +1,4 @@
-//! `/_sim/...`: steer the simulator over HTTP (request counters, faults, reset, state).
+//! `/_sim/...`: steer the simulator over HTTP (request counters, faults, reset, state, pushed tags).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::faults::Faults;
+use crate::routes::registry::PushedTag;
 use crate::state::State as Account;
 
 pub(crate) fn routes() -> Router<App> {
@@ -18,6 +19,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/_sim/faults", get(faults).post(set_faults).put(set_faults))
         .route("/_sim/state", get(state).put(set_state))
         .route("/_sim/reset", post(reset))
+        .route("/_sim/registry/tags", post(push_tag))
 }
 
 fn bad(message: String) -> Response {
@@ -72,4 +74,15 @@ async fn reset(State(app): State<App>) -> StatusCode {
     *app.faults() = Faults::default();
     *app.requests() = Default::default();
     StatusCode::NO_CONTENT
+}
+
+async fn push_tag(State(app): State<App>, body: Bytes) -> Response {
+    let pushed = match serde_json::from_slice::<PushedTag>(&body) {
+        Ok(pushed) => pushed,
+        Err(error) => return bad(format!("invalid tag: {error}")),
+    };
+    match crate::routes::registry::push_tag(&mut app.state(), pushed) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => bad(error.to_string()),
+    }
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use actions::{Action, ActionStatus, Effect};
-pub(crate) use records::{Droplet, DropletStatus, Firewall, Registry, Snapshot, SshKey, Volume};
+pub(crate) use records::{
+    Droplet, DropletStatus, Firewall, Registry, RepositoryTag, Snapshot, SshKey, Volume,
+};
 
 /// Errors saving or loading a state file.
 #[derive(Debug, thiserror::Error)]

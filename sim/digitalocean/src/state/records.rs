@@ -1,5 +1,7 @@
 //! The stored resources and how each renders as its API object.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -218,23 +220,64 @@ pub(crate) struct Registry {
     pub region: String,
     pub tier_slug: String,
     pub created_at: DateTime<Utc>,
+    /// When the subscription tier last changed (`created_at` until then).
+    #[serde(default)]
+    pub tier_updated_at: Option<DateTime<Utc>>,
+    /// Pushed tags, by repository name (which may contain `/`).
+    #[serde(default)]
+    pub repositories: BTreeMap<String, Vec<RepositoryTag>>,
 }
 
 impl Registry {
     /// The registry object.
     pub fn render(&self) -> Value {
-        let tier = crate::routes::registry::tier_json(&self.tier_slug);
+        let stored: u64 = self
+            .repositories
+            .values()
+            .flatten()
+            .map(|t| t.size_bytes)
+            .sum();
         json!({
             "name": self.name,
             "created_at": timestamp(self.created_at),
             "region": self.region,
-            "storage_usage_bytes": 0,
+            "storage_usage_bytes": stored,
             "storage_usage_bytes_updated_at": timestamp(self.created_at),
-            "subscription": {
-                "tier": tier,
-                "created_at": timestamp(self.created_at),
-                "updated_at": timestamp(self.created_at),
-            },
+            "subscription": self.subscription(),
+        })
+    }
+
+    /// The subscription object.
+    pub fn subscription(&self) -> Value {
+        json!({
+            "tier": crate::routes::registry::tier_json(&self.tier_slug),
+            "created_at": timestamp(self.created_at),
+            "updated_at": timestamp(self.tier_updated_at.unwrap_or(self.created_at)),
+        })
+    }
+}
+
+/// A tag pushed to a registry repository.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RepositoryTag {
+    pub tag: String,
+    pub manifest_digest: String,
+    pub compressed_size_bytes: u64,
+    pub size_bytes: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl RepositoryTag {
+    /// The repository_tag object of `repository` in `registry`.
+    pub fn render(&self, registry: &str, repository: &str) -> Value {
+        json!({
+            "registry_name": registry,
+            "repository": repository,
+            "tag": self.tag,
+            "manifest_digest": self.manifest_digest,
+            "compressed_size_bytes": self.compressed_size_bytes,
+            "size_bytes": self.size_bytes,
+            "updated_at": timestamp(self.updated_at),
         })
     }
 }
