@@ -217,7 +217,7 @@ impl<H: Host + Sync> Executor<'_, H> {
         step: &Step,
         progress: &dyn Progress,
     ) -> Result<StepResult, ExecuteError> {
-        let description = steps::describe(&step.op);
+        let description = reconciler_core::render::describe(&step.op);
         progress.event(&Event::StepStarted {
             index,
             total,

@@ -9,43 +9,6 @@ use crate::docker::create::create_body;
 use crate::docker::{DockerError, auth};
 use crate::host::{Host, HostError};
 
-/// What a step does, for people (no secret values: operations carry none).
-pub(super) fn describe(op: &Operation) -> String {
-    match op {
-        Operation::EnsureDataDir {
-            path,
-            uid,
-            gid,
-            mode,
-        } => format!("ensure data directory {path} ({uid}:{gid} mode {mode:o})"),
-        Operation::PullImage { reference } => format!("pull image {reference}"),
-        Operation::CreateContainer { name, spec, .. } => {
-            format!("create container {name} from {}", spec.image)
-        }
-        Operation::StartContainer { container } => format!("start container {container}"),
-        Operation::StopContainer {
-            container,
-            grace_secs,
-        } => format!("stop container {container} (grace {grace_secs}s)"),
-        Operation::RenameContainer { container, to } => {
-            format!("rename container {container} to {to}")
-        }
-        Operation::WaitHealthy { container, gate } => format!(
-            "wait until {container} is healthy (deadline {:.1}s, then stable for {:.1}s)",
-            gate.deadline_ms as f64 / 1000.0,
-            gate.stability_ms as f64 / 1000.0
-        ),
-        Operation::RemoveContainer { container } => format!("remove container {container}"),
-        other => format!(
-            "{} (DigitalOcean)",
-            serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "operation".to_owned())
-        ),
-    }
-}
-
 /// Why a step failed, before it is tied to its index.
 pub(super) enum StepError {
     Docker(DockerError),

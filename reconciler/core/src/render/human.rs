@@ -234,7 +234,7 @@ pub fn describe(op: &Operation) -> String {
             uid,
             gid,
             mode,
-        } => format!("ensure directory {path} ({uid}:{gid}, {mode:o})"),
+        } => format!("ensure data directory {path} ({uid}:{gid} mode {mode:o})"),
         Operation::PullImage { reference } => format!("pull image {reference}"),
         Operation::CreateContainer { name, spec, .. } => {
             format!("create container {name} from {}", spec.image)
