@@ -9,7 +9,9 @@ use digitalocean_api::models::{
     Filesystem, FirewallSpec, InboundRule, OutboundRule, TaggedResource, Targets,
 };
 use digitalocean_api::{BudgetPolicy, Client, ClientConfig, PollPolicy, RetryPolicy, Token};
-use sim_digitalocean::{Config, Faults, LostResponse, RateLimitConfig, SimHandle, Simulator};
+use sim_digitalocean::{
+    Config, Faults, LostResponse, PushedTag, RateLimitConfig, SimHandle, Simulator,
+};
 
 const ACTION_DELAY: Duration = Duration::from_millis(60);
 
@@ -480,6 +482,68 @@ async fn registry_and_docker_credentials() {
     let auth = &credentials.auths["registry.digitalocean.com"].auth;
     assert!(!auth.is_empty());
     assert!(!format!("{credentials:?}").contains(auth.as_str()));
+}
+
+#[tokio::test]
+async fn registry_tier_changes_and_tags_are_listed_across_pages() {
+    let sim = simulator().await;
+    let client = client(&sim);
+    let request = CreateRegistry {
+        name: "schwad".into(),
+        subscription_tier_slug: "starter".into(),
+        region: "fra1".into(),
+    };
+    client.create_registry(&request).await.unwrap();
+    let subscription = client.set_registry_tier("basic").await.unwrap();
+    assert_eq!(subscription.tier.slug, "basic");
+    assert_eq!(
+        client.get_registry().await.unwrap().unwrap().tier_slug(),
+        Some("basic")
+    );
+    assert_eq!(
+        client.registry_subscription().await.unwrap().tier.slug,
+        "basic"
+    );
+
+    assert_eq!(
+        client
+            .list_repository_tags("schwad", "team/bot")
+            .await
+            .unwrap(),
+        None
+    );
+    for n in 0..205 {
+        sim.push_tag(PushedTag {
+            repository: "team/bot".into(),
+            tag: format!("v{n}"),
+            manifest_digest: format!("sha256:{n:064x}"),
+            size_bytes: 1024,
+        })
+        .unwrap();
+    }
+    sim.reset_requests();
+    let tags = client
+        .list_repository_tags("schwad", "team/bot")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tags.len(), 205);
+    assert_eq!(tags[204].tag, "v204");
+    assert_eq!(tags[204].manifest_digest, format!("sha256:{:064x}", 204));
+    assert_eq!(sim.requests().total(), 2, "one request per page");
+    // Over the starter tier's one repository.
+    sim.push_tag(PushedTag {
+        repository: "other".into(),
+        tag: "latest".into(),
+        manifest_digest: format!("sha256:{:064x}", 1),
+        size_bytes: 0,
+    })
+    .unwrap();
+    let refused = client.set_registry_tier("starter").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("OverRepositoryLimit"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

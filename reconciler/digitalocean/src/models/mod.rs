@@ -18,7 +18,9 @@ pub use droplet::{
 pub use firewall::{
     Firewall, FirewallSpec, FirewallStatus, InboundRule, OutboundRule, PendingChange, Targets,
 };
-pub use registry::{CreateRegistry, DockerCredentials, Registry, Subscription, SubscriptionTier};
+pub use registry::{
+    CreateRegistry, DockerCredentials, Registry, RepositoryTag, Subscription, SubscriptionTier,
+};
 pub use snapshot::Snapshot;
 pub use ssh_key::{CreateSshKey, SshKey};
 pub use tag::{ResourceType, TaggedResource};

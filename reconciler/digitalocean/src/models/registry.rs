@@ -39,6 +39,15 @@ pub struct SubscriptionTier {
     pub slug: String,
 }
 
+/// A tag in a registry repository.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RepositoryTag {
+    /// The tag.
+    pub tag: String,
+    /// Digest (`sha256:...`) of the manifest it points at.
+    pub manifest_digest: String,
+}
+
 /// The body of `POST /v2/registry`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreateRegistry {
