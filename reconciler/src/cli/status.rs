@@ -44,7 +44,7 @@ struct Running {
 enum Condition {
     /// What runs is what the manifest says, and it is healthy.
     Converged,
-    /// A reconcile is running now.
+    /// A reconcile is running now, or the container is still in its health check's start period.
     Progressing,
     /// What runs differs from the manifest, is unhealthy, or the last reconcile failed.
     Degraded,
@@ -98,7 +98,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
     );
     let condition = if hold.is_some() {
         Condition::Suspended
-    } else if lock_holder.is_some() {
+    } else if lock_holder.is_some()
+        || running.as_ref().and_then(|r| r.health.as_deref()) == Some("starting")
+    {
         Condition::Progressing
     } else if in_sync && healthy && !failed {
         Condition::Converged
