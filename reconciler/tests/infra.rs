@@ -300,6 +300,29 @@ async fn drift_on_each_resource_is_healed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_tier_change_is_applied_then_the_plan_is_empty() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("tier: basic", "tier: professional"));
+
+    let report = world.converge(&[]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    assert_eq!(
+        ops(&report),
+        [&Operation::SetRegistryTier {
+            tier: "professional".into()
+        }]
+    );
+    let registry = world.client.get_registry().await.unwrap().unwrap();
+    assert_eq!(registry.tier_slug(), Some("professional"));
+    world.sim.reset_requests();
+    let plan = world.plan().await;
+    assert!(plan.is_empty(), "{:#?}", plan.steps);
+    assert_eq!(world.sim.requests().mutating(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_storms_and_server_errors_are_survived_without_duplicates() {
     let world = World::new().await;
     world.sim.set_faults(Faults {

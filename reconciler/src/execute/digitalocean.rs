@@ -195,10 +195,8 @@ impl InfraExecutor<'_> {
                 })
                 .await?;
             }
-            Operation::SetRegistryTier { .. } => {
-                return Err(Failed::Unsupported(
-                    "the API client does not change subscription tiers; change it in the control panel",
-                ));
+            Operation::SetRegistryTier { tier } => {
+                c.set_registry_tier(tier).await?;
             }
             Operation::CreateVolume {
                 name,
