@@ -1,14 +1,18 @@
 //! Pre-flight checks shown with a full `plan`: is the DigitalOcean token valid and how much of the rate limit is
-//! left, does the registry exist, and on the app's host: is the volume mounted, is the data directory writable by the
-//! container's UID, and how much disk is free. They report; they change nothing and decide nothing.
+//! left, does the registry exist and hold the image's tag (and pinned digest), and on the app's host: is the volume
+//! mounted, is the data directory writable by the container's UID, and how much disk is free. They report; they
+//! change nothing and decide nothing.
 
 use std::fmt;
 
 use digitalocean_api::Client;
-use reconciler_core::manifest::DesiredState;
+use digitalocean_api::models::{Registry, RepositoryTag};
+use reconciler_core::manifest::{DesiredState, Image};
 
 use crate::host::{AppHost, HostError};
 
+/// Host of DigitalOcean's container registry in image repositories.
+const REGISTRY_HOST: &str = "registry.digitalocean.com";
 /// Requests left in the rate-limit window below which a check warns.
 const RATE_LIMIT_WARN: u32 = 250;
 /// Free space below which a check warns, in KiB (1 GiB).
@@ -82,7 +86,8 @@ pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check>
         ));
     }
     let want = &desired.infra.registry.name;
-    out.push(match client.get_registry().await {
+    let registry = client.get_registry().await;
+    out.push(match &registry {
         Ok(Some(r)) if &r.name == want => check("registry", Status::Pass, format!("{want} exists")),
         Ok(Some(r)) => check(
             "registry",
@@ -96,7 +101,70 @@ pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check>
         ),
         Err(e) => check("registry", Status::Fail, e.to_string()),
     });
+    if let Ok(registry) = &registry {
+        out.extend(image(client, registry.as_ref(), &desired.app.image).await);
+    }
     out
+}
+
+/// Whether the image's tag (and pinned digest) is in the account's registry; `None` when the image lives in
+/// another registry, which the DigitalOcean API cannot see.
+async fn image(client: &Client, registry: Option<&Registry>, image: &Image) -> Option<Check> {
+    let (name, repository) = image
+        .repository
+        .strip_prefix(REGISTRY_HOST)?
+        .strip_prefix('/')?
+        .split_once('/')?;
+    let at = format!("{REGISTRY_HOST}/{name}/{repository}");
+    if registry.is_none_or(|r| r.name != name) {
+        return Some(check(
+            "image",
+            Status::Fail,
+            format!("{at}: the account has no registry {name}"),
+        ));
+    }
+    Some(match client.list_repository_tags(name, repository).await {
+        Ok(Some(tags)) => image_in(&tags, image, &at),
+        Ok(None) => check(
+            "image",
+            Status::Fail,
+            format!("{at}: no such repository (nothing was pushed)"),
+        ),
+        Err(e) => check("image", Status::Fail, e.to_string()),
+    })
+}
+
+/// Judges the repository's tags against the image: the tag must exist and, with a pinned digest, point at it.
+fn image_in(tags: &[RepositoryTag], image: &Image, at: &str) -> Check {
+    let tagged = tags.iter().find(|t| t.tag == image.tag);
+    match (&image.digest, tagged) {
+        (None, Some(_)) => check("image", Status::Pass, format!("{at}:{} present", image.tag)),
+        (Some(digest), Some(t)) if &t.manifest_digest == digest => check(
+            "image",
+            Status::Pass,
+            format!("{at}:{} present at the pinned {digest}", image.tag),
+        ),
+        (Some(digest), _) if tags.iter().any(|t| &t.manifest_digest == digest) => check(
+            "image",
+            Status::Warn,
+            format!(
+                "{at}@{digest} present, but tag {} does not point at it",
+                image.tag
+            ),
+        ),
+        (Some(digest), _) => check(
+            "image",
+            Status::Fail,
+            format!(
+                "{at}@{digest} is under no tag (missing, or untagged and due for garbage collection)"
+            ),
+        ),
+        (None, None) => check(
+            "image",
+            Status::Fail,
+            format!("{at}:{} not found ({} tags)", image.tag, tags.len()),
+        ),
+    }
 }
 
 /// Host checks: the volume's mount, the data directory's writability by the container's user, and free disk.

@@ -13,9 +13,12 @@ use digitalocean_api::{Client, ClientConfig, PollPolicy, RetryPolicy, Token};
 use reconciler::converge::{self, Ended, InfraReport};
 use reconciler::execute::progress::{Event, Progress};
 use reconciler::load::{self, Loaded};
+use reconciler::preflight::{self, Check, Status};
 use reconciler_core::identity::{MANAGED_TAG, PROTECTED_TAG, deployment_tag};
 use reconciler_core::plan::{Operation, PlanOptions, ResourceKind};
-use sim_digitalocean::{Config, Faults, LostResponse, RateLimitConfig, SimHandle, Simulator};
+use sim_digitalocean::{
+    Config, Faults, LostResponse, PushedTag, RateLimitConfig, SimHandle, Simulator,
+};
 use tempfile::TempDir;
 
 const PUBLIC_KEY: &str =
@@ -320,6 +323,62 @@ async fn a_registry_tier_change_is_applied_then_the_plan_is_empty() {
     let plan = world.plan().await;
     assert!(plan.is_empty(), "{:#?}", plan.steps);
     assert_eq!(world.sim.requests().mutating(), 0);
+}
+
+/// The pre-flight `image` check of the current manifest.
+async fn image_check(world: &World) -> Check {
+    let checks = preflight::digitalocean(&world.client, &world.loaded().manifest).await;
+    checks.into_iter().find(|c| c.name == "image").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_finds_the_image_tag_and_pinned_digest_in_the_registry() {
+    let world = World::new().await;
+    let check = image_check(&world).await;
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("no registry schwad"), "{check}");
+    world.converge(&[]).await;
+    let check = image_check(&world).await;
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("no such repository"), "{check}");
+
+    let tag = "0000000000000000000000000000000000000000";
+    let digest = format!("sha256:{}", "c3".repeat(32));
+    let push = |tag: &str, digest: &str| {
+        world
+            .sim
+            .push_tag(PushedTag {
+                repository: "schwad".into(),
+                tag: tag.into(),
+                manifest_digest: digest.into(),
+                size_bytes: 1 << 20,
+            })
+            .unwrap();
+    };
+    push("older", &format!("sha256:{}", "aa".repeat(32)));
+    let check = image_check(&world).await;
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("not found (1 tags)"), "{check}");
+    push(tag, &digest);
+    let check = image_check(&world).await;
+    assert_eq!(check.status, Status::Pass, "{check}");
+
+    // Pinned: the digest must be the tag's; elsewhere it only warns, absent it fails.
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    let pin = |digest: &str| {
+        world.write_manifest(&manifest.replace(
+            &format!("tag: \"{tag}\""),
+            &format!("tag: \"{tag}\"\n    digest: {digest}"),
+        ));
+    };
+    pin(&digest);
+    assert_eq!(image_check(&world).await.status, Status::Pass);
+    pin(&format!("sha256:{}", "aa".repeat(32)));
+    assert_eq!(image_check(&world).await.status, Status::Warn);
+    pin(&format!("sha256:{}", "dd".repeat(32)));
+    let check = image_check(&world).await;
+    assert_eq!(check.status, Status::Fail);
+    assert!(check.detail.contains("under no tag"), "{check}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
