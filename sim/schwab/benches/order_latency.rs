@@ -1,5 +1,6 @@
 //! Round-trip latency and throughput of the simulator's hot paths (place, get, list), printed as
-//! plain numbers: `cargo bench -p sim-schwab --bench order_latency`.
+//! plain numbers, each also as one `BENCH name=value unit=...` line for `scripts/bench`:
+//! `cargo bench -p sim-schwab --bench order_latency`.
 
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,11 @@ async fn main() -> anyhow::Result<()> {
         "place order: {:.0} orders/s sequential",
         ORDERS as f64 / place_total.as_secs_f64()
     );
+    figure(
+        "schwab_sim_place_rate",
+        ORDERS as f64 / place_total.as_secs_f64(),
+        "orders/s",
+    );
     report("get order", &mut get);
     println!(
         "list {} orders: {:.2} ms",
@@ -122,4 +128,12 @@ fn report(name: &str, samples: &mut [Duration]) {
         at(0.99),
         at(1.0)
     );
+    let key = name.replace(' ', "_");
+    figure(&format!("schwab_sim_{key}_p50"), at(0.5), "us");
+    figure(&format!("schwab_sim_{key}_p99"), at(0.99), "us");
+}
+
+/// One machine-readable figure, collected by `scripts/bench`.
+fn figure(name: &str, value: f64, unit: &str) {
+    println!("BENCH {name}={value:.3} unit={unit}");
 }
