@@ -21,6 +21,9 @@ pub struct Args {
     /// The bearer token to accept.
     #[arg(long, default_value = DEFAULT_TOKEN)]
     pub token: String,
+    /// Custom scopes of the token, comma-separated (e.g. `droplet:read,registry:read`); full access when unset.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Option<Vec<String>>,
     /// How long actions stay in progress (droplets `new`, firewalls `waiting`), e.g. `2s`, `300ms`.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub action_delay: Duration,
@@ -37,6 +40,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = Config {
         listen: args.listen,
         token: args.token,
+        scopes: args.scopes,
         action_delay: args.action_delay,
         rate_limit: RateLimitConfig {
             limit: args.rate_limit,

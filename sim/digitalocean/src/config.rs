@@ -13,6 +13,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The only bearer token accepted.
     pub token: String,
+    /// The token's custom scopes (e.g. `droplet:read`); `None` is a full-access token. A route
+    /// needing a scope the token lacks answers 403 `forbidden`.
+    pub scopes: Option<Vec<String>>,
     /// How long actions stay `in-progress`, droplets stay `new` and firewalls stay `waiting`.
     pub action_delay: Duration,
     /// Sliding-window rate limits.
@@ -24,6 +27,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: DEFAULT_TOKEN.to_owned(),
+            scopes: None,
             action_delay: Duration::from_millis(200),
             rate_limit: RateLimitConfig::default(),
         }

@@ -63,6 +63,15 @@ impl ApiError {
         )
     }
 
+    /// 403 `forbidden`: the token lacks the route's scope.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You are not authorized to perform this operation",
+        )
+    }
+
     /// 409 with the given id.
     pub fn conflict(id: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, id, message)

@@ -37,6 +37,7 @@ mod pagination;
 mod rate_limit;
 mod requests;
 mod routes;
+mod scopes;
 mod state;
 
 pub use cli::{Args, run};

@@ -1,4 +1,4 @@
-//! What every request goes through: request id, counting, latency, auth, rate limit and faults.
+//! What every request goes through: request id, counting, latency, auth, scopes, rate limit and faults.
 
 use std::time::{Duration, SystemTime};
 
@@ -50,6 +50,15 @@ async fn serve_api(app: &App, route: &str, request: Request, next: Next) -> Resp
     let now = SystemTime::now();
     if !authorized(request.headers(), &app.config.token) {
         let mut response = ApiError::unauthorized().into_response();
+        rate_headers(
+            response.headers_mut(),
+            app.limiter().peek(now),
+            Injected::None,
+        );
+        return response;
+    }
+    if !crate::scopes::permits(app.config.scopes.as_deref(), route) {
+        let mut response = ApiError::forbidden().into_response();
         rate_headers(
             response.headers_mut(),
             app.limiter().peek(now),

@@ -681,3 +681,26 @@ async fn removed_firewall_members_show_as_pending_removals() {
         .await;
     assert_eq!(settled["firewall"]["pending_changes"], json!([]));
 }
+
+#[tokio::test]
+async fn a_custom_scoped_token_is_refused_routes_outside_its_scopes() {
+    let sim = Simulator::start(Config {
+        scopes: Some(vec!["account:read".into(), "droplet:read".into()]),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let mut api = Api::new(&sim);
+    assert_eq!(api.call("GET", "/v2/account", None).await.status, 200);
+    assert_eq!(api.call("GET", "/v2/droplets", None).await.status, 200);
+    let refused = api.call("POST", "/v2/droplets", Some(droplet("x"))).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["id"], "forbidden");
+    assert_eq!(api.call("GET", "/v2/registry", None).await.status, 403);
+    assert!(
+        api.call("GET", "/v2/droplets", None).await.body["droplets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
