@@ -1,5 +1,5 @@
-//! Pre-flight checks shown with a full `plan`: is the DigitalOcean token valid and how much of the rate limit is
-//! left, does the registry exist and hold the image's tag (and pinned digest), and on the app's host: is the volume
+//! Pre-flight checks shown with a full `plan`: is the DigitalOcean token valid, may it read every resource kind the
+//! reconciler observes (its custom scopes), how much of the rate limit is left, does the registry exist and hold the image's tag (and pinned digest), and on the app's host: is the volume
 //! mounted, is the data directory writable by the container's UID, and how much disk is free. They report; they
 //! change nothing and decide nothing.
 
@@ -73,6 +73,7 @@ pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check>
         )),
         Err(e) => out.push(check("token", Status::Fail, e.to_string())),
     }
+    out.push(scopes(client, desired).await);
     if let Some(rate) = client.rate_limit() {
         let status = if rate.remaining < RATE_LIMIT_WARN {
             Status::Warn
@@ -105,6 +106,49 @@ pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check>
         out.extend(image(client, registry.as_ref(), &desired.app.image).await);
     }
     out
+}
+
+/// Whether the token may read what the reconciler observes: one cheap read per scope, a 403 names the scope.
+/// Write scopes (`droplet:create`, `block_storage_action:create`, ...) cannot be checked without writing, and the
+/// API has no endpoint listing a token's scopes.
+async fn scopes(client: &Client, desired: &DesiredState) -> Check {
+    let infra = &desired.infra;
+    let (droplets, volumes, firewalls, snapshots, registry) = tokio::join!(
+        client.list_droplets_by_name(&infra.droplet.name),
+        client.list_volumes(Some(&infra.volume.name), Some(&infra.region)),
+        client.list_firewalls(),
+        client.list_snapshots(Some("volume")),
+        client.get_registry(),
+    );
+    let missing: Vec<&str> = [
+        ("droplet:read", refused(&droplets)),
+        ("block_storage:read", refused(&volumes)),
+        ("firewall:read", refused(&firewalls)),
+        ("snapshot:read", refused(&snapshots)),
+        ("registry:read", refused(&registry)),
+    ]
+    .into_iter()
+    .filter_map(|(scope, refused)| refused.then_some(scope))
+    .collect();
+    if missing.is_empty() {
+        check(
+            "token scopes",
+            Status::Pass,
+            "reads allowed (write scopes cannot be checked without writing)",
+        )
+    } else {
+        check(
+            "token scopes",
+            Status::Fail,
+            format!("403 without {}", missing.join(", ")),
+        )
+    }
+}
+
+/// Whether a read answered 403.
+fn refused<T>(read: &Result<T, digitalocean_api::Error>) -> bool {
+    read.as_ref()
+        .is_err_and(digitalocean_api::Error::is_forbidden)
 }
 
 /// Whether the image's tag (and pinned digest) is in the account's registry; `None` when the image lives in

@@ -382,6 +382,39 @@ async fn preflight_finds_the_image_tag_and_pinned_digest_in_the_registry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_names_the_read_scopes_the_token_lacks() {
+    let world = World::new().await;
+    let checks = preflight::digitalocean(&world.client, &world.loaded().manifest).await;
+    let scopes = checks.iter().find(|c| c.name == "token scopes").unwrap();
+    assert_eq!(scopes.status, Status::Pass, "{scopes}");
+
+    let scoped = Simulator::start(Config {
+        scopes: Some(
+            [
+                "account:read",
+                "droplet:read",
+                "block_storage:read",
+                "snapshot:read",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(client_config(&scoped)).unwrap();
+    let checks = preflight::digitalocean(&client, &world.loaded().manifest).await;
+    let find = |name: &str| checks.iter().find(|c| c.name == name).unwrap();
+    assert_eq!(find("token").status, Status::Pass);
+    let scopes = find("token scopes");
+    assert_eq!(scopes.status, Status::Fail);
+    assert_eq!(scopes.detail, "403 without firewall:read, registry:read");
+    assert!(find("registry").detail.contains("403 forbidden"));
+    assert!(checks.iter().all(|c| !c.detail.contains(scoped.token())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_storms_and_server_errors_are_survived_without_duplicates() {
     let world = World::new().await;
     world.sim.set_faults(Faults {

@@ -131,6 +131,11 @@ impl Error {
         self.has_status(StatusCode::NOT_FOUND)
     }
 
+    /// Whether this is a 403: the token lacks the endpoint's scope.
+    pub fn is_forbidden(&self) -> bool {
+        self.has_status(StatusCode::FORBIDDEN)
+    }
+
     /// Whether this is `422 Droplet already has a pending event.`
     pub fn is_pending_event(&self) -> bool {
         self.api().is_some_and(|e| {
