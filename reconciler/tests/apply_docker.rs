@@ -352,7 +352,8 @@ fn docker_health_status_gates_when_no_http_probe_is_given() {
 fn killed_mid_replacement_a_second_apply_converges() {
     let d = Deployment::new("killed");
     d.image("v1", &[]);
-    d.image("slow", &["START_DELAY=3"]);
+    // Slow enough to be killed mid-replacement, fast enough for the gate (start period 1 s + 4 × 0.7 s) under load.
+    d.image("slow", &["START_DELAY=1"]);
     d.write(&Spec::tag("v1"));
     d.apply().expect(0);
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
