@@ -136,13 +136,8 @@ pub enum ProgressFormat {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The manifest.
-    #[arg(
-        short,
-        long,
-        env = "RECONCILER_MANIFEST",
-        default_value = "manifests/desired.yaml"
-    )]
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub manifest: super::ManifestArg,
     /// What to converge.
     #[arg(long, value_enum, default_value_t = Scope::All)]
     pub scope: Scope,
@@ -218,7 +213,7 @@ pub fn progress(format: ProgressFormat) -> Box<dyn Progress> {
 /// Converges the infra scope, then the app scope; exit 0 converged, 3 blocked, 4 reverted, 5 locked, 6 when part of
 /// the infra could not be observed, 1 on error.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    let loaded = crate::load::manifest(&args.file)?;
+    let loaded = crate::load::manifest(&args.manifest.file)?;
     let _lease = match lock::acquire(&args.converge.state_dir) {
         Ok(lease) => lease,
         Err(e @ (LockError::Held(_) | LockError::Suspended(_))) => {

@@ -56,6 +56,19 @@ enum Command {
     Snapshot(snapshot::Args),
 }
 
+/// The manifest file, for the commands that read one.
+#[derive(Debug, clap::Args)]
+pub struct ManifestArg {
+    /// The manifest.
+    #[arg(
+        short,
+        long,
+        env = "RECONCILER_MANIFEST",
+        default_value = "manifests/desired.yaml"
+    )]
+    pub file: std::path::PathBuf,
+}
+
 /// The journal rotates past this size.
 const JOURNAL_MAX_BYTES: u64 = 4 << 20;
 /// Rotated journal files kept.

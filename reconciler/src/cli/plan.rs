@@ -21,13 +21,8 @@ use crate::preflight::{self, Check};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The manifest.
-    #[arg(
-        short,
-        long,
-        env = "RECONCILER_MANIFEST",
-        default_value = "manifests/desired.yaml"
-    )]
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub manifest: super::ManifestArg,
     /// Plan against an observation saved as JSON (an `ObservedState`) instead of observing the live systems.
     #[arg(long, value_name = "FILE")]
     pub observed: Option<PathBuf>,
@@ -98,7 +93,7 @@ async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState,
 
 /// Plans and prints; exit 0 when converged, 2 when there are changes.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    let loaded = crate::load::manifest(&args.file)?;
+    let loaded = crate::load::manifest(&args.manifest.file)?;
     let (observed, checks) = match &args.observed {
         Some(path) => {
             let text = fs_err::read_to_string(path)?;

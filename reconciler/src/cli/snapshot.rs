@@ -1,8 +1,6 @@
 //! `reconciler snapshot`: snapshot the manifest's volume now. The snapshot carries the deployment's tags, so the
 //! policy (`infra.snapshots`) counts it and later plans prune it like the periodic ones.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use chrono::Utc;
 use reconciler_core::identity::{MANAGED_TAG, deployment_tag};
@@ -14,13 +12,8 @@ use crate::exit::Exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The manifest.
-    #[arg(
-        short,
-        long,
-        env = "RECONCILER_MANIFEST",
-        default_value = "manifests/desired.yaml"
-    )]
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub manifest: super::ManifestArg,
     /// How to reach DigitalOcean.
     #[command(flatten)]
     pub digitalocean: DigitalOceanArgs,
@@ -28,7 +21,7 @@ pub struct Args {
 
 /// Takes the snapshot and prints its name and id.
 pub async fn run(args: &Args) -> anyhow::Result<Exit> {
-    let loaded = crate::load::manifest(&args.file)?;
+    let loaded = crate::load::manifest(&args.manifest.file)?;
     let infra = &loaded.manifest.infra;
     let region = infra.region.to_ascii_lowercase();
     let client = args.digitalocean.client()?;
