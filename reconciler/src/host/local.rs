@@ -3,10 +3,9 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use reconciler_core::identity::secrets_fingerprint;
 use reconciler_core::observed::{DirState, SecretsFileState};
 
-use super::{Host, HostError, SecretEnv};
+use super::{Host, HostError, SecretEnv, parse_env, secrets_state};
 
 /// The local machine.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,23 +46,13 @@ impl Host for LocalHost {
             Err(e) => return Err(HostError::Io(e)),
         };
         let mode = fs_err::metadata(path)?.mode() & 0o7777;
-        let env = parse(path, &bytes)?;
-        Ok(Some(SecretsFileState {
-            fingerprint: secrets_fingerprint(&bytes),
-            mode,
-            names: env.names(),
-        }))
+        secrets_state(path, mode, &bytes).map(Some)
     }
 
     async fn secret_env(&self, path: &str) -> Result<SecretEnv, HostError> {
         let bytes = fs_err::read(Path::new(path))?;
-        parse(path, &bytes)
+        parse_env(path, &bytes)
     }
-}
-
-fn parse(path: &str, bytes: &[u8]) -> Result<SecretEnv, HostError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| HostError::NotUtf8(path.to_owned()))?;
-    SecretEnv::parse(text).map_err(|e| HostError::EnvFile(path.to_owned(), e))
 }
 
 #[cfg(test)]
@@ -92,7 +81,7 @@ mod tests {
         assert_eq!(state.names, ["A", "B"]);
         assert_eq!(
             state.fingerprint,
-            secrets_fingerprint(b"B=secret-b\nA=secret-a\n")
+            reconciler_core::identity::secrets_fingerprint(b"B=secret-b\nA=secret-a\n")
         );
         assert!(!format!("{state:?}").contains("secret-"));
         assert!(

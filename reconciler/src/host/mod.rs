@@ -66,6 +66,15 @@ pub enum HostError {
     Remote(String),
 }
 
+/// What observation records of the secrets env file at `path`: its fingerprint, mode and the names it defines.
+fn secrets_state(path: &str, mode: u32, bytes: &[u8]) -> Result<SecretsFileState, HostError> {
+    Ok(SecretsFileState {
+        fingerprint: reconciler_core::identity::secrets_fingerprint(bytes),
+        mode,
+        names: parse_env(path, bytes)?.names(),
+    })
+}
+
 /// Parses the secrets env file at `path` from its bytes.
 fn parse_env(path: &str, bytes: &[u8]) -> Result<SecretEnv, HostError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HostError::NotUtf8(path.to_owned()))?;

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use reconciler_core::identity::secrets_fingerprint;
 use reconciler_core::observed::{DirState, SecretsFileState};
 
-use super::{Host, HostError, SecretEnv, parse_env};
+use super::{Host, HostError, SecretEnv, parse_env, secrets_state};
 use crate::ssh::{Remote, RemoteLease};
 
 /// Prints `absent`, or `<uid> <gid> <octal mode> <d|f>`.
@@ -125,12 +124,7 @@ impl Host for RemoteHost {
         let Some((mode, bytes)) = self.read(path).await? else {
             return Ok(None);
         };
-        let env = parse_env(path, &bytes)?;
-        Ok(Some(SecretsFileState {
-            fingerprint: secrets_fingerprint(&bytes),
-            mode,
-            names: env.names(),
-        }))
+        secrets_state(path, mode, &bytes).map(Some)
     }
 
     async fn secret_env(&self, path: &str) -> Result<SecretEnv, HostError> {
