@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let plan = converge::prepare_infra(&loaded, &client, &options).await;
     let steps = plan.steps.len();
-    converge::infra(&loaded, &client, plan, &Quiet).await?;
+    converge::infra(&loaded, &client, plan, None, &Quiet).await?;
     println!(
         "fresh apply: {steps} steps in {:.0} ms (simulated action delay 20 ms)",
         started.elapsed().as_secs_f64() * 1e3

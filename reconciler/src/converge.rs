@@ -17,6 +17,7 @@ use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
 
 use crate::docker::Engine;
 use crate::execute::digitalocean::{InfraExecutor, is_infra};
+use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
@@ -300,6 +301,10 @@ impl Prepared {
                 let executor = InfraExecutor {
                     client: &ctx.client,
                     user_data: loaded.user_data.as_deref(),
+                    droplet: Some(DropletHost {
+                        engine: &engine,
+                        host: &host,
+                    }),
                 };
                 executor
                     .apply(&report.plan.steps, progress)
@@ -508,11 +513,13 @@ pub async fn prepare_infra(
     plan(&loaded.desired(None), &observed, options)
 }
 
-/// Runs an infra `plan` made by [`prepare_infra`]: nothing when it is empty or blocked. The caller holds the lock.
+/// Runs an infra `plan` made by [`prepare_infra`]: nothing when it is empty or blocked. Its steps on the droplet
+/// (around a volume's detach and attach) run on `droplet`. The caller holds the lock.
 pub async fn infra(
     loaded: &Loaded,
     client: &digitalocean_api::Client,
     plan: Plan,
+    droplet: Option<DropletHost<'_>>,
     progress: &dyn Progress,
 ) -> anyhow::Result<InfraReport> {
     let mut report = InfraReport {
@@ -530,6 +537,7 @@ pub async fn infra(
     let executor = InfraExecutor {
         client,
         user_data: loaded.user_data.as_deref(),
+        droplet,
     };
     report.steps = executor.apply(&report.plan.steps, progress).await?.steps;
     report.ended = Ended::Converged;

@@ -11,7 +11,10 @@ use std::time::Duration;
 use digitalocean_api::models::{CreateSshKey, FirewallSpec, TaggedResource};
 use digitalocean_api::{Client, ClientConfig, PollPolicy, RetryPolicy, Token};
 use reconciler::converge::{self, Ended, InfraReport};
+use reconciler::docker::Engine;
+use reconciler::execute::droplet_host::DropletHost;
 use reconciler::execute::progress::{Event, Progress};
+use reconciler::host::{AppHost, LocalHost};
 use reconciler::load::{self, Loaded};
 use reconciler::preflight::{self, Check, Status};
 use reconciler_core::identity::{MANAGED_TAG, PROTECTED_TAG, deployment_tag};
@@ -118,7 +121,13 @@ impl World {
             allow_data_loss: allow_data_loss.iter().map(|s| (*s).to_owned()).collect(),
         };
         let plan = converge::prepare_infra(&loaded, &self.client, &options).await;
-        converge::infra(&loaded, &self.client, plan, &Quiet)
+        let engine = Engine::connect().await.unwrap();
+        let host = AppHost::Local(LocalHost);
+        let droplet = DropletHost {
+            engine: &engine,
+            host: &host,
+        };
+        converge::infra(&loaded, &self.client, plan, Some(droplet), &Quiet)
             .await
             .unwrap()
     }
@@ -283,10 +292,15 @@ async fn drift_on_each_resource_is_healed() {
     let report = world.converge(&[]).await;
     assert!(matches!(report.ended, Ended::Converged));
     let ops = ops(&report);
-    assert_eq!(ops.len(), 3, "{ops:#?}");
+    assert_eq!(ops.len(), 4, "{ops:#?}");
     assert!(
         ops.iter()
             .any(|op| matches!(op, Operation::UpdateFirewall { .. }))
+    );
+    // The re-attached volume is mounted on the running droplet (skipped here: this host has no fstab entry).
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Operation::MountVolume { .. }))
     );
     assert!(
         ops.iter()
@@ -450,36 +464,173 @@ async fn lost_create_responses_make_no_duplicates() {
     }
 }
 
+/// A container of the test image, removed on drop.
+struct RunningApp(String);
+
+impl RunningApp {
+    fn start(name: &str) -> Self {
+        let image = format!("{name}:v1");
+        let script = root().join("reconciler/tests/images/build.sh");
+        let built = std::process::Command::new(script)
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{}", text(&built.stderr));
+        let app = Self(name.to_owned());
+        docker(&["run", "-d", "--name", name, &image]);
+        app
+    }
+
+    fn state(&self) -> String {
+        docker(&["inspect", "-f", "{{.State.Status}}", &self.0])
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &format!("{}:v1", self.0)])
+            .output();
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+/// A tmpfs mounted at a temporary path (the stand-in for the volume's filesystem on the droplet), unmounted on drop.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn new(path: &Path) -> Self {
+        fs_err::create_dir_all(path).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root (CI runs as root): {}",
+            text(&out.stderr)
+        );
+        Self(path.to_owned())
+    }
+
+    fn is_mounted(&self) -> bool {
+        std::process::Command::new("mountpoint")
+            .arg("-q")
+            .arg(&self.0)
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if self.is_mounted() {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn data_destructive_changes_are_blocked_unless_allowed_with_a_fresh_snapshot() {
+async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_detach_snapshot_delete()
+ {
     let world = World::new().await;
+    // The droplet is this machine: the app container runs on the local engine and the volume's filesystem is a
+    // tmpfs at the manifest's mount path.
+    let container = format!(
+        "schwad-it-release-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let mount = world.dir.path().join("mnt/schwad-data");
+    let original = fs_err::read_to_string(world.manifest_path())
+        .unwrap()
+        .replace(
+            "container_name: schwad",
+            &format!("container_name: {container}"),
+        )
+        .replace("/mnt/schwad-data", &mount.display().to_string());
+    world.write_manifest(&original);
     world.converge(&[]).await;
     let volume = world.client.list_volumes(None, None).await.unwrap()[0].clone();
-    let original = fs_err::read_to_string(world.manifest_path()).unwrap();
+    let app = RunningApp::start(&container);
+    let mounted = Mounted::new(&mount);
     world.write_manifest(&original.replace("filesystem: ext4", "filesystem: xfs"));
 
     world.sim.reset_requests();
     let out = world.cli(&["apply", "--scope", "infra"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("allow-data-loss"));
+    assert!(
+        text(&out.stderr).contains(&format!("would: stop container {container} on droplet")),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(world.sim.requests().mutating(), 0);
+
+    // Allowed, but the host the bot runs on is not named: refused before any change.
+    let out = world
+        .cli(&[
+            "apply",
+            "--scope",
+            "infra",
+            "--allow-data-loss",
+            "schwad-data",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--host"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(world.sim.requests().mutating(), 0);
+    assert_eq!(app.state(), "running");
+    assert!(mounted.is_mounted());
 
     let report = world.converge(&["schwad-data"]).await;
     assert!(matches!(report.ended, Ended::Converged), "{report:?}");
     let ops = ops(&report);
-    let snapshot = ops
-        .iter()
-        .position(|op| matches!(op, Operation::SnapshotVolume { .. }))
-        .unwrap();
-    let delete = ops
-        .iter()
-        .position(|op| matches!(op, Operation::DeleteVolume { .. }))
-        .unwrap();
-    let detach = ops
-        .iter()
-        .position(|op| matches!(op, Operation::DetachVolume { .. }))
-        .unwrap();
-    assert!(detach < snapshot && snapshot < delete, "{ops:#?}");
+    let at = |want: fn(&Operation) -> bool| {
+        ops.iter()
+            .position(|op| want(op))
+            .unwrap_or_else(|| panic!("{ops:#?}"))
+    };
+    let order = [
+        at(|op| matches!(op, Operation::StopAppOnDroplet { .. })),
+        at(|op| matches!(op, Operation::UnmountVolume { .. })),
+        at(|op| matches!(op, Operation::DetachVolume { .. })),
+        at(|op| matches!(op, Operation::SnapshotVolume { .. })),
+        at(|op| matches!(op, Operation::DeleteVolume { .. })),
+        at(|op| matches!(op, Operation::CreateVolume { .. })),
+        at(|op| matches!(op, Operation::AttachVolume { .. })),
+    ];
+    assert!(order.is_sorted(), "{ops:#?}");
+    // The filesystem type is in the cloud-init template, so the droplet is replaced too, and its first boot mounts
+    // the new volume.
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, Operation::CreateDroplet { .. }))
+    );
+    // The bot stopped and the filesystem was unmounted before the detach; the app scope starts it again.
+    assert_eq!(app.state(), "exited");
+    assert!(!mounted.is_mounted());
     // The volume is gone; its snapshot stays.
     let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
     assert!(
@@ -493,6 +644,7 @@ async fn data_destructive_changes_are_blocked_unless_allowed_with_a_fresh_snapsh
     assert_ne!(volumes[0].id, volume.id);
     assert_eq!(volumes[0].filesystem_type, "xfs");
     assert_eq!(volumes[0].droplet_ids.len(), 1);
+    assert!(world.plan().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,3 +223,142 @@ fn an_apply_exits_locked_while_the_remote_reconcile_lease_is_held() {
     assert!(d.containers().is_empty(), "nothing ran");
     apply(&d, &sshd).expect(0);
 }
+
+/// `reconciler apply --scope all` on `d` against the DigitalOcean simulator at `sim`, converging the app through
+/// `sshd`, with `extra` arguments.
+fn apply_all_over_ssh(
+    d: &Deployment,
+    sshd: &Sshd,
+    sim: &sim_digitalocean::SimHandle,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_reconciler"))
+        .args(["apply", "-f"])
+        .arg(d.manifest_path())
+        .args(["--scope", "all", "--progress", "json", "--state-dir"])
+        .arg(d.state_dir())
+        .args(["--host", &sshd.target().destination])
+        .args(["--ssh-port", &sshd.port.to_string()])
+        .arg("--ssh-identity")
+        .arg(sshd.client_key())
+        .args(["--host-key", &sshd.host_key()])
+        .arg("--remote-state-dir")
+        .arg(remote_state(d))
+        .args(extra)
+        .env("DIGITALOCEAN_API_URL", sim.base_url())
+        .env("DIGITALOCEAN_ACCESS_TOKEN", sim.token())
+        .env("RECONCILER_DO_POLL_INTERVAL", "10ms")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn is_mountpoint(path: &std::path::Path) -> bool {
+    Command::new("mountpoint")
+        .arg("-q")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_detach() {
+    let d = Deployment::new("sshrelease");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    // The volume's filesystem on "the droplet" (this machine, through sshd) is a tmpfs at the manifest's mount path.
+    let mount = d.dir.path().join("data");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&mount)
+        .output()
+        .unwrap();
+    assert!(
+        mounted.status.success(),
+        "mounting a tmpfs needs root (CI runs as root): {}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if is_mountpoint(&self.0) {
+                let _ = Command::new("umount").arg(&self.0).status();
+            }
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+    let sim = sim_digitalocean::Simulator::start(sim_digitalocean::Config {
+        action_delay: Duration::from_millis(20),
+        ..sim_digitalocean::Config::default()
+    })
+    .await
+    .unwrap();
+    let sshd = Sshd::start();
+
+    let run = |extra: &'static [&'static str]| {
+        let (d, sshd, sim) = (&d, &sshd, &sim);
+        tokio::task::block_in_place(move || apply_all_over_ssh(d, sshd, sim, extra))
+    };
+    let first = run(&[]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(d.only_container()["State"]["Status"], "running");
+    assert!(is_mountpoint(&mount));
+    std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
+
+    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap();
+    std::fs::write(
+        d.manifest_path(),
+        yaml.replace("filesystem: ext4", "filesystem: xfs"),
+    )
+    .unwrap();
+    let replaced = run(&["--allow-data-loss", "it-data"]);
+    let stdout = String::from_utf8_lossy(&replaced.stdout).into_owned();
+    assert_eq!(
+        replaced.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    let started: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "step_started")
+        .map(|e| e["description"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let at = |prefix: &str| {
+        started
+            .iter()
+            .position(|s| s.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step {prefix:?} in {started:#?}"))
+    };
+    let order = [
+        at("stop container"),
+        at("unmount"),
+        at("detach volume"),
+        at("snapshot volume"),
+        at("delete volume"),
+        at("create volume"),
+        at("attach volume"),
+        at("mount volume"),
+    ];
+    assert!(order.is_sorted(), "{started:#?}");
+    // Unmounted over ssh before the detach; the app scope then made the data directory again and restarted the bot.
+    assert!(!is_mountpoint(&mount));
+    assert!(!d.data().join("ledger.db").exists());
+    let c = d.only_container();
+    assert_eq!(c["State"]["Status"], "running");
+    assert!(!stdout.contains(SECRET));
+    let again = run(&[]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

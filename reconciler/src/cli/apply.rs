@@ -9,16 +9,18 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::ValueEnum;
 use digitalocean_api::{Client, ClientConfig};
-use reconciler_core::plan::PlanOptions;
+use reconciler_core::plan::{Plan, PlanOptions};
 use reconciler_core::render;
 
 use crate::converge::{self, Ended, InfraContext, RemoteApp, Settings};
-use crate::docker::auth;
+use crate::docker::{Engine, auth};
 use crate::execute::Timeouts;
+use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{Human, JsonLines, Progress};
 use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
+use crate::host::AppHost;
 use crate::load::Loaded;
 use crate::observe::digitalocean::observe_infra;
 use crate::ssh::SshTarget;
@@ -67,8 +69,9 @@ impl DigitalOceanArgs {
 /// Where the app runs: the local Docker engine, or a host's over SSH.
 #[derive(Debug, clap::Args)]
 pub struct HostArgs {
-    /// Converge the Docker engine of this host over SSH instead of the local one: `user@address`, or `droplet`
-    /// for `root@` the manifest's droplet's public address (looked up through the API).
+    /// Converge the Docker engine of this host over SSH instead of the local one: `user@address`, `droplet` for
+    /// `root@` the manifest's droplet's public address (looked up through the API), or `local` for this machine (the
+    /// default, which an infra plan that stops the app on the droplet requires to be named).
     #[arg(long, value_name = "USER@HOST")]
     pub host: Option<String>,
     /// SSH port of `--host`.
@@ -95,7 +98,7 @@ impl HostArgs {
         loaded: &Loaded,
         digitalocean: &DigitalOceanArgs,
     ) -> anyhow::Result<Option<RemoteApp>> {
-        let Some(host) = &self.host else {
+        let Some(host) = self.host.as_deref().filter(|h| *h != LOCAL_HOST) else {
             return Ok(None);
         };
         let destination = if host == "droplet" {
@@ -108,7 +111,7 @@ impl HostArgs {
                 .with_context(|| format!("droplet {name} has no public IPv4 address"))?;
             format!("root@{address}")
         } else {
-            host.clone()
+            host.to_owned()
         };
         Ok(Some(RemoteApp {
             ssh: SshTarget {
@@ -122,6 +125,9 @@ impl HostArgs {
         }))
     }
 }
+
+/// `--host local`: this machine is the droplet.
+const LOCAL_HOST: &str = "local";
 
 /// Output format of apply's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -235,7 +241,11 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
         if human && !plan.steps.is_empty() && plan.blocked.is_empty() {
             print!("{}", render::human(&plan, color));
         }
-        let report = converge::infra(&loaded, &client, plan, progress.as_ref()).await?;
+        let droplet = droplet_host(args, &loaded, &plan).await?;
+        let droplet = droplet
+            .as_ref()
+            .map(|(engine, host)| DropletHost { engine, host });
+        let report = converge::infra(&loaded, &client, plan, droplet, progress.as_ref()).await?;
         for unknown in &report.plan.unknown {
             eprintln!("warning: {} not observed: {}", unknown.kind, unknown.reason);
         }
@@ -265,6 +275,30 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     } else {
         exit
     })
+}
+
+/// The droplet's Docker engine and host, connected when the infra plan has steps to run there. A step that takes the
+/// app down needs the host named (`--host`, or `--host local` when this machine is the droplet): stopping the bot on
+/// whatever machine the reconciler happens to run on would be wrong, and detaching its volume while it runs worse.
+async fn droplet_host(
+    args: &Args,
+    loaded: &Loaded,
+    plan: &Plan,
+) -> anyhow::Result<Option<(Engine, AppHost)>> {
+    if !plan.blocked.is_empty() || !plan.steps.iter().any(|s| s.op.runs_on_droplet()) {
+        return Ok(None);
+    }
+    if args.host.host.is_none() && plan.steps.iter().any(|s| s.op.interrupts_app()) {
+        anyhow::bail!(
+            "the plan stops the bot and unmounts volume {} on droplet {} before detaching it: name the droplet's host              with --host USER@ADDRESS or --host droplet (or --host local when this machine is the droplet); nothing              was changed",
+            loaded.manifest.infra.volume.name,
+            loaded.manifest.infra.droplet.name
+        );
+    }
+    let target = args.host.target(loaded, &args.digitalocean).await?;
+    Ok(Some(
+        converge::connect_app(target.as_ref().map(|t| &t.ssh)).await?,
+    ))
 }
 
 async fn converge_app(

@@ -1,7 +1,8 @@
 //! Executor of the infra operations of a plan on DigitalOcean: one API call per step (plus the polling of its
 //! action), in plan order, deciding nothing. Resources created by an earlier step (`Planned(name)`) are resolved to
 //! the ids the create returned. The client makes creates safe to retry (a lost response is looked up, never
-//! repeated) and rides out 429s and 5xx on idempotent calls.
+//! repeated) and rides out 429s and 5xx on idempotent calls. The few steps that run on the droplet itself (stop the
+//! app and unmount its volume before a detach, mount it after an attach) go to its host.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use reconciler_core::manifest::{self, FirewallRule, Protocol};
 use reconciler_core::plan::{DropletRef, Operation, Step, Taggable, VolumeRef};
 use reconciler_core::render;
 
+use super::droplet_host::{Done, DropletHost, DropletStepError};
 use super::progress::{Event, Progress};
 use crate::gitops::journal::StepRecord;
 
@@ -40,6 +42,8 @@ pub struct InfraExecutor<'a> {
     pub client: &'a Client,
     /// The rendered cloud-init user_data sent with a droplet create (the plan names the template it came from).
     pub user_data: Option<&'a str>,
+    /// The droplet's engine and host, for the steps that run there.
+    pub droplet: Option<DropletHost<'a>>,
 }
 
 /// What an infra apply did.
@@ -75,6 +79,17 @@ pub enum InfraError {
         /// The planned resource.
         name: String,
     },
+    /// A step on the droplet's host failed.
+    #[error("step {index} ({step}) on the droplet")]
+    Droplet {
+        /// 1-based step index.
+        index: usize,
+        /// What the step does.
+        step: String,
+        /// Why.
+        #[source]
+        source: DropletStepError,
+    },
     /// The API client cannot carry out this operation.
     #[error("step {index} ({step}): {reason}")]
     Unsupported {
@@ -90,6 +105,7 @@ pub enum InfraError {
 /// Why one step failed, before it is tied to its index.
 enum Failed {
     Api(digitalocean_api::Error),
+    Droplet(DropletStepError),
     Unresolved(String),
     Unsupported(&'static str),
 }
@@ -104,6 +120,11 @@ impl Failed {
     fn at(self, index: usize, step: String) -> InfraError {
         match self {
             Self::Api(source) => InfraError::Api {
+                index,
+                step,
+                source,
+            },
+            Self::Droplet(source) => InfraError::Droplet {
                 index,
                 step,
                 source,
@@ -333,6 +354,16 @@ impl InfraExecutor<'_> {
                 created.snapshots.push(snapshot.id);
             }
             Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,
+            Operation::StopAppOnDroplet { .. }
+            | Operation::UnmountVolume { .. }
+            | Operation::MountVolume { .. } => {
+                let droplet = self.droplet.ok_or(Failed::Unsupported(
+                    "this step runs on the droplet: name its host with --host",
+                ))?;
+                if let Done::Skipped(reason) = droplet.run(op).await.map_err(Failed::Droplet)? {
+                    tracing::warn!(%reason, "droplet step skipped");
+                }
+            }
             Operation::EnsureDataDir { .. }
             | Operation::PullImage { .. }
             | Operation::CreateContainer { .. }

@@ -3,6 +3,7 @@
 //! last log lines (secrets redacted).
 
 pub mod digitalocean;
+pub mod droplet_host;
 mod health;
 pub mod progress;
 pub mod prune;

@@ -20,6 +20,7 @@ pub(super) fn plan(
     commit: Option<&str>,
     o: &ObservedApp,
     volume: Option<VolumeRef>,
+    stopped_by_infra: bool,
 ) {
     let app = &d.app;
     let name = app.container_name.as_str();
@@ -91,8 +92,9 @@ pub(super) fn plan(
         b.add(c);
     }
 
+    // Before any start: a container started on a missing directory (a volume just replaced or re-attached) fails.
+    data_dir(b, d, o);
     if needs_new {
-        data_dir(b, d, o);
         image(b, &spec, o);
     }
     let gate = gate(d);
@@ -247,6 +249,19 @@ pub(super) fn plan(
             .cause(&cause)
             .step(start(&current.id), &cause)
             .step(wait(&current.id, gate), &cause);
+            b.add(c);
+        }
+        (Some(current), _) if stopped_by_infra => {
+            let cause = "the infra steps stop the container to release its volume";
+            let mut c = Change::new(container_id, Action::Update);
+            c.field(
+                "state",
+                Some(current.state.clone()),
+                Some("running".to_owned()),
+            )
+            .cause(cause)
+            .step(start(&current.id), cause)
+            .step(wait(&current.id, gate), cause);
             b.add(c);
         }
         (Some(current), _) => {

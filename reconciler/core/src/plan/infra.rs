@@ -34,19 +34,40 @@ impl VolumeOutcome {
     }
 }
 
-/// Plans the infra scope; returns what becomes of the volume.
+/// What the infra plan leaves for the app plan and the snapshot policy.
+#[derive(Debug, Clone)]
+pub(super) struct InfraOutcome {
+    /// What becomes of the volume.
+    pub volume: VolumeOutcome,
+    /// Whether a step stops the app container on the droplet (to release its volume), so the app plan starts it
+    /// again.
+    pub app_stopped: bool,
+}
+
+/// Droplets and the app that the plan already took down to free a volume.
+#[derive(Debug, Default)]
+struct Released {
+    app_stopped: bool,
+    shut_down: BTreeSet<u64>,
+}
+
+/// Plans the infra scope.
 pub(super) fn plan(
     b: &mut Builder<'_>,
     d: &DesiredState,
     user_data: Option<&str>,
     o: &ObservedInfra,
-) -> VolumeOutcome {
+) -> InfraOutcome {
+    let mut released = Released::default();
     registry(b, d, o);
-    let mut volume = volume(b, d, o);
-    let droplet = droplet(b, d, user_data, o, &mut volume);
-    attachment(b, d, &volume, droplet);
+    let mut volume = volume(b, d, o, &mut released);
+    let droplet = droplet(b, d, user_data, o, &mut volume, &mut released);
+    attachment(b, d, o, &volume, droplet);
     firewall(b, d, o);
-    volume
+    InfraOutcome {
+        volume,
+        app_stopped: released.app_stopped,
+    }
 }
 
 fn tags_of(d: &DesiredState) -> Vec<String> {
@@ -110,7 +131,12 @@ fn registry(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
     }
 }
 
-fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOutcome {
+fn volume(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    released: &mut Released,
+) -> VolumeOutcome {
     let want = &d.infra.volume;
     let region = d.infra.region.to_ascii_lowercase();
     let dep = deployment_tag(&d.name);
@@ -138,8 +164,19 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
                 stray.name
             ))
             .destroys(&stray.name);
-        destroy_volume(b, &mut c, stray, "volume is no longer in the manifest");
-        b.add(c);
+        let mut freed = Released::default();
+        destroy_volume(
+            b,
+            &mut c,
+            d,
+            o,
+            stray,
+            "volume is no longer in the manifest",
+            &mut freed,
+        );
+        if b.add(c) {
+            released.merge(freed);
+        }
     }
 
     let id = ResourceId::new(ResourceKind::Volume, &want.name);
@@ -170,9 +207,11 @@ fn volume(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) -> VolumeOut
         for cause in &replace {
             c.cause(cause);
         }
-        destroy_volume(b, &mut c, current, &replace[0]);
+        let mut freed = Released::default();
+        destroy_volume(b, &mut c, d, o, current, &replace[0], &mut freed);
         c.step(create_volume_op(d, &want_tags), replace[0].clone());
         if b.add(c) {
+            released.merge(freed);
             return VolumeOutcome::Planned(want.name.clone());
         }
         return VolumeOutcome::Existing {
@@ -244,9 +283,70 @@ fn create_volume(
     b.add(c);
 }
 
-/// The safe order of destruction: detach, snapshot, delete (the container and mount go with the droplet's shutdown).
-fn destroy_volume(b: &Builder<'_>, c: &mut Change, v: &VolumeState, cause: &str) {
+impl Released {
+    fn merge(&mut self, other: Self) {
+        self.app_stopped |= other.app_stopped;
+        self.shut_down.extend(other.shut_down);
+    }
+}
+
+/// Frees the volume on `droplet_id` before it is detached: on the manifest's droplet the app container stops and the
+/// volume is unmounted (host steps); a stray droplet of this deployment is shut down (it is deleted anyway); a
+/// droplet that is off needs nothing, and one outside the deployment is out of the reconciler's reach.
+fn release(
+    c: &mut Change,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    droplet_id: u64,
+    released: &mut Released,
+) {
+    let Some(droplet) = o
+        .droplets
+        .known()
+        .and_then(|ds| ds.iter().find(|x| x.id == droplet_id))
+    else {
+        return;
+    };
+    if droplet.status == "off" || released.shut_down.contains(&droplet_id) {
+        return;
+    }
+    let cause = "the volume is released before it is detached";
+    if droplet.name.eq_ignore_ascii_case(&d.infra.droplet.name) {
+        c.step(
+            Operation::StopAppOnDroplet {
+                droplet_id,
+                container: d.app.container_name.clone(),
+                grace_secs: d.app.stop_grace_period.get().as_secs(),
+            },
+            cause,
+        )
+        .step(
+            Operation::UnmountVolume {
+                droplet_id,
+                mount_path: d.infra.volume.mount_path.clone(),
+            },
+            cause,
+        );
+        released.app_stopped = true;
+    } else if droplet.tags.contains(&deployment_tag(&d.name)) {
+        c.step(Operation::ShutdownDroplet { droplet_id }, cause);
+        released.shut_down.insert(droplet_id);
+    }
+}
+
+/// The safe order of destruction: stop the container and unmount (or shut a stray droplet down), detach, snapshot,
+/// delete.
+fn destroy_volume(
+    b: &Builder<'_>,
+    c: &mut Change,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    v: &VolumeState,
+    cause: &str,
+    released: &mut Released,
+) {
     for droplet in &v.droplet_ids {
+        release(c, d, o, *droplet, released);
         c.step(
             Operation::DetachVolume {
                 volume_id: v.id.clone(),
@@ -287,6 +387,7 @@ fn droplet(
     user_data: Option<&str>,
     o: &ObservedInfra,
     volume: &mut VolumeOutcome,
+    released: &mut Released,
 ) -> Option<DropletRef> {
     let want = &d.infra.droplet;
     let dep = deployment_tag(&d.name);
@@ -313,6 +414,14 @@ fn droplet(
             "droplet {} is no longer in the manifest",
             stray.name
         ));
+        if stray.status != "off" && !released.shut_down.contains(&stray.id) {
+            c.step(
+                Operation::ShutdownDroplet {
+                    droplet_id: stray.id,
+                },
+                "a graceful shutdown stops its containers and unmounts its volumes",
+            );
+        }
         if detach_from(volume, stray.id, &mut c, d) {
             c.destroys(volume_name);
         }
@@ -545,6 +654,7 @@ fn create_droplet(
 fn attachment(
     b: &mut Builder<'_>,
     d: &DesiredState,
+    o: &ObservedInfra,
     volume: &VolumeOutcome,
     droplet: Option<DropletRef>,
 ) {
@@ -588,6 +698,15 @@ fn attachment(
             );
         }
     }
+    let running = match &droplet {
+        DropletRef::Id(id) => o
+            .droplets
+            .known()
+            .and_then(|ds| ds.iter().find(|x| x.id == *id))
+            .filter(|x| x.status != "off")
+            .map(|x| x.id),
+        DropletRef::Planned(_) => None, // cloud-init mounts it on first boot
+    };
     c.step(
         Operation::AttachVolume {
             volume: volume_ref,
@@ -596,6 +715,16 @@ fn attachment(
         },
         cause,
     );
+    if let Some(droplet_id) = running {
+        c.step(
+            Operation::MountVolume {
+                droplet_id,
+                volume_name: d.infra.volume.name.clone(),
+                mount_path: d.infra.volume.mount_path.clone(),
+            },
+            "the running droplet mounts the attached volume through its fstab entry",
+        );
+    }
     b.add(c);
 }
 

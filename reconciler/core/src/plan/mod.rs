@@ -35,7 +35,7 @@ pub struct PlanOptions {
 pub fn plan(desired: &Desired<'_>, observed: &ObservedState, options: &PlanOptions) -> Plan {
     let mut b = builder::Builder::new(options, observed.observed_at);
     let d = desired.manifest;
-    let volume = observed
+    let infra = observed
         .infra
         .as_ref()
         .map(|infra| infra::plan(&mut b, d, desired.user_data, infra));
@@ -45,13 +45,19 @@ pub fn plan(desired: &Desired<'_>, observed: &ObservedState, options: &PlanOptio
             d,
             desired.commit,
             app,
-            volume.as_ref().and_then(|v| v.reference()),
+            infra.as_ref().and_then(|i| i.volume.reference()),
+            infra.as_ref().is_some_and(|i| i.app_stopped),
         );
-    } else if volume.is_some() {
+    } else if infra.is_some() {
         b.note("app scope not observed: the container is not planned");
+        if infra.as_ref().is_some_and(|i| i.app_stopped) {
+            b.note(
+                "the app container stays stopped until the app scope converges (the droplet's periodic reconcile)",
+            );
+        }
     }
-    if let (Some(infra), Some(volume)) = (&observed.infra, &volume) {
-        snapshots::plan(&mut b, d, infra, volume);
+    if let (Some(observed), Some(infra)) = (&observed.infra, &infra) {
+        snapshots::plan(&mut b, d, observed, &infra.volume);
     }
     b.finish()
 }

@@ -350,6 +350,32 @@ pub enum Operation {
         /// Region slug.
         region: String,
     },
+    /// On the droplet: stop the app container, so nothing writes to the volume about to be unmounted.
+    StopAppOnDroplet {
+        /// Droplet id.
+        droplet_id: u64,
+        /// Container name.
+        container: String,
+        /// Grace period in seconds.
+        grace_secs: u64,
+    },
+    /// On the droplet: unmount the volume's filesystem, so the detach that follows finds it clean.
+    UnmountVolume {
+        /// Droplet id.
+        droplet_id: u64,
+        /// Mount point.
+        mount_path: String,
+    },
+    /// On the droplet: mount the volume through its fstab entry after it was attached to the running droplet
+    /// (cloud-init does it on a new droplet's first boot).
+    MountVolume {
+        /// Droplet id.
+        droplet_id: u64,
+        /// Volume name (its device is `/dev/disk/by-id/scsi-0DO_Volume_<name>`).
+        volume_name: String,
+        /// Mount point.
+        mount_path: String,
+    },
     /// Create the firewall.
     CreateFirewall {
         /// Name.
@@ -455,6 +481,22 @@ impl Operation {
     /// Whether the step changes the world (every operation but waiting does).
     pub fn is_mutating(&self) -> bool {
         !matches!(self, Self::WaitHealthy { .. })
+    }
+
+    /// Whether the step runs on the droplet's host during the infra phase (the rest of that phase are API calls).
+    pub fn runs_on_droplet(&self) -> bool {
+        matches!(
+            self,
+            Self::StopAppOnDroplet { .. } | Self::UnmountVolume { .. } | Self::MountVolume { .. }
+        )
+    }
+
+    /// Whether the step takes the app down on the droplet (stop the container, unmount its volume).
+    pub fn interrupts_app(&self) -> bool {
+        matches!(
+            self,
+            Self::StopAppOnDroplet { .. } | Self::UnmountVolume { .. }
+        )
     }
 }
 

@@ -202,6 +202,20 @@ pub fn describe(op: &Operation) -> String {
         } => {
             format!("detach volume {volume_id} from droplet {droplet_id}")
         }
+        Operation::StopAppOnDroplet {
+            droplet_id,
+            container,
+            grace_secs,
+        } => format!("stop container {container} on droplet {droplet_id} (grace {grace_secs}s)"),
+        Operation::UnmountVolume {
+            droplet_id,
+            mount_path,
+        } => format!("unmount {mount_path} on droplet {droplet_id}"),
+        Operation::MountVolume {
+            droplet_id,
+            volume_name,
+            mount_path,
+        } => format!("mount volume {volume_name} at {mount_path} on droplet {droplet_id}"),
         Operation::CreateFirewall {
             name,
             inbound,

@@ -154,8 +154,30 @@ pub fn known<T>(o: &mut Observed<T>) -> &mut T {
 pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
     let mut w = world.clone();
     let mut next_id = 1000u64;
+    // Droplets on which the plan unmounted the volume: a detach from a running droplet of this deployment needs it.
+    let mut unmounted = Vec::new();
     for step in &plan.steps {
         next_id += 1;
+        match &step.op {
+            Operation::UnmountVolume { droplet_id, .. } => {
+                let running = w.app.as_ref().is_some_and(|a| {
+                    a.containers
+                        .iter()
+                        .any(|c| c.state == "running" && c.labels.contains_key(MANAGED_LABEL))
+                });
+                assert!(!running, "unmounting the volume under a running container");
+                unmounted.push(*droplet_id);
+            }
+            Operation::DetachVolume { droplet_id, .. } => {
+                let d = droplet(&mut w, *droplet_id);
+                let ours = d.tags.iter().any(|t| t == MANAGED_TAG);
+                assert!(
+                    !ours || d.status == "off" || unmounted.contains(droplet_id),
+                    "detaching a mounted volume from running droplet {droplet_id}"
+                );
+            }
+            _ => {}
+        }
         apply_op(&mut w, &step.op, next_id);
     }
     w
@@ -424,6 +446,14 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             c.health = Some("healthy".into());
         }
         Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
+        Operation::StopAppOnDroplet { container: c, .. } => {
+            if let Some(app) = w.app.as_mut()
+                && let Some(x) = app.containers.iter_mut().find(|x| &x.name == c)
+            {
+                x.state = "exited".into();
+            }
+        }
+        Operation::UnmountVolume { .. } | Operation::MountVolume { .. } => {}
         Operation::RenameContainer { container: c, to } => {
             assert!(
                 app(w).containers.iter().all(|x| &x.name != to),
