@@ -1,0 +1,709 @@
+//! The whole system on this machine for the end-to-end tests: the bot's real image (with images derived from it
+//! for "new commits" and a broken build), the chain and Schwab simulators listening on the Docker bridge so the
+//! container reaches them, a git repository holding the manifest, and the reconciler's GitOps loop deploying it to
+//! the local Docker engine. Checks compare the bot's database and the broker's positions with the simulated
+//! chain's own record of every fill.
+
+#![allow(dead_code)] // each test uses its own part
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sim_chain::{ChainSim, Fill};
+
+/// The key sealing the Schwab tokens in the bot's database: a sentinel that must never appear in any output.
+pub const ENCRYPTION_KEY: &str = "e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2";
+/// The Schwab app secret: another sentinel.
+pub const APP_SECRET: &str = "e2e-app-secret-sentinel";
+
+/// The real bot image under test: `SCHWAD_E2E_IMAGE` (scripts/test sets it to the image it just built and checked),
+/// else `schwad:test-<HEAD>`, built from the Dockerfile when missing.
+pub fn base_image() -> String {
+    if let Ok(image) = std::env::var("SCHWAD_E2E_IMAGE") {
+        assert!(
+            docker_ok(&["image", "inspect", &image]),
+            "SCHWAD_E2E_IMAGE={image} is not in the local image store"
+        );
+        return image;
+    }
+    let root = root();
+    let head = run(Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["rev-parse", "--short", "HEAD"]));
+    let image = format!("schwad:test-{head}");
+    if !docker_ok(&["image", "inspect", &image]) {
+        eprintln!(
+            "building {image} from the Dockerfile (scripts/build-image, profile ci): several minutes"
+        );
+        run(Command::new(root.join("scripts/build-image"))
+            .arg(&image)
+            .env("CARGO_PROFILE", "ci"));
+    }
+    image
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `command`, panicking with its stderr when it fails; returns its trimmed stdout.
+pub fn run(command: &mut Command) -> String {
+    let out = command.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `docker args...`, its stdout.
+pub fn docker(args: &[&str]) -> String {
+    run(Command::new("docker").args(args))
+}
+
+fn docker_ok(args: &[&str]) -> bool {
+    Command::new("docker")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The host's address on Docker's default bridge (the network's gateway, else its interface's address): the bot's
+/// container reaches the simulators there.
+pub fn bridge_gateway() -> IpAddr {
+    let gateway = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
+    if let Ok(address) = gateway.parse() {
+        return address;
+    }
+    let bridge = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        r#"{{index .Options "com.docker.network.bridge.name"}}"#,
+    ]);
+    let bridge = if bridge.is_empty() {
+        "docker0".to_owned()
+    } else {
+        bridge
+    };
+    let shown = run(Command::new("ip").args(["-4", "-o", "addr", "show", &bridge]));
+    shown
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no IPv4 address on Docker's bridge {bridge}: {shown:?}"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `check` every 100 ms until it holds; panics with `what` after `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One test's deployment of the whole system.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    /// Container name (unique per test).
+    pub name: String,
+    /// Image repository of this test's builds.
+    pub repo: String,
+    /// The bot's /health port on the host.
+    pub port: u16,
+    pub chain: ChainSim,
+    pub schwab: sim_schwab::Handle,
+    base: String,
+    periodic: Option<Child>,
+}
+
+impl Stack {
+    /// Starts the simulators and a git repository for test `test`.
+    pub async fn new(test: &str, seed: u64) -> Self {
+        let gateway = bridge_gateway();
+        let chain = ChainSim::start(sim_chain::Config {
+            listen: SocketAddr::new(gateway, 0),
+            seed,
+            block_time: Some(Duration::from_millis(250)),
+            ..sim_chain::Config::default()
+        })
+        .await
+        .expect("chain simulator");
+        let schwab = sim_schwab::start(sim_schwab::Config {
+            listen: SocketAddr::new(gateway, 0),
+            app_secret: APP_SECRET.to_owned(),
+            access_token_ttl: Duration::from_secs(4),
+            activation_delay: Duration::from_millis(10),
+            fill_delay: Duration::from_millis(40),
+            requests_per_window: 100_000,
+            orders_per_window: 100_000,
+            ..sim_schwab::Config::default()
+        })
+        .await
+        .expect("schwab simulator");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let suffix = format!("{}-{}", std::process::id(), fastrand::u32(..));
+        let stack = Self {
+            name: format!("schwad-e2e-{test}-{suffix}"),
+            repo: format!("schwad-e2e-{test}-{suffix}"),
+            port: free_port(),
+            chain,
+            schwab,
+            base: base_image(),
+            periodic: None,
+            dir,
+        };
+        std::fs::create_dir_all(stack.repo_dir().join("manifests")).expect("repo dir");
+        std::fs::create_dir_all(stack.dir.path().join("volume")).expect("volume dir");
+        stack.git(&["init", "-q", "-b", "main"]);
+        stack.write_secrets();
+        stack
+    }
+
+    fn repo_dir(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    /// The bot's data directory on the host (the volume mount's source).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("volume/bot")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        run(Command::new("git")
+            .arg("-C")
+            .arg(self.repo_dir())
+            .args(["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"])
+            .args(args))
+    }
+
+    fn write_secrets(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join("secrets.env");
+        let text = format!(
+            "WS_RPC_URL={}\nSCHWAB_APP_KEY={}\nSCHWAB_APP_SECRET={APP_SECRET}\nENCRYPTION_KEY={ENCRYPTION_KEY}\n",
+            self.chain.ws_url(),
+            self.schwab.app_key(),
+        );
+        std::fs::write(&path, text).expect("secrets file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    }
+
+    /// Builds `<repo>:<tag>` from the real image as CI would build commit `commit` (the same binary; /health
+    /// reports `GIT_COMMIT`). A `broken` build exits at start, as a bad release would.
+    pub fn build(&self, tag: &str, commit: &str, broken: bool) {
+        let created = docker(&["create", &self.base]);
+        let mut args = vec![
+            "commit".to_owned(),
+            "--change".to_owned(),
+            format!("ENV GIT_COMMIT={commit}"),
+            "--change".to_owned(),
+            format!("LABEL org.opencontainers.image.revision={commit}"),
+        ];
+        if broken {
+            args.extend([
+                "--change".to_owned(),
+                r#"CMD ["schwad", "run", "--no-such-option"]"#.to_owned(),
+            ]);
+        }
+        args.push(created.clone());
+        args.push(format!("{}:{tag}", self.repo));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&args);
+        docker(&["rm", &created]);
+    }
+
+    /// Commits the manifest deploying `<repo>:<tag>`; returns the commit.
+    pub fn commit(&self, tag: &str, message: &str) -> String {
+        std::fs::write(
+            self.repo_dir().join("manifests/desired.yaml"),
+            self.manifest(tag),
+        )
+        .expect("manifest");
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    /// The repository's HEAD commit.
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// `git revert` of `commit` (a rollback as an operator does it); returns the new HEAD.
+    pub fn revert(&self, commit: &str) -> String {
+        self.git(&["revert", "--no-edit", commit]);
+        self.head()
+    }
+
+    fn manifest(&self, tag: &str) -> String {
+        let dir = self.dir.path().display();
+        let gateway = bridge_gateway();
+        format!(
+            r#"version: 1
+name: e2e
+infra:
+  region: nyc3
+  droplet: {{name: e2e-1, size: s-1vcpu-2gb, image: docker-20-04}}
+  volume: {{name: e2e-data, size_gib: 1, filesystem: ext4, mount_path: {dir}/volume, owner: "1001:1001", mode: "0750"}}
+  firewall: {{name: e2e, inbound: [{{protocol: tcp, ports: "22", addresses: ["0.0.0.0/0"]}}]}}
+  registry: {{name: e2e, tier: starter}}
+  snapshots: {{keep: 1}}
+app:
+  container_name: {name}
+  image: {{repository: {repo}, tag: "{tag}"}}
+  env:
+    LOG_LEVEL: "schwad=debug,info"
+    LOG_FORMAT: json
+    DATABASE_URL: sqlite:/data/schwad.db
+    SERVER_PORT: "8080"
+    ORDERBOOK: "{orderbook:#x}"
+    ORDER_OWNER: "{owner:#x}"
+    DEPLOYMENT_BLOCK: "0"
+    CONFIRMATIONS: "2"
+    STALL_TIMEOUT: 2s
+    RECONNECT_MIN_BACKOFF: 50ms
+    RECONNECT_MAX_BACKOFF: 500ms
+    BROKER: schwab
+    SCHWAB_BASE_URL: "{schwab}"
+    SCHWAB_CALLBACK_URL: "{callback}"
+    SCHWAB_REQUESTS_PER_MINUTE: "100000"
+    SCHWAB_ORDERS_PER_MINUTE: "100000"
+    SCHWAB_TIMEOUT: 2s
+    SCHWAB_MIN_BACKOFF: 50ms
+    SCHWAB_MAX_BACKOFF: 500ms
+    TOKEN_REFRESH_LEEWAY: 1s
+    MARKET_HOURS_RECHECK: 200ms
+    ORDER_POLL_INTERVAL: 50ms
+    HEDGE_TICK: 100ms
+    FAILED_HEDGE_COOLDOWN: 300ms
+    SHUTDOWN_TIMEOUT: 5s
+  secrets: {{env_file: {dir}/secrets.env, names: [WS_RPC_URL, SCHWAB_APP_KEY, SCHWAB_APP_SECRET, ENCRYPTION_KEY]}}
+  volume_mount: {{host_path: {dir}/volume/bot, container_path: /data}}
+  user: "1001:1001"
+  restart: unless-stopped
+  ports: [{{host: {port}, container: 8080}}]
+  health_check:
+    http: http://127.0.0.1:{port}/health
+    interval: 500ms
+    timeout: 1s
+    retries: 3
+    start_period: 20s
+    stability_window: 2s
+  logs: {{max_size: 10m, max_files: 2}}
+  stop_grace_period: 10s
+  keep_previous: 1
+"#,
+            name = self.name,
+            repo = self.repo,
+            port = self.port,
+            orderbook = sim_chain::BASE_ORDERBOOK,
+            owner = sim_chain::Config::default().owner,
+            schwab = self
+                .schwab
+                .base_url()
+                .replace("127.0.0.1", &gateway.to_string()),
+            callback = self.schwab.callback_url(),
+        )
+    }
+
+    fn reconciler(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_reconciler"));
+        command
+            .args(args)
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .env_remove("RECONCILER_MANIFEST")
+            .env_remove("RECONCILER_STATE_DIR")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// One run of the GitOps loop (`reconcile --once`) on the repository.
+    pub fn reconcile_once(&self) -> Output {
+        let repo = self.repo_dir().display().to_string();
+        self.reconciler(&["reconcile", "--repo", &repo, "--once"])
+            .output()
+            .expect("reconciler")
+    }
+
+    /// Starts the periodic reconcile (`--interval`), as the droplet's timer runs it; stopped on drop.
+    pub fn start_periodic(&mut self, interval: &str) {
+        let repo = self.repo_dir().display().to_string();
+        let log = std::fs::File::create(self.dir.path().join("periodic.log")).expect("log");
+        let child = self
+            .reconciler(&["reconcile", "--repo", &repo, "--interval", interval])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("reconciler");
+        self.periodic = Some(child);
+    }
+
+    /// What the periodic reconcile printed so far.
+    pub fn periodic_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("periodic.log")).unwrap_or_default()
+    }
+
+    /// `reconciler status --json`.
+    pub fn status(&self) -> Value {
+        let out = self
+            .reconciler(&["status", "--json"])
+            .output()
+            .expect("reconciler status");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status --json: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+
+    /// The bot's /health, `None` while it does not answer.
+    pub async fn health(&self) -> Option<Value> {
+        let response = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/health", self.port))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// Waits until /health reports `commit`, the database fine and the chain connected; on timeout, shows what it
+    /// saw.
+    pub async fn wait_serving(&self, commit: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let health = self.health().await;
+            // Before the first login the broker part reads "re-authentication needed": the rest must be fine.
+            if health.as_ref().is_some_and(|h| {
+                h["database_ok"] == true && h["chain_connected"] == true && h["commit"] == commit
+            }) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let periodic = self.periodic_log();
+                let tail: Vec<&str> = periodic.lines().rev().take(30).collect();
+                panic!(
+                    "timed out after {limit:?} waiting for /health to report commit {commit}: last answer {health:?}\n\
+                     --- containers ---\n{}\n--- bot logs ---\n{}\n--- periodic reconcile (last lines, newest first) ---\n{}",
+                    docker(&[
+                        "ps",
+                        "-a",
+                        "--filter",
+                        &format!("label=io.schwad.app={}", self.name)
+                    ]),
+                    self.logs(30),
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until /health says `ok` (after a login: the broker ready too).
+    pub async fn wait_ok(&self, limit: Duration) {
+        eventually(limit, "/health to say ok", || async {
+            self.health().await.is_some_and(|h| h["status"] == "ok")
+        })
+        .await;
+    }
+
+    /// Logs the bot in at the Schwab simulator as the operator does: `schwad auth` in the running container,
+    /// the authorize URL "opened", the redirect URL pasted back.
+    pub fn login(&self) {
+        let mut child = Command::new("docker")
+            .args(["exec", "-i", &self.name, "schwad", "auth"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker exec");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let url = loop {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).expect("auth output") > 0,
+                "schwad auth printed no URL"
+            );
+            if let Some(start) = line.find("http") {
+                break url::Url::parse(line[start..].trim()).expect("authorize URL");
+            }
+        };
+        let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        let redirect = self.schwab.authorize(Some(&query["state"])).redirect_url;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{redirect}").expect("paste the redirect URL");
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).expect("auth output");
+        let out = child.wait_with_output().expect("auth finished");
+        assert!(
+            out.status.success(),
+            "schwad auth failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `sqlite3` on the bot's database, from a container of the image (the database belongs to 1001).
+    pub fn sql(&self, query: &str) -> String {
+        let mount = format!("{}:/data", self.data_dir().display());
+        docker(&[
+            "run",
+            "--rm",
+            "--user",
+            "1001:1001",
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sqlite3",
+            &self.base,
+            "/data/schwad.db",
+            query,
+        ])
+    }
+
+    /// Stored fills `(tx hash, log index)`; panics on a fill stored twice.
+    pub fn stored_fills(&self) -> BTreeSet<(String, u64)> {
+        let rows = self.sql(
+            "SELECT e.tx_hash || ',' || e.log_index FROM trades t JOIN chain_events e ON e.id = t.event_id \
+             WHERE e.removed = 0 AND t.status <> 'reverted'",
+        );
+        let rows: Vec<(String, u64)> = rows
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (hash, index) = l.split_once(',').expect("hash,index");
+                (hash.to_owned(), index.parse().expect("log index"))
+            })
+            .collect();
+        let set: BTreeSet<_> = rows.iter().cloned().collect();
+        assert_eq!(set.len(), rows.len(), "a fill is stored twice");
+        set
+    }
+
+    /// Hedge executions not yet filled or failed.
+    pub fn open_executions(&self) -> u64 {
+        self.sql("SELECT count(*) FROM hedge_executions WHERE status IN ('pending', 'submitted')")
+            .parse()
+            .expect("count")
+    }
+
+    /// Mines blocks past the confirmation depth, then waits until every fill of ours on the chain is stored once,
+    /// nothing is in flight, and the broker holds exactly the hedge of each symbol's net: no trade lost, none
+    /// hedged twice.
+    pub async fn assert_hedged(&self, limit: Duration) {
+        self.chain.mine_blocks(4);
+        let ledger = self.chain.ledger();
+        let fills = expected_fills(&ledger);
+        let hedges = expected_hedges(&ledger);
+        assert!(!fills.is_empty(), "no fills of ours were traded");
+        let deadline = Instant::now() + limit;
+        loop {
+            let stored = tokio::task::block_in_place(|| self.stored_fills());
+            let open = tokio::task::block_in_place(|| self.open_executions());
+            let broker = broker_positions(&self.schwab);
+            if stored == fills && open == 0 && broker == hedges {
+                return;
+            }
+            if Instant::now() > deadline {
+                let missing: Vec<_> = fills.difference(&stored).collect();
+                let extra: Vec<_> = stored.difference(&fills).collect();
+                panic!(
+                    "not hedged after {limit:?}: {} fills expected, {} stored (missing {missing:?}, extra {extra:?}); \
+                     {open} executions open; broker {broker:?}, expected {hedges:?}\n--- bot logs ---\n{}",
+                    fills.len(),
+                    stored.len(),
+                    self.logs(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The last `lines` log lines of the bot's container.
+    pub fn logs(&self, lines: u32) -> String {
+        let out = Command::new("docker")
+            .args(["logs", "--tail", &lines.to_string(), &self.name])
+            .output()
+            .expect("docker logs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Everything the bot's container printed.
+    pub fn all_logs(&self) -> String {
+        self.logs(u32::MAX)
+    }
+
+    /// Trades of ours and others, `blocks` blocks of `per_block` random transactions.
+    pub async fn trade(&self, blocks: usize, per_block: usize) {
+        for _ in 0..blocks {
+            self.chain.submit_random(per_block);
+            self.chain.mine();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The running container of the app, as `docker inspect` JSON.
+    pub fn container(&self) -> Value {
+        let text = docker(&["inspect", &self.name]);
+        let all: Value = serde_json::from_str(&text).expect("inspect JSON");
+        all[0].clone()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.periodic.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.schwad.app={}", self.name),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+        // The database belongs to 1001: remove it from a container so the temp dir can go.
+        let mount = format!("{}:/v", self.dir.path().join("volume").display());
+        let _ = Command::new("docker")
+            .args([
+                "run",
+                "--rm",
+                "--user",
+                "0",
+                "-v",
+                &mount,
+                "--entrypoint",
+                "rm",
+            ])
+            .args([self.base.as_str(), "-rf", "/v/bot"])
+            .output();
+        let images = Command::new("docker")
+            .args(["images", "-q", &self.repo])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in images.split_whitespace() {
+            let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+        }
+    }
+}
+
+/// Brokerage ticker of a tokenized equity symbol, written out independently of the bot's rules.
+fn ticker(symbol: &str) -> Option<&'static str> {
+    Some(match symbol {
+        "AAPL0x" | "tAAPL" => "AAPL",
+        "NVDAs1" => "NVDA",
+        "TSLA0x" => "TSLA",
+        _ => return None,
+    })
+}
+
+fn whole(amount: &sim_chain::TokenAmount) -> Decimal {
+    let raw = i128::from_str(&amount.amount.to_string()).expect("amount fits");
+    Decimal::from_i128_with_scale(raw, u32::from(amount.token.decimals))
+}
+
+fn ours(ledger: &[Fill]) -> impl Iterator<Item = &Fill> {
+    let owner = sim_chain::Config::default().owner;
+    ledger
+        .iter()
+        .filter(move |f| f.canonical && f.owner == owner)
+}
+
+/// `(tx hash, log index)` of the canonical fills of our orders in the chain's record.
+pub fn expected_fills(ledger: &[Fill]) -> BTreeSet<(String, u64)> {
+    ours(ledger)
+        .map(|f| (format!("{:#x}", f.tx_hash), f.log_index))
+        .collect()
+}
+
+/// Per ticker, the broker position that hedges the onchain net: minus its whole part.
+pub fn expected_hedges(ledger: &[Fill]) -> BTreeMap<String, i64> {
+    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for fill in ours(ledger) {
+        let (gave, received) = (&fill.gave.token.symbol, &fill.received.token.symbol);
+        if gave == "USDC"
+            && let Some(t) = ticker(received)
+        {
+            *net.entry(t).or_default() += whole(&fill.received);
+        } else if received == "USDC"
+            && let Some(t) = ticker(gave)
+        {
+            *net.entry(t).or_default() -= whole(&fill.gave);
+        }
+    }
+    net.into_iter()
+        .map(|(t, n)| {
+            let shares: i64 = n.trunc().to_string().parse().expect("whole shares");
+            (t.to_owned(), -shares)
+        })
+        .filter(|(_, shares)| *shares != 0)
+        .collect()
+}
+
+/// Non-zero positions at the Schwab simulator.
+pub fn broker_positions(schwab: &sim_schwab::Handle) -> BTreeMap<String, i64> {
+    schwab
+        .ledger()
+        .positions
+        .into_iter()
+        .filter(|(_, shares)| *shares != 0)
+        .collect()
+}
