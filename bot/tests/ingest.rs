@@ -230,3 +230,43 @@ async fn health_reports_progress_and_metrics_count_events() {
     .await;
     assert!(bot.terminate(Duration::from_secs(5)).success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eth_get_logs_answer_over_the_message_limit_shrinks_the_range() {
+    // 24,000 fills in 2,400 blocks: one `eth_getLogs` over the bot's 2,000-block range answers tens of megabytes,
+    // more than the WebSocket client takes in one frame. The bot must shrink the range, not retry it forever.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("schwad.log");
+    let sim = start_sim(31).await;
+    for block in 0..2_400u32 {
+        let trades: Vec<Trade> = (0..10u8)
+            .map(|i| our_take(&sim, (block as u8).wrapping_mul(10).wrapping_add(i)))
+            .collect();
+        for trade in &trades {
+            sim.submit(std::slice::from_ref(trade)).unwrap();
+        }
+        sim.mine();
+    }
+    let env = BotEnv::new(dir.path(), &sim)
+        .with("GET_LOGS_MAX_RANGE", "2000")
+        .with("STALL_TIMEOUT", "60s")
+        .with("RPC_TIMEOUT", "30s");
+    let _bot = Bot::start(&env, &log);
+    wait_until(Duration::from_secs(20), "the database file", || async {
+        env.database.exists()
+    })
+    .await;
+    let db = open_db(&env.database_url()).await;
+    let expected = expected_fills(&sim.ledger());
+    assert_eq!(expected.len(), 24_000);
+    wait_until(Duration::from_secs(120), "every fill stored", || async {
+        stored_fills(&db).await == expected
+    })
+    .await;
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("range too large; shrinking"),
+        "the first range fit in one message: the test no longer exceeds the limit"
+    );
+    db.close().await;
+}

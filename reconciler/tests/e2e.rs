@@ -130,9 +130,23 @@ async fn application_fills_are_hedged_through_expired_tokens_and_dropped_websock
     assert_no_secret("the bot's logs", &logs);
 }
 
-/// Restarts the Docker daemon, as a reboot of the droplet does to the containers: SIGTERM to `dockerd` (it stops
-/// every container), then the same command line and environment started again, detached, logging where it logged.
+/// Restarts the Docker daemon, as a reboot of the droplet does to the containers: through systemd where it runs
+/// the daemon, else SIGTERM to `dockerd` (it stops every container) and the same command line and environment
+/// started again, detached, logging where it logged.
 fn restart_docker_daemon() {
+    let systemd = Command::new("systemctl")
+        .args(["is-active", "--quiet", "docker"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if systemd {
+        stack::run(Command::new("systemctl").args(["restart", "docker"]));
+    } else {
+        restart_dockerd_by_hand();
+    }
+    wait_for_docker();
+}
+
+fn restart_dockerd_by_hand() {
     let pid = stack::run(Command::new("pidof").arg("dockerd"));
     assert!(!pid.contains(' '), "more than one dockerd: {pid}");
     let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
@@ -178,6 +192,10 @@ fn restart_docker_daemon() {
         .status()
         .expect("setsid");
     assert!(started.success(), "starting {command:?} again failed");
+}
+
+fn wait_for_docker() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !Command::new("docker")
         .arg("info")
         .output()

@@ -282,7 +282,8 @@ impl Ingestor {
     }
 
     /// `eth_getLogs` from `from` to at most `head`, shrinking the range while the node refuses
-    /// it (too many blocks or results). Returns the range end actually read.
+    /// it (too many blocks or results) or its answer exceeds the message limit (which also ends
+    /// the session: the next one starts with the smaller range). Returns the range end read.
     async fn get_logs(
         &mut self,
         client: &RpcClient,
@@ -293,9 +294,12 @@ impl Ingestor {
             let to = head.min(from.saturating_add(self.range - 1));
             match client.get_logs(&self.filter(Some((from, to)))).await {
                 Ok(logs) => return Ok((to, logs)),
-                Err(error) if error.code().is_some() && !error.is_rate_limited() && to > from => {
+                Err(error) if error.is_too_large() && to > from => {
                     self.range = (to - from).div_ceil(2).max(1);
-                    tracing::info!(%error, range = self.range, "eth_getLogs range refused; shrinking");
+                    tracing::info!(%error, range = self.range, "eth_getLogs range too large; shrinking");
+                    if matches!(error, RpcError::TooLarge { .. }) {
+                        return Err(error.into());
+                    }
                 }
                 Err(error) => return Err(error.into()),
             }

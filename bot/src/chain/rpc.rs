@@ -44,6 +44,12 @@ pub enum RpcError {
         /// The method called.
         method: &'static str,
     },
+    /// The answer was larger than the WebSocket client accepts; the connection is gone with it.
+    #[error("{method}: answer larger than the WebSocket message limit; connection closed")]
+    TooLarge {
+        /// The method called.
+        method: &'static str,
+    },
     /// No answer within the request timeout.
     #[error("{method}: no answer within {timeout:?}")]
     Timeout {
@@ -79,6 +85,12 @@ impl RpcError {
             Self::Rpc { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether the request asked for too much: the node refused it with an error (too many blocks or results), or
+    /// its answer exceeded the message limit. A smaller request may succeed.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Self::TooLarge { .. }) || (self.code().is_some() && !self.is_rate_limited())
     }
 
     /// Whether the node asks us to slow down (not a refusal of the request itself).
@@ -139,7 +151,18 @@ pub struct Receipt {
     pub logs: Vec<RpcLog>,
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, (i64, String)>>>>>;
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
+
+/// What a waiting request gets back.
+#[derive(Debug)]
+enum Answer {
+    /// The result.
+    Result(Value),
+    /// The node's JSON-RPC error: code and message.
+    Error(i64, String),
+    /// An incoming message exceeded the client's limit; the connection is closing.
+    TooLarge,
+}
 
 /// A connected JSON-RPC client. Cheap to share by reference; dropping it closes the socket.
 #[derive(Debug)]
@@ -249,8 +272,8 @@ impl RpcClient {
             self.pending.lock().await.remove(&id);
             return Err(RpcError::Disconnected { method });
         }
-        let result = match tokio::time::timeout(self.timeout, answered).await {
-            Ok(Ok(result)) => result,
+        let answer = match tokio::time::timeout(self.timeout, answered).await {
+            Ok(Ok(answer)) => answer,
             Ok(Err(_)) => return Err(RpcError::Disconnected { method }),
             Err(_) => {
                 self.pending.lock().await.remove(&id);
@@ -258,11 +281,17 @@ impl RpcClient {
                 return Err(RpcError::Timeout { method, timeout });
             }
         };
-        let value = result.map_err(|(code, message)| RpcError::Rpc {
-            method,
-            code,
-            message,
-        })?;
+        let value = match answer {
+            Answer::Result(value) => value,
+            Answer::Error(code, message) => {
+                return Err(RpcError::Rpc {
+                    method,
+                    code,
+                    message,
+                });
+            }
+            Answer::TooLarge => return Err(RpcError::TooLarge { method }),
+        };
         serde_json::from_value(value).map_err(|source| RpcError::Decode { method, source })
     }
 
@@ -343,13 +372,20 @@ async fn pump<S>(
                         tracing::warn!("ignoring binary WebSocket message");
                         continue;
                     }
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(error))) => {
+                        tracing::warn!(%error, "a WebSocket message exceeded the limit; closing the connection");
+                        for (_, waiter) in pending.lock().await.drain() {
+                            let _ = waiter.send(Answer::TooLarge);
+                        }
+                        break;
+                    }
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
                 match serde_json::from_str::<Incoming>(text.as_str()) {
                     Ok(Incoming { id: Some(id), result, error, .. }) => {
                         let answer = match error {
-                            Some(e) => Err((e.code, e.message)),
-                            None => Ok(result.unwrap_or(Value::Null)),
+                            Some(e) => Answer::Error(e.code, e.message),
+                            None => Answer::Result(result.unwrap_or(Value::Null)),
                         };
                         if let Some(waiter) = pending.lock().await.remove(&id) {
                             let _ = waiter.send(answer); // the caller may have timed out
