@@ -4,8 +4,6 @@
 //! the local Docker engine. Checks compare the bot's database and the broker's positions with the simulated
 //! chain's own record of every fill.
 
-#![allow(dead_code)] // each test uses its own part
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
