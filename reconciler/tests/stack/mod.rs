@@ -4,17 +4,18 @@
 //! the local Docker engine. Checks compare the bot's database and the broker's positions with the simulated
 //! chain's own record of every fill.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+#[path = "../../../bot/tests/support/oracle.rs"]
+mod oracle;
+
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
+use oracle::{broker_positions, complete_login, expected_fills, expected_hedges};
 use serde_json::Value;
-use sim_chain::{ChainSim, Fill};
+use sim_chain::ChainSim;
 
 /// The key sealing the Schwab tokens in the bot's database: a sentinel that must never appear in any output.
 pub const ENCRYPTION_KEY: &str = "e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2";
@@ -335,7 +336,7 @@ app:
             repo = self.repo,
             port = self.port,
             orderbook = sim_chain::BASE_ORDERBOOK,
-            owner = sim_chain::Config::default().owner,
+            owner = oracle::OWNER,
             schwab = self
                 .schwab
                 .base_url()
@@ -449,39 +450,16 @@ app:
     }
 
     /// Logs the bot in at the Schwab simulator as the operator does: `schwad auth` in the running container,
-    /// the authorize URL "opened", the redirect URL pasted back.
+    /// answered by [`complete_login`].
     pub fn login(&self) {
-        let mut child = Command::new("docker")
+        let child = Command::new("docker")
             .args(["exec", "-i", &self.name, "schwad", "auth"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("docker exec");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let url = loop {
-            let mut line = String::new();
-            assert!(
-                stdout.read_line(&mut line).expect("auth output") > 0,
-                "schwad auth printed no URL"
-            );
-            if let Some(start) = line.find("http") {
-                break url::Url::parse(line[start..].trim()).expect("authorize URL");
-            }
-        };
-        let query: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
-        let redirect = self.schwab.authorize(Some(&query["state"])).redirect_url;
-        let mut stdin = child.stdin.take().expect("stdin");
-        writeln!(stdin, "{redirect}").expect("paste the redirect URL");
-        drop(stdin);
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut rest).expect("auth output");
-        let out = child.wait_with_output().expect("auth finished");
-        assert!(
-            out.status.success(),
-            "schwad auth failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        complete_login(child, &self.schwab);
     }
 
     /// `sqlite3` on the bot's database, from a container of the image (the database belongs to 1001).
@@ -502,30 +480,40 @@ app:
         ])
     }
 
-    /// Stored fills `(tx hash, log index)`; panics on a fill stored twice.
-    pub fn stored_fills(&self) -> BTreeSet<(String, u64)> {
-        let rows = self.sql(
-            "SELECT e.tx_hash || ',' || e.log_index FROM trades t JOIN chain_events e ON e.id = t.event_id \
-             WHERE e.removed = 0 AND t.status <> 'reverted'",
+    /// Stored fills `(tx hash, log index, side)` (panics on a fill stored twice) and the hedge executions not yet
+    /// filled or failed, in one read of the database.
+    pub fn ledger(&self) -> (BTreeSet<(String, i64, String)>, u64) {
+        let out = self.sql(
+            "SELECT e.tx_hash || ',' || e.log_index || ',' || t.order_side FROM trades t \
+             JOIN chain_events e ON e.id = t.event_id WHERE e.removed = 0 AND t.status <> 'reverted'; \
+             SELECT 'open,' || count(*) FROM hedge_executions WHERE status IN ('pending', 'submitted');",
         );
-        let rows: Vec<(String, u64)> = rows
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (hash, index) = l.split_once(',').expect("hash,index");
-                (hash.to_owned(), index.parse().expect("log index"))
-            })
-            .collect();
-        let set: BTreeSet<_> = rows.iter().cloned().collect();
-        assert_eq!(set.len(), rows.len(), "a fill is stored twice");
-        set
+        let mut fills = Vec::new();
+        let mut open = None;
+        for line in out.lines().filter(|l| !l.is_empty()) {
+            if let Some(count) = line.strip_prefix("open,") {
+                open = Some(count.parse().expect("count"));
+                continue;
+            }
+            let mut parts = line.splitn(3, ',');
+            let (hash, index, side) = (parts.next(), parts.next(), parts.next());
+            let (Some(hash), Some(index), Some(side)) = (hash, index, side) else {
+                panic!("unexpected row {line:?}");
+            };
+            fills.push((
+                hash.to_owned(),
+                index.parse().expect("log index"),
+                side.to_owned(),
+            ));
+        }
+        let set: BTreeSet<_> = fills.iter().cloned().collect();
+        assert_eq!(set.len(), fills.len(), "a fill is stored twice");
+        (set, open.expect("the count of open executions"))
     }
 
-    /// Hedge executions not yet filled or failed.
-    pub fn open_executions(&self) -> u64 {
-        self.sql("SELECT count(*) FROM hedge_executions WHERE status IN ('pending', 'submitted')")
-            .parse()
-            .expect("count")
+    /// Stored fills `(tx hash, log index, side)`.
+    pub fn stored_fills(&self) -> BTreeSet<(String, i64, String)> {
+        self.ledger().0
     }
 
     /// Mines blocks past the confirmation depth, then waits until every fill of ours on the chain is stored once,
@@ -539,8 +527,7 @@ app:
         assert!(!fills.is_empty(), "no fills of ours were traded");
         let deadline = Instant::now() + limit;
         loop {
-            let stored = tokio::task::block_in_place(|| self.stored_fills());
-            let open = tokio::task::block_in_place(|| self.open_executions());
+            let (stored, open) = tokio::task::block_in_place(|| self.ledger());
             let broker = broker_positions(&self.schwab);
             if stored == fills && open == 0 && broker == hedges {
                 return;
@@ -641,67 +628,4 @@ impl Drop for Stack {
             let _ = Command::new("docker").args(["rmi", "-f", id]).output();
         }
     }
-}
-
-/// Brokerage ticker of a tokenized equity symbol, written out independently of the bot's rules.
-fn ticker(symbol: &str) -> Option<&'static str> {
-    Some(match symbol {
-        "AAPL0x" | "tAAPL" => "AAPL",
-        "NVDAs1" => "NVDA",
-        "TSLA0x" => "TSLA",
-        _ => return None,
-    })
-}
-
-fn whole(amount: &sim_chain::TokenAmount) -> Decimal {
-    let raw = i128::from_str(&amount.amount.to_string()).expect("amount fits");
-    Decimal::from_i128_with_scale(raw, u32::from(amount.token.decimals))
-}
-
-fn ours(ledger: &[Fill]) -> impl Iterator<Item = &Fill> {
-    let owner = sim_chain::Config::default().owner;
-    ledger
-        .iter()
-        .filter(move |f| f.canonical && f.owner == owner)
-}
-
-/// `(tx hash, log index)` of the canonical fills of our orders in the chain's record.
-pub fn expected_fills(ledger: &[Fill]) -> BTreeSet<(String, u64)> {
-    ours(ledger)
-        .map(|f| (format!("{:#x}", f.tx_hash), f.log_index))
-        .collect()
-}
-
-/// Per ticker, the broker position that hedges the onchain net: minus its whole part.
-pub fn expected_hedges(ledger: &[Fill]) -> BTreeMap<String, i64> {
-    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
-    for fill in ours(ledger) {
-        let (gave, received) = (&fill.gave.token.symbol, &fill.received.token.symbol);
-        if gave == "USDC"
-            && let Some(t) = ticker(received)
-        {
-            *net.entry(t).or_default() += whole(&fill.received);
-        } else if received == "USDC"
-            && let Some(t) = ticker(gave)
-        {
-            *net.entry(t).or_default() -= whole(&fill.gave);
-        }
-    }
-    net.into_iter()
-        .map(|(t, n)| {
-            let shares: i64 = n.trunc().to_string().parse().expect("whole shares");
-            (t.to_owned(), -shares)
-        })
-        .filter(|(_, shares)| *shares != 0)
-        .collect()
-}
-
-/// Non-zero positions at the Schwab simulator.
-pub fn broker_positions(schwab: &sim_schwab::Handle) -> BTreeMap<String, i64> {
-    schwab
-        .ledger()
-        .positions
-        .into_iter()
-        .filter(|(_, shares)| *shares != 0)
-        .collect()
 }
