@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+mod deploy;
+mod support;
+
+use deploy::{Deployment, docker};
 use digitalocean_api::models::{CreateSshKey, FirewallSpec, TaggedResource};
 use digitalocean_api::{Client, ClientConfig, PollPolicy, RetryPolicy, Token};
 use reconciler::converge::{self, Ended, InfraReport};
@@ -22,6 +26,7 @@ use reconciler_core::plan::{Operation, PlanOptions, ResourceKind};
 use sim_digitalocean::{
     Config, Faults, LostResponse, PushedTag, RateLimitConfig, SimHandle, Simulator,
 };
+use support::tmpfs::Tmpfs;
 use tempfile::TempDir;
 
 const PUBLIC_KEY: &str =
@@ -464,100 +469,15 @@ async fn lost_create_responses_make_no_duplicates() {
     }
 }
 
-/// A container of the test image, removed on drop.
-struct RunningApp(String);
-
-impl RunningApp {
-    fn start(name: &str) -> Self {
-        let image = format!("{name}:v1");
-        let script = root().join("reconciler/tests/images/build.sh");
-        let built = std::process::Command::new(script)
-            .arg(&image)
-            .output()
-            .unwrap();
-        assert!(built.status.success(), "{}", text(&built.stderr));
-        let app = Self(name.to_owned());
-        docker(&["run", "-d", "--name", name, &image]);
-        app
-    }
-
-    fn state(&self) -> String {
-        docker(&["inspect", "-f", "{{.State.Status}}", &self.0])
-    }
-}
-
-impl Drop for RunningApp {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f", &self.0])
-            .output();
-        let _ = std::process::Command::new("docker")
-            .args(["rmi", &format!("{}:v1", self.0)])
-            .output();
-    }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout).trim().to_owned()
-}
-
-/// A tmpfs mounted at a temporary path (the stand-in for the volume's filesystem on the droplet), unmounted on drop.
-struct Mounted(PathBuf);
-
-impl Mounted {
-    fn new(path: &Path) -> Self {
-        fs_err::create_dir_all(path).unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs"])
-            .arg(path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs needs root (CI runs as root): {}",
-            text(&out.stderr)
-        );
-        Self(path.to_owned())
-    }
-
-    fn is_mounted(&self) -> bool {
-        std::process::Command::new("mountpoint")
-            .arg("-q")
-            .arg(&self.0)
-            .status()
-            .unwrap()
-            .success()
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        if self.is_mounted() {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_detach_snapshot_delete()
  {
     let world = World::new().await;
     // The droplet is this machine: the app container runs on the local engine and the volume's filesystem is a
     // tmpfs at the manifest's mount path.
-    let container = format!(
-        "schwad-it-release-{}-{}",
-        std::process::id(),
-        fastrand::u32(..)
-    );
+    let app = Deployment::new("release");
+    app.image("v1", &[]);
+    let container = app.name.clone();
     let mount = world.dir.path().join("mnt/schwad-data");
     let original = fs_err::read_to_string(world.manifest_path())
         .unwrap()
@@ -569,8 +489,15 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
     world.write_manifest(&original);
     world.converge(&[]).await;
     let volume = world.client.list_volumes(None, None).await.unwrap()[0].clone();
-    let app = RunningApp::start(&container);
-    let mounted = Mounted::new(&mount);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &container,
+        &format!("{}:v1", app.repo),
+    ]);
+    let state = || docker(&["inspect", "-f", "{{.State.Status}}", &container]);
+    let mounted = Tmpfs::mount(&mount);
     world.write_manifest(&original.replace("filesystem: ext4", "filesystem: xfs"));
 
     world.sim.reset_requests();
@@ -601,7 +528,7 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
         text(&out.stderr)
     );
     assert_eq!(world.sim.requests().mutating(), 0);
-    assert_eq!(app.state(), "running");
+    assert_eq!(state().trim(), "running");
     assert!(mounted.is_mounted());
 
     let report = world.converge(&["schwad-data"]).await;
@@ -629,7 +556,7 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
             .any(|op| matches!(op, Operation::CreateDroplet { .. }))
     );
     // The bot stopped and the filesystem was unmounted before the detach; the app scope starts it again.
-    assert_eq!(app.state(), "exited");
+    assert_eq!(state().trim(), "exited");
     assert!(!mounted.is_mounted());
     // The volume is gone; its snapshot stays.
     let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use deploy::{Applied, Deployment, SECRET, Spec, wait_until};
 use support::sshd::Sshd;
+use support::tmpfs::Tmpfs;
 
 /// `reconciler <command>` on `d`, converging through `sshd`.
 fn over_ssh(d: &Deployment, sshd: &Sshd, command: &str) -> Command {
@@ -253,15 +254,6 @@ fn apply_all_over_ssh(
         .unwrap()
 }
 
-fn is_mountpoint(path: &std::path::Path) -> bool {
-    Command::new("mountpoint")
-        .arg("-q")
-        .arg(path)
-        .status()
-        .unwrap()
-        .success()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_detach() {
     let d = Deployment::new("sshrelease");
@@ -269,25 +261,7 @@ async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_det
     d.write(&Spec::tag("v1"));
     // The volume's filesystem on "the droplet" (this machine, through sshd) is a tmpfs at the manifest's mount path.
     let mount = d.dir.path().join("data");
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "tmpfs"])
-        .arg(&mount)
-        .output()
-        .unwrap();
-    assert!(
-        mounted.status.success(),
-        "mounting a tmpfs needs root (CI runs as root): {}",
-        String::from_utf8_lossy(&mounted.stderr)
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            if is_mountpoint(&self.0) {
-                let _ = Command::new("umount").arg(&self.0).status();
-            }
-        }
-    }
-    let _unmount = Unmount(mount.clone());
+    let mounted = Tmpfs::mount(&mount);
     let sim = sim_digitalocean::Simulator::start(sim_digitalocean::Config {
         action_delay: Duration::from_millis(20),
         ..sim_digitalocean::Config::default()
@@ -308,7 +282,7 @@ async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_det
         String::from_utf8_lossy(&first.stderr)
     );
     assert_eq!(d.only_container()["State"]["Status"], "running");
-    assert!(is_mountpoint(&mount));
+    assert!(mounted.is_mounted());
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
 
     let yaml = std::fs::read_to_string(d.manifest_path()).unwrap();
@@ -349,7 +323,7 @@ async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_det
     ];
     assert!(order.is_sorted(), "{started:#?}");
     // Unmounted over ssh before the detach; the app scope then made the data directory again and restarted the bot.
-    assert!(!is_mountpoint(&mount));
+    assert!(!mounted.is_mounted());
     assert!(!d.data().join("ledger.db").exists());
     let c = d.only_container();
     assert_eq!(c["State"]["Status"], "running");
