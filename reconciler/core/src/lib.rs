@@ -6,4 +6,5 @@ pub mod identity;
 pub mod manifest;
 pub mod observed;
 pub mod plan;
+pub mod redact;
 pub mod render;
