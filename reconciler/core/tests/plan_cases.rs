@@ -516,3 +516,21 @@ fn pruning_keeps_the_last_good_snapshot() {
         .collect();
     assert_eq!(deleted, ["snap-4", "snap-6"]);
 }
+
+/// A manifest value cannot colour the terminal, clear it or forge a line of the plan (issue 16, case 7).
+#[test]
+fn terminal_escapes_in_manifest_values_are_shown_escaped() {
+    let plan = run(
+        |d, _| {
+            d.app.env.insert(
+                "LOG_LEVEL".into(),
+                "\x1b[2J\x1b[32mok\nPlan: 0 to add".into(),
+            );
+        },
+        &PlanOptions::default(),
+    );
+    let out = render::human(&plan, false);
+    assert!(!out.contains('\x1b'), "{out}");
+    assert!(out.contains("\\u{1b}[2J"), "{out}");
+    assert_eq!(out.matches("\nPlan: ").count(), 1, "{out}");
+}

@@ -104,7 +104,12 @@ impl<H: Host + Sync> Executor<'_, H> {
                         "the secrets env file no longer defines {missing:?}"
                     )));
                 }
-                let body = create_body(spec, &image.id, labels, secrets.pairs());
+                let body = create_body(
+                    spec,
+                    &image.id,
+                    labels,
+                    &secrets.declared(&spec.secret_names),
+                );
                 engine.create(name, body).await?;
             }
             Operation::StartContainer { container } => engine.start(container).await?,

@@ -3,6 +3,13 @@
 
 use std::fmt;
 
+use reconciler_core::redact::Redactor;
+
+/// Largest env file read (bytes): a secrets file is a few hundred bytes.
+pub const MAX_BYTES: usize = 64 * 1024;
+/// Most variables an env file may define.
+pub const MAX_VARIABLES: usize = 256;
+
 /// The variables of a secrets env file. `Debug` shows names only.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretEnv {
@@ -21,6 +28,9 @@ impl SecretEnv {
     /// Parses env-file text: blank lines and `#` comments are skipped, an `export ` prefix and matching quotes
     /// around the value are removed. Lines without `=` are errors naming the line number, never its content.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
+        if text.len() > MAX_BYTES {
+            return Err(ParseError::TooLarge);
+        }
         let mut pairs = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -28,10 +38,13 @@ impl SecretEnv {
                 continue;
             }
             let line = line.strip_prefix("export ").unwrap_or(line);
-            let (name, value) = line.split_once('=').ok_or(ParseError { line: i + 1 })?;
+            let (name, value) = line.split_once('=').ok_or(ParseError::Line(i + 1))?;
             let name = name.trim();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(ParseError { line: i + 1 });
+                return Err(ParseError::Line(i + 1));
+            }
+            if pairs.len() == MAX_VARIABLES {
+                return Err(ParseError::TooMany);
             }
             let value = unquote(value.trim());
             pairs.push((name.to_owned(), value.to_owned()));
@@ -47,19 +60,20 @@ impl SecretEnv {
         names
     }
 
-    /// The `(name, value)` pairs, to pass to the container.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
+    /// The `(name, value)` pairs of the `declared` names only, to pass to the container: a variable the manifest
+    /// does not list stays on the host.
+    pub fn declared(&self, declared: &[String]) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(name, _)| declared.contains(name))
+            .cloned()
+            .collect()
     }
 
-    /// `text` with every secret value replaced by `[redacted NAME]` (longest values first, empty values skipped).
+    /// `text` with every secret value, in every form a program prints it (JSON-escaped, base64, URL-encoded, hex, or
+    /// any piece of 8 or more characters), replaced by `[redacted NAME]`, and control characters escaped.
     pub fn redact(&self, text: &str) -> String {
-        let mut pairs: Vec<&(String, String)> =
-            self.pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
-        pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-        pairs.iter().fold(text.to_owned(), |out, (name, value)| {
-            out.replace(value.as_str(), &format!("[redacted {name}]"))
-        })
+        Redactor::new(self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).redact(text)
     }
 }
 
@@ -75,12 +89,18 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-/// A line of the env file that is not `NAME=value`.
+/// Why an env file was refused; never its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("line {line} is not NAME=value")]
-pub struct ParseError {
-    /// 1-based line number.
-    pub line: usize,
+pub enum ParseError {
+    /// A line (1-based) that is not `NAME=value`.
+    #[error("line {0} is not NAME=value")]
+    Line(usize),
+    /// Larger than [`MAX_BYTES`].
+    #[error("larger than {MAX_BYTES} bytes")]
+    TooLarge,
+    /// More than [`MAX_VARIABLES`] variables.
+    #[error("defines more than {MAX_VARIABLES} variables")]
+    TooMany,
 }
 
 #[cfg(test)]
@@ -91,14 +111,15 @@ mod tests {
     fn parses_names_and_values() {
         let env = SecretEnv::parse("# c\n\nexport A=1\nB=\"two words\"\nC='x=y'\n").unwrap();
         assert_eq!(env.names(), ["A", "B", "C"]);
-        assert_eq!(env.pairs()[1], ("B".to_owned(), "two words".to_owned()));
-        assert_eq!(env.pairs()[2].1, "x=y");
+        let all = env.declared(&env.names());
+        assert_eq!(all[1], ("B".to_owned(), "two words".to_owned()));
+        assert_eq!(all[2].1, "x=y");
     }
 
     #[test]
     fn bad_line_names_the_line_not_the_content() {
         let err = SecretEnv::parse("A=1\nhunter2\n").unwrap_err();
-        assert_eq!(err.line, 2);
+        assert_eq!(err, ParseError::Line(2));
         assert!(!err.to_string().contains("hunter2"));
     }
 
@@ -108,5 +129,47 @@ mod tests {
         let out = env.redact("token abc123456 and abc123");
         assert_eq!(out, "token [redacted LONG] and [redacted TOKEN]");
         assert!(!format!("{env:?}").contains("abc123"));
+    }
+
+    /// Issue 16, case 7: what a failed container prints of a secret (JSON-escaped, base64, URL-encoded, cut short)
+    /// is redacted, and its terminal escapes are shown escaped.
+    #[test]
+    fn redacts_every_form_a_container_prints() {
+        use base64::Engine as _;
+        let secret = "tok/en+with\"quotes\"-and-more";
+        let env = SecretEnv::parse(&format!("API_TOKEN='{secret}'\n")).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let json = serde_json::to_string(secret).unwrap();
+        let lines = [
+            format!("config {{\"token\":{json}}}"),
+            format!("auth: Basic {b64}"),
+            "GET /x?t=tok%2Fen%2Bwith%22quotes%22-and-more".to_owned(),
+            format!("token prefix {}...", &secret[..12]),
+        ];
+        for line in lines {
+            let out = env.redact(&line);
+            assert!(out.contains("[redacted API_TOKEN]"), "{line} -> {out}");
+            for piece in ["tok/en+w", "with\\\"quo", &b64[..10], "tok%2Fen%2Bwith"] {
+                assert!(!out.contains(piece), "{piece} in {out}");
+            }
+        }
+        assert_eq!(env.redact("\x1b[31mred"), "\\u{1b}[31mred");
+    }
+
+    /// Issue 16, case 7: only the names the manifest declares reach the container.
+    #[test]
+    fn only_declared_names_are_passed_on() {
+        let env = SecretEnv::parse("A=1\nHOST_ONLY=root-password\nB=2\n").unwrap();
+        let passed = env.declared(&["B".to_owned(), "A".to_owned()]);
+        let names: Vec<&str> = passed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["A", "B"]);
+    }
+
+    #[test]
+    fn oversized_files_are_refused() {
+        let big = format!("A={}\n", "x".repeat(MAX_BYTES));
+        assert_eq!(SecretEnv::parse(&big), Err(ParseError::TooLarge));
+        let many: String = (0..=MAX_VARIABLES).map(|i| format!("V{i}=x\n")).collect();
+        assert_eq!(SecretEnv::parse(&many), Err(ParseError::TooMany));
     }
 }

@@ -1,7 +1,7 @@
 //! The host the reconciler runs on, through the local filesystem.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use reconciler_core::observed::{DirState, SecretsFileState};
 
@@ -11,9 +11,28 @@ use super::{Host, HostError, SecretEnv, parse_env, secrets_state};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalHost;
 
+/// Refuses `path` when it or any directory above it is a symbolic link: the data directory is `chown`ed and
+/// bind-mounted, and a link would move both to wherever it points.
+fn refuse_links(path: &str) -> Result<(), HostError> {
+    let mut prefix = PathBuf::new();
+    for component in Path::new(path).components() {
+        prefix.push(component);
+        match std::fs::symlink_metadata(&prefix) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(HostError::Symlink(prefix.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(HostError::Io(e)),
+        }
+    }
+    Ok(())
+}
+
 impl Host for LocalHost {
     async fn data_dir(&self, path: &str) -> Result<Option<DirState>, HostError> {
-        match fs_err::metadata(path) {
+        refuse_links(path)?;
+        match fs_err::symlink_metadata(path) {
             Ok(meta) if meta.is_dir() => Ok(Some(DirState {
                 uid: meta.uid(),
                 gid: meta.gid(),
@@ -32,10 +51,23 @@ impl Host for LocalHost {
         gid: u32,
         mode: u32,
     ) -> Result<(), HostError> {
+        refuse_links(path)?;
         fs_err::create_dir_all(path)?;
-        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        refuse_links(path)?;
+        // Owner and mode are set through a descriptor opened without following a link, so a link swapped in since
+        // the check is refused by the kernel instead of followed.
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => HostError::Symlink(path.to_owned()),
+                _ => HostError::Io(e),
+            })?;
+        std::os::unix::fs::fchown(&dir, Some(uid), Some(gid))
             .map_err(|e| HostError::Chown(path.to_owned(), e))?;
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        dir.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| HostError::Chown(path.to_owned(), e))?;
         Ok(())
     }
 
@@ -69,6 +101,37 @@ mod tests {
         host.ensure_data_dir(path, 1001, 1002, 0o750).await.unwrap();
         let state = host.data_dir(path).await.unwrap().unwrap();
         assert_eq!((state.uid, state.gid, state.mode), (1001, 1002, 0o750));
+    }
+
+    /// Issue 16, case 1: a symbolic link anywhere in the data directory's path is refused, never followed by the
+    /// `mkdir`, `chown` or `chmod`.
+    #[tokio::test]
+    async fn a_symlink_in_the_data_dir_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs_err::create_dir(&elsewhere).unwrap();
+        fs_err::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("mnt")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("bot")).unwrap();
+        for path in [dir.path().join("mnt/bot"), dir.path().join("bot")] {
+            let path = path.to_str().unwrap();
+            let host = LocalHost;
+            assert!(
+                matches!(
+                    host.ensure_data_dir(path, 1001, 1001, 0o755).await,
+                    Err(HostError::Symlink(_))
+                ),
+                "{path}"
+            );
+            assert!(matches!(
+                host.data_dir(path).await,
+                Err(HostError::Symlink(_))
+            ));
+        }
+        assert!(!elsewhere.join("bot").exists());
+        let meta = fs_err::metadata(&elsewhere).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o700);
+        assert_ne!(meta.uid(), 1001);
     }
 
     #[tokio::test]

@@ -49,6 +49,9 @@ pub enum HostError {
     /// Changing the owner failed.
     #[error("chown {0}")]
     Chown(String, #[source] std::io::Error),
+    /// The data directory's path goes through a symbolic link.
+    #[error("{0} is a symbolic link; the data directory's path may hold none")]
+    Symlink(String),
     /// The data directory path is something else.
     #[error("{0} exists but is not a directory")]
     NotADirectory(String),

@@ -9,14 +9,35 @@ use reconciler_core::observed::{DirState, SecretsFileState};
 use super::{Host, HostError, SecretEnv, parse_env, secrets_state};
 use crate::ssh::{Remote, RemoteLease};
 
-/// Prints `absent`, or `<uid> <gid> <octal mode> <d|f>`.
-const STAT: &str = r#"if [ -e "$1" ]; then
-  kind=f; [ -d "$1" ] && kind=d
-  printf '%s %s\n' "$(stat -c '%u %g %a' "$1")" "$kind"
-else echo absent; fi"#;
+/// Exits 3 naming the first symbolic link in `$1` or a directory above it (the data directory is `chown`ed and
+/// bind-mounted: a link would move both).
+macro_rules! no_links {
+    () => {
+        r#"p=$1; while [ "$p" != / ] && [ "$p" != . ]; do
+  if [ -L "$p" ]; then echo "$p is a symbolic link; the data directory's path may hold none" >&2; exit 3; fi
+  p=$(dirname -- "$p")
+done
+"#
+    };
+}
 
-/// Creates the directory and sets its owner and mode.
-const ENSURE_DIR: &str = r#"mkdir -p "$1" && chown "$2" "$1" && chmod "$3" "$1""#;
+/// Prints `absent`, or `<uid> <gid> <octal mode> <d|f>`.
+const STAT: &str = concat!(
+    no_links!(),
+    r#"if [ -e "$1" ]; then
+  kind=f; [ -d "$1" ] && kind=d
+  printf '%s %s\n' "$(stat -c '%u %g %a' -- "$1")" "$kind"
+else echo absent; fi"#
+);
+
+/// Creates the directory and sets its owner and mode, never through a link (checked again after the `mkdir`).
+const ENSURE_DIR: &str = concat!(
+    no_links!(),
+    r#"mkdir -p -- "$1" || exit 1
+"#,
+    no_links!(),
+    r#"chown -h -- "$2" "$1" && chmod -- "$3" "$1""#
+);
 
 /// Prints the file's octal mode on the first line, then its bytes; `absent` when it does not exist.
 const READ: &str = r#"if [ -e "$1" ]; then stat -c '%a' "$1" && cat "$1"; else echo absent; fi"#;
@@ -85,6 +106,18 @@ impl RemoteHost {
     }
 }
 
+/// Turns the exit 3 of [`no_links!`] into [`HostError::Symlink`].
+fn link_refused(path: &str, e: HostError) -> HostError {
+    match &e {
+        HostError::Ssh(crate::ssh::SshError::Command { message, .. })
+            if message.contains("is a symbolic link") =>
+        {
+            HostError::Symlink(path.to_owned())
+        }
+        _ => e,
+    }
+}
+
 fn parse_mode(path: &str, text: &str) -> Result<u32, HostError> {
     u32::from_str_radix(text.trim(), 8)
         .map_err(|_| HostError::Remote(format!("{path}: unexpected mode {:?}", text.trim())))
@@ -92,7 +125,11 @@ fn parse_mode(path: &str, text: &str) -> Result<u32, HostError> {
 
 impl Host for RemoteHost {
     async fn data_dir(&self, path: &str) -> Result<Option<DirState>, HostError> {
-        let out = String::from_utf8_lossy(&self.sh(STAT, &[path]).await?).into_owned();
+        let stat = self
+            .sh(STAT, &[path])
+            .await
+            .map_err(|e| link_refused(path, e))?;
+        let out = String::from_utf8_lossy(&stat).into_owned();
         let fields: Vec<&str> = out.split_whitespace().collect();
         let unexpected = || HostError::Remote(format!("{path}: unexpected stat output {out:?}"));
         match fields.as_slice() {
@@ -116,7 +153,9 @@ impl Host for RemoteHost {
     ) -> Result<(), HostError> {
         let owner = format!("{uid}:{gid}");
         let mode = format!("{mode:o}");
-        self.sh(ENSURE_DIR, &[path, &owner, &mode]).await?;
+        self.sh(ENSURE_DIR, &[path, &owner, &mode])
+            .await
+            .map_err(|e| link_refused(path, e))?;
         Ok(())
     }
 
@@ -134,5 +173,58 @@ impl Host for RemoteHost {
                 "{path}: secrets env file does not exist"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::*;
+
+    /// The scripts run by `sh` here exactly as the droplet's `sh` runs them.
+    fn sh(script: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Issue 16, case 1, on the droplet: a symbolic link in the data directory's path is refused (exit 3), never
+    /// followed by `mkdir`, `chown` or `chmod`; a plain path is created with its owner and mode.
+    #[test]
+    fn the_scripts_refuse_a_symlink_in_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("mnt")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("bot")).unwrap();
+        for path in [dir.path().join("mnt/bot"), dir.path().join("bot")] {
+            let path = path.to_str().unwrap();
+            for out in [
+                sh(ENSURE_DIR, &[path, "1001:1001", "755"]),
+                sh(STAT, &[path]),
+            ] {
+                assert_eq!(out.status.code(), Some(3), "{path}");
+                assert!(String::from_utf8_lossy(&out.stderr).contains("is a symbolic link"));
+            }
+        }
+        assert!(!elsewhere.join("bot").exists());
+        let meta = std::fs::metadata(&elsewhere).unwrap();
+        assert_eq!((meta.mode() & 0o7777, meta.uid() == 1001), (0o700, false));
+
+        let plain = dir.path().join("data/bot");
+        let plain = plain.to_str().unwrap();
+        assert!(
+            sh(ENSURE_DIR, &[plain, "1001:1002", "750"])
+                .status
+                .success()
+        );
+        let stat = String::from_utf8(sh(STAT, &[plain]).stdout).unwrap();
+        assert_eq!(stat, "1001 1002 750 d\n");
     }
 }

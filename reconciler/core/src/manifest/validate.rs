@@ -20,6 +20,33 @@ const SECRET_SUFFIXES: [&str; 6] = [
     "_CREDENTIALS",
 ];
 
+/// System trees the volume or the data directory may never be, nor lie under: the reconciler runs as root and
+/// `chown`s and bind-mounts the data directory read-write.
+const SYSTEM_TREES: [&str; 17] = [
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/sys",
+    "/usr",
+    "/var/lib/docker",
+    "/var/run",
+];
+
+/// Directories that hold others' data: the volume or data directory may lie under them, never be one.
+const SHARED_ROOTS: [&str; 9] = [
+    "/", "/home", "/media", "/mnt", "/opt", "/srv", "/tmp", "/var", "/var/lib",
+];
+
 /// Every cross-field problem of a schema-valid manifest.
 pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     let mut p = Problems::default();
@@ -35,9 +62,9 @@ pub(super) fn check(d: &DesiredState) -> Vec<Problem> {
     let infra = &d.infra;
     let app = &d.app;
 
-    p.absolute("infra.volume.mount_path", &infra.volume.mount_path);
+    p.host_dir("infra.volume.mount_path", &infra.volume.mount_path);
     p.owner("infra.volume.owner", &infra.volume.owner);
-    p.absolute("app.volume_mount.host_path", &app.volume_mount.host_path);
+    p.host_dir("app.volume_mount.host_path", &app.volume_mount.host_path);
     p.absolute(
         "app.volume_mount.container_path",
         &app.volume_mount.container_path,
@@ -204,6 +231,50 @@ impl Problems {
         }
     }
 
+    /// An absolute path Docker can bind (no `:` or `,`, no control character, written in its plain form) that is
+    /// no system directory.
+    fn host_dir(&mut self, path: &str, value: &str) {
+        let before = self.0.len();
+        self.absolute(path, value);
+        if let Some(c) = value
+            .chars()
+            .find(|c| matches!(c, ':' | ',' | '\\') || c.is_control())
+        {
+            self.add(
+                path,
+                format!("{value:?} holds {c:?}, which a Docker bind mount cannot take"),
+            );
+        }
+        let plain = Path::new(value)
+            .components()
+            .collect::<std::path::PathBuf>();
+        if value != "/" && plain.as_os_str() != value {
+            self.add(
+                path,
+                format!(
+                    "{value:?} is not in its plain form (write {:?})",
+                    plain.display()
+                ),
+            );
+        }
+        if self.0.len() > before {
+            return;
+        }
+        if let Some(tree) = SYSTEM_TREES.iter().find(|t| lies_under(value, t)) {
+            self.add(
+                path,
+                format!("{value:?} lies in the system directory {tree}; refused"),
+            );
+        } else if SHARED_ROOTS.contains(&value) {
+            self.add(
+                path,
+                format!(
+                    "{value:?} is a shared system directory; use a directory of its own below it"
+                ),
+            );
+        }
+    }
+
     fn owner(&mut self, path: &str, value: &str) {
         let ok = value
             .split_once(':')
@@ -291,6 +362,43 @@ mod tests {
     fn mount_must_lie_under_whole_components() {
         assert!(lies_under("/mnt/data/bot", "/mnt/data"));
         assert!(!lies_under("/mnt/database", "/mnt/data"));
+    }
+
+    fn with_paths(mount: &str, host: &str) -> Vec<Problem> {
+        let text = include_str!("../../../../manifests/desired.yaml")
+            .replace("/mnt/schwad-data/bot", host)
+            .replace(
+                "mount_path: /mnt/schwad-data",
+                &format!("mount_path: {mount:?}"),
+            );
+        let d: DesiredState = serde_yaml::from_str(&text).unwrap();
+        check(&d)
+    }
+
+    /// Issue 16, case 1: the data directory never is or lies in a system directory, and holds nothing Docker
+    /// cannot bind.
+    #[test]
+    fn system_directories_and_unbindable_paths_are_refused() {
+        assert_eq!(with_paths("/mnt/schwad-data", "/mnt/schwad-data/bot"), []);
+        for (mount, host) in [
+            ("/", "/etc"),
+            ("/", "/"),
+            ("/etc", "/etc/schwad"),
+            ("/var/lib", "/var/lib/docker/volumes"),
+            ("/mnt", "/mnt"),
+            ("/mnt/schwad-data", "/mnt/schwad-data/bot:rw"),
+            ("/mnt/schwad-data", "/mnt/schwad-data/a,b"),
+            ("/mnt/schwad-data", "/mnt/schwad-data//bot/"),
+            ("/mnt/schwad-data", "/mnt/schwad-data/b\tot"),
+        ] {
+            let problems = with_paths(mount, host);
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.path == "app.volume_mount.host_path"),
+                "{mount} {host}: {problems:?}"
+            );
+        }
     }
 
     #[test]

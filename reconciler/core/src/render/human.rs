@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::plan::{Action, DropletRef, Operation, Plan, Taggable, VolumeRef};
+use crate::redact::escape_controls as e;
 
 struct Paint {
     on: bool,
@@ -56,14 +57,16 @@ pub fn human(plan: &Plan, color: bool) -> String {
             out,
             "{} {}{destructive}  ({})",
             paint.wrap(code, sym),
-            paint.wrap("1", &change.resource.to_string()),
-            change.causes.join("; ")
+            paint.wrap("1", &e(&change.resource.to_string())),
+            e(&change.causes.join("; "))
         );
         for f in &change.fields {
             let line = match (&f.before, &f.after) {
-                (None, Some(after)) => format!("      + {}: {after}", f.field),
-                (Some(before), None) => format!("      - {}: {before}", f.field),
-                (Some(before), Some(after)) => format!("      ~ {}: {before} → {after}", f.field),
+                (None, Some(after)) => format!("      + {}: {}", e(&f.field), e(after)),
+                (Some(before), None) => format!("      - {}: {}", e(&f.field), e(before)),
+                (Some(before), Some(after)) => {
+                    format!("      ~ {}: {} → {}", e(&f.field), e(before), e(after))
+                }
                 (None, None) => continue,
             };
             out.push_str(&line);
@@ -77,15 +80,15 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 out,
                 "  {:>2}. {}  ({})",
                 i + 1,
-                describe(&step.op),
-                step.cause
+                e(&describe(&step.op)),
+                e(&step.cause)
             );
         }
     }
     if !plan.revert.is_empty() {
         out.push_str("\nIf the new container fails its health gate, the reconciler reverts:\n");
         for (i, step) in plan.revert.iter().enumerate() {
-            let _ = writeln!(out, "  {:>2}. {}", i + 1, describe(&step.op));
+            let _ = writeln!(out, "  {:>2}. {}", i + 1, e(&describe(&step.op)));
         }
     }
     if !plan.blocked.is_empty() {
@@ -95,24 +98,24 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 out,
                 "  {} {}: {}",
                 paint.wrap("1;31", "!"),
-                blocked.resource,
-                blocked.reason
+                e(&blocked.resource.to_string()),
+                e(&blocked.reason)
             );
             for step in &blocked.steps {
-                let _ = writeln!(out, "      would: {}", describe(&step.op));
+                let _ = writeln!(out, "      would: {}", e(&describe(&step.op)));
             }
         }
     }
     if !plan.unknown.is_empty() {
         out.push_str("\nNot observed (nothing is created or deleted for these):\n");
         for unknown in &plan.unknown {
-            let _ = writeln!(out, "  ? {}: {}", unknown.kind, unknown.reason);
+            let _ = writeln!(out, "  ? {}: {}", unknown.kind, e(&unknown.reason));
         }
     }
     if !plan.notes.is_empty() {
         out.push_str("\nNotes:\n");
         for note in &plan.notes {
-            let _ = writeln!(out, "  - {note}");
+            let _ = writeln!(out, "  - {}", e(note));
         }
     }
     let s = plan.summary();
