@@ -1,6 +1,7 @@
 //! Reading the manifest and what it references: from disk (the CLI) or from a git commit (the periodic reconcile).
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use reconciler_core::manifest::{self, DesiredState};
@@ -34,38 +35,129 @@ pub fn app_manifest(name: &str, text: &str) -> Result<Loaded, manifest::Manifest
     })
 }
 
+/// Largest user_data template or included file read (bytes).
+const MAX_FILE: u64 = 64 * 1024;
+
 /// Reads, parses and validates the manifest at `path`, and renders its user_data template.
+///
+/// The template and every file it includes must be regular files of at most 64 KiB inside the repository that holds
+/// the manifest (the nearest directory above it with a `.git`, else the directory above the manifest's), after
+/// resolving symbolic links.
 pub fn manifest(path: &Path) -> anyhow::Result<Loaded> {
     let text = fs_err::read_to_string(path)?;
     let manifest = manifest::parse(&path.display().to_string(), &text)?;
     let user_data = match &manifest.infra.droplet.user_data {
         None => None,
         Some(relative) => {
+            let root = repository_root(path)?;
             let template_path = path.parent().unwrap_or(Path::new(".")).join(relative);
-            let template = fs_err::read_to_string(&template_path).with_context(|| {
-                format!(
-                    "{}: infra.droplet.user_data names a template that cannot be read",
-                    path.display()
-                )
-            })?;
+            let template = read_confined(&root, &template_path)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| {
+                    format!(
+                        "{}: infra.droplet.user_data names a template that cannot be read",
+                        path.display()
+                    )
+                })?;
             let dir = template_path.parent().unwrap_or(Path::new(".")).to_owned();
-            let read = |include: &str| {
-                fs_err::read_to_string(dir.join(include)).map_err(|e| e.to_string())
-            };
-            let rendered = manifest::render_user_data(&template, &manifest, &read)
-                .with_context(|| format!("{}", template_path.display()))?;
-            if rendered.len() > 64 * 1024 {
-                anyhow::bail!(
-                    "{}: rendered user_data is {} bytes; DigitalOcean takes at most 64 KiB",
-                    template_path.display(),
-                    rendered.len()
-                );
-            }
-            Some(rendered)
+            let read = |include: &str| read_confined(&root, &dir.join(include));
+            Some(
+                manifest::render_user_data(&template, &manifest, &read)
+                    .with_context(|| format!("{}", template_path.display()))?,
+            )
         }
     };
     Ok(Loaded {
         manifest,
         user_data,
     })
+}
+
+/// The repository holding the manifest at `path`, resolved.
+fn repository_root(path: &Path) -> anyhow::Result<PathBuf> {
+    let dir = fs_err::canonicalize(path)?
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
+    Ok(dir
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .or_else(|| dir.parent())
+        .unwrap_or(&dir)
+        .to_owned())
+}
+
+/// The text of `path` if, after resolving links, it is a regular file of at most [`MAX_FILE`] bytes under `root`.
+fn read_confined(root: &Path, path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let real = fs_err::canonicalize(path).map_err(|e| e.to_string())?;
+    if !real.starts_with(root) {
+        return Err(format!(
+            "{shown} lies outside the repository {}",
+            root.display()
+        ));
+    }
+    let file = fs_err::File::open(&real).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(format!("{shown} is larger than {MAX_FILE} bytes"));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with the committed manifest, its template replaced by `template`.
+    fn repo(template: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        fs_err::create_dir_all(root.join(".git")).unwrap();
+        fs_err::create_dir_all(root.join("manifests")).unwrap();
+        fs_err::create_dir_all(root.join("deploy")).unwrap();
+        let manifest = include_str!("../../manifests/desired.yaml");
+        fs_err::write(root.join("manifests/desired.yaml"), manifest).unwrap();
+        fs_err::write(root.join("deploy/cloud-init.yaml"), template).unwrap();
+        fs_err::write(root.join("deploy/unit"), "[Unit]\n").unwrap();
+        fs_err::write(dir.path().join("outside"), "root:x:0:0\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside"), root.join("deploy/link")).unwrap();
+        dir
+    }
+
+    fn load(template: &str) -> Result<Loaded, String> {
+        let dir = repo(template);
+        manifest(&dir.path().join("repo/manifests/desired.yaml")).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Issue 16, case 2: includes stay inside the repository, are regular files and are bounded.
+    #[test]
+    fn includes_are_confined_regular_and_bounded() {
+        assert!(
+            load("a: {{include unit}}\n")
+                .unwrap()
+                .user_data
+                .unwrap()
+                .contains("[Unit]")
+        );
+        for (template, expect) in [
+            ("{{include ../../outside}}", "outside the repository"),
+            ("{{include link}}", "outside the repository"),
+            ("{{include /etc/passwd}}", "outside the repository"),
+            ("{{include .}}", "not a regular file"),
+            ("{{include /dev/zero}}", "outside the repository"),
+        ] {
+            let err = load(template).map(|_| ()).unwrap_err();
+            assert!(err.contains(expect), "{template}: {err}");
+        }
+        let many = "{{include unit}}\n".repeat(20_000);
+        assert!(load(&many).map(|_| ()).unwrap_err().contains("larger than"));
+    }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::exit::Exit;
 use crate::gitops::journal::Journal;
+use crate::gitops::state::State;
 
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]
@@ -61,8 +62,17 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             args.state_dir.display()
         );
     }
-    match journal.verify() {
-        Ok(_) => Ok(Exit::Ok),
+    let anchor = State::load(&args.state_dir)?.journal_head;
+    match journal.verify(anchor.as_ref()) {
+        Ok(_) => {
+            if let (Some(head), false) = (journal.read_head()?, args.json) {
+                println!(
+                    "head: {} (note it elsewhere to detect a rewrite)",
+                    head.last
+                );
+            }
+            Ok(Exit::Ok)
+        }
         Err(e) => {
             eprintln!("warning: {e}");
             Ok(Exit::Error)

@@ -1,11 +1,19 @@
 //! The journal: an append-only JSON-lines file with one record per reconcile that did something or failed. Each
-//! record carries the hash of the one before it, and a head file holds the hash of the last one, so an edited,
-//! removed or truncated record shows when the chain is verified. Rotated by size; the chain continues across files.
+//! record carries the hash of the one before it, and a head file (`journal.head`, copied into `status.json` by the
+//! periodic reconcile) names the first record kept and the last one written. Rotated by size; the chain continues
+//! across files and the head's first record moves with the rotation.
+//!
+//! What verification proves: no record between the first and the last the head names was edited, removed or
+//! inserted; none was dropped at either end; the head was not deleted or moved back (when its copy in
+//! `status.json` is still the reconcile's). What it cannot prove: anyone who can write the state directory (root on
+//! the droplet) can rewrite every record, the head and `status.json` consistently; only a head noted off the host
+//! (`reconciler history` prints it) shows that.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use reconciler_core::redact;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -72,6 +80,15 @@ pub struct Record {
     pub prev_hash: String,
     /// SHA-256 of `prev_hash` followed by the entry's JSON.
     pub hash: String,
+}
+
+/// The anchor of the chain: the first record kept and the last written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Hash of the oldest record still on disk.
+    pub first: String,
+    /// Hash of the newest record.
+    pub last: String,
 }
 
 /// Why the journal could not be used or does not verify.
@@ -152,15 +169,49 @@ impl Journal {
         }
     }
 
-    /// Appends an entry, chaining it to the last record, and returns the record written.
-    pub fn append(&self, entry: Entry) -> Result<Record, JournalError> {
-        std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
-        let prev = match std::fs::read_to_string(self.head()) {
-            Ok(text) => text.trim().to_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => GENESIS.to_owned(),
-            Err(e) => return Err(self.io(&self.head())(e)),
+    /// The head, `None` when there is no head file.
+    pub fn read_head(&self) -> Result<Option<Head>, JournalError> {
+        let path = self.head();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&path)(e)),
         };
-        self.rotate_if_needed()?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| JournalError::Corrupt {
+                path,
+                line: 1,
+                message: e.to_string(),
+            })
+    }
+
+    fn write_head(&self, head: &Head) -> Result<(), JournalError> {
+        let tmp = self.dir.join("journal.head.tmp");
+        let text = serde_json::to_string(head).unwrap_or_default();
+        std::fs::write(&tmp, text).map_err(self.io(&tmp))?;
+        std::fs::rename(&tmp, self.head()).map_err(self.io(&self.head()))
+    }
+
+    /// Appends an entry, chaining it to the last record, and returns the record written. Refused when records exist
+    /// but the head does not: chaining on would hide a truncated tail.
+    pub fn append(&self, mut entry: Entry) -> Result<Record, JournalError> {
+        let hide = |text: &mut String| *text = redact::urls(text).into_owned();
+        entry.message.iter_mut().for_each(hide);
+        entry.health.iter_mut().for_each(hide);
+        entry.steps.iter_mut().for_each(|s| hide(&mut s.result));
+        std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
+        let head = match self.read_head()? {
+            Some(head) => Some(head),
+            None if self.files().iter().any(|p| p.exists()) => {
+                return Err(self.tampered(0, "the head file is missing".to_owned()));
+            }
+            None => None,
+        };
+        let prev = head
+            .as_ref()
+            .map_or_else(|| GENESIS.to_owned(), |h| h.last.clone());
+        let rotated = self.rotate_if_needed()?;
         let hash = hash_of(&prev, &entry);
         let record = Record {
             entry,
@@ -177,18 +228,32 @@ impl Journal {
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(self.io(&path))?;
         file.sync_data().map_err(self.io(&path))?;
-        let tmp = self.dir.join("journal.head.tmp");
-        std::fs::write(&tmp, &hash).map_err(self.io(&tmp))?;
-        std::fs::rename(&tmp, self.head()).map_err(self.io(&self.head()))?;
+        let first = match head {
+            Some(head) if !rotated => head.first,
+            _ => self
+                .records()?
+                .first()
+                .map_or_else(|| hash.clone(), |r| r.hash.clone()),
+        };
+        self.write_head(&Head { first, last: hash })?;
         Ok(record)
     }
 
-    fn rotate_if_needed(&self) -> Result<(), JournalError> {
+    fn tampered(&self, line: usize, what: String) -> JournalError {
+        JournalError::Tampered {
+            path: self.current(),
+            line,
+            what,
+        }
+    }
+
+    /// Rotates the current file when it is full; whether it did.
+    fn rotate_if_needed(&self) -> Result<bool, JournalError> {
         let size = std::fs::metadata(self.current())
             .map(|m| m.len())
             .unwrap_or(0);
         if size < self.max_bytes {
-            return Ok(());
+            return Ok(false);
         }
         let _ = std::fs::remove_file(self.rotated(self.keep));
         for n in (1..self.keep).rev() {
@@ -197,49 +262,37 @@ impl Journal {
                 std::fs::rename(&from, self.rotated(n + 1)).map_err(self.io(&from))?;
             }
         }
-        std::fs::rename(self.current(), self.rotated(1)).map_err(self.io(&self.current()))
+        std::fs::rename(self.current(), self.rotated(1)).map_err(self.io(&self.current()))?;
+        Ok(true)
+    }
+
+    /// The journal's files, oldest first (rotated ones, then the current one).
+    fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = (1..=self.keep).rev().map(|n| self.rotated(n)).collect();
+        files.push(self.current());
+        files
     }
 
     /// Every record still on disk, oldest first.
     pub fn records(&self) -> Result<Vec<Record>, JournalError> {
-        let mut files: Vec<PathBuf> = (1..=self.keep)
-            .rev()
-            .map(|n| self.rotated(n))
-            .filter(|p| p.exists())
-            .collect();
-        files.push(self.current());
         let mut out = Vec::new();
-        for path in files {
+        for path in self.files() {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(self.io(&path)(e)),
             };
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let record = serde_json::from_str(line).map_err(|e| JournalError::Corrupt {
-                    path: path.clone(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })?;
-                out.push(record);
-            }
+            out.extend(parse(&path, &text)?);
         }
         Ok(out)
     }
 
-    /// Checks the chain: each record's hash, each link, and that the head names the last record. Records rotated
-    /// away are fine: the chain may start at any record.
-    pub fn verify(&self) -> Result<usize, JournalError> {
+    /// Checks the chain against the head (and against `anchor`, the head's copy kept elsewhere, when given): each
+    /// record's hash, each link, the first record kept and the last written. Fails on a missing or moved head, a
+    /// record dropped at either end or in between, and an edited one.
+    pub fn verify(&self, anchor: Option<&Head>) -> Result<usize, JournalError> {
         let records = self.records()?;
-        let tampered = |line: usize, what: String| JournalError::Tampered {
-            path: self.current(),
-            line,
-            what,
-        };
+        let tampered = |line: usize, what: String| self.tampered(line, what);
         for (i, r) in records.iter().enumerate() {
             if hash_of(&r.prev_hash, &r.entry) != r.hash {
                 return Err(tampered(
@@ -254,16 +307,52 @@ impl Journal {
                 ));
             }
         }
-        let head = std::fs::read_to_string(self.head()).unwrap_or_default();
-        let last = records.last().map_or(GENESIS, |r| r.hash.as_str());
-        if !head.trim().is_empty() && head.trim() != last {
+        let head = self.read_head()?;
+        if let (Some(anchor), Some(head)) = (anchor, &head)
+            && anchor != head
+        {
             return Err(tampered(
                 0,
-                "the last record is not the one the head file names (truncated?)".to_owned(),
+                "the head file does not match its copy in status.json (moved?)".to_owned(),
             ));
         }
-        Ok(records.len())
+        let Some(head) = head.or_else(|| anchor.cloned()) else {
+            return match records.is_empty() {
+                true => Ok(0),
+                false => Err(tampered(0, "the head file is missing".to_owned())),
+            };
+        };
+        match (records.first(), records.last()) {
+            (Some(first), _) if first.hash != head.first => Err(tampered(
+                1,
+                "the first record is not the one the head names (records dropped?)".to_owned(),
+            )),
+            (_, Some(last)) if last.hash != head.last => Err(tampered(
+                records.len(),
+                "the last record is not the one the head names (truncated?)".to_owned(),
+            )),
+            (None, _) => Err(tampered(
+                0,
+                "the head names records but the journal has none".to_owned(),
+            )),
+            _ => Ok(records.len()),
+        }
     }
+}
+
+/// Parses journal text (one JSON record a line, blank lines skipped); `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Record>, JournalError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| JournalError::Corrupt {
+                path: path.to_owned(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -295,7 +384,7 @@ mod tests {
         let a = j.append(entry("a")).unwrap();
         let b = j.append(entry("b")).unwrap();
         assert_eq!(b.prev_hash, a.hash);
-        assert_eq!(j.verify().unwrap(), 2);
+        assert_eq!(j.verify(None).unwrap(), 2);
     }
 
     #[test]
@@ -310,7 +399,7 @@ mod tests {
             .replacen("\"a\"", "\"x\"", 1);
         std::fs::write(&path, text).unwrap();
         assert!(matches!(
-            j.verify(),
+            j.verify(None),
             Err(JournalError::Tampered { line: 1, .. })
         ));
     }
@@ -325,8 +414,8 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.lines().next().unwrap().to_owned() + "\n").unwrap();
         assert!(matches!(
-            j.verify(),
-            Err(JournalError::Tampered { line: 0, .. })
+            j.verify(None),
+            Err(JournalError::Tampered { line: 1, .. })
         ));
     }
 
@@ -339,8 +428,74 @@ mod tests {
         }
         assert!(dir.path().join("journal.1.jsonl").exists());
         assert!(!dir.path().join("journal.3.jsonl").exists());
-        let n = j.verify().unwrap();
+        let n = j.verify(None).unwrap();
         assert!(n < 10, "older files were rotated away");
         assert_eq!(j.records().unwrap().last().unwrap().entry.commit, "9");
+    }
+
+    fn three(dir: &Path) -> (Journal, Head, Vec<String>) {
+        let j = Journal::new(dir, 1 << 20, 3);
+        for c in ["a", "b", "c"] {
+            j.append(entry(c)).unwrap();
+        }
+        let head = j.read_head().unwrap().unwrap();
+        let lines = std::fs::read_to_string(dir.join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (j, head, lines)
+    }
+
+    fn keep(dir: &Path, lines: &[String]) {
+        std::fs::write(dir.join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
+    }
+
+    /// Issue 16, case 5: every tampering that passed `history` before now fails it.
+    #[test]
+    fn tampering_at_either_end_or_with_the_head_shows() {
+        let dropped_first = tempfile::tempdir().unwrap();
+        let (j, _, lines) = three(dropped_first.path());
+        keep(dropped_first.path(), &lines[1..]);
+        assert!(j.verify(None).is_err(), "first record dropped");
+
+        let gap = tempfile::tempdir().unwrap();
+        let (j, _, lines) = three(gap.path());
+        keep(gap.path(), &[lines[0].clone(), lines[2].clone()]);
+        assert!(j.verify(None).is_err(), "record in the middle dropped");
+
+        let truncated = tempfile::tempdir().unwrap();
+        let (j, head, lines) = three(truncated.path());
+        keep(truncated.path(), &lines[..2]);
+        std::fs::remove_file(truncated.path().join("journal.head")).unwrap();
+        assert!(j.verify(None).is_err(), "tail truncated, head deleted");
+        assert!(
+            j.verify(Some(&head)).is_err(),
+            "... with the status.json copy"
+        );
+        assert!(
+            j.append(entry("d")).is_err(),
+            "no chaining on without a head"
+        );
+
+        let moved = tempfile::tempdir().unwrap();
+        let (j, head, lines) = three(moved.path());
+        keep(moved.path(), &lines[..2]);
+        let earlier = j.records().unwrap()[1].hash.clone();
+        j.write_head(&Head {
+            first: head.first.clone(),
+            last: earlier,
+        })
+        .unwrap();
+        assert!(j.verify(None).is_ok(), "consistent without the anchor");
+        assert!(
+            j.verify(Some(&head)).is_err(),
+            "moved head, caught by status.json"
+        );
+
+        let emptied = tempfile::tempdir().unwrap();
+        let (j, head, _) = three(emptied.path());
+        keep(emptied.path(), &[]);
+        assert!(j.verify(Some(&head)).is_err(), "all records removed");
     }
 }

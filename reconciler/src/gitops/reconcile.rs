@@ -66,6 +66,7 @@ pub async fn once(target: &Target, progress: &dyn Progress) -> anyhow::Result<Ex
             Exit::Error
         }
     };
+    state.journal_head = target.journal.read_head()?;
     state.save(target.state_dir())?;
     Ok(exit)
 }

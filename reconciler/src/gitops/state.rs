@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::journal::Outcome;
+use super::journal::{Head, Outcome};
 
 /// The revision at the tip of the deployment ref.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,9 @@ pub struct State {
     pub last_error: Option<String>,
     /// Key of the last failure journaled, so a failure that repeats every minute is journaled once.
     pub last_journaled_failure: Option<String>,
+    /// Copy of the journal's head after the last reconcile: `history` fails when the head file no longer matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_head: Option<Head>,
 }
 
 fn path(state_dir: &Path) -> PathBuf {

@@ -4,6 +4,7 @@
 //! the JSON schema generated from the structs (field path), and checks across fields (field path).
 
 mod duration;
+mod limits;
 mod model;
 mod schema;
 mod user_data;
@@ -14,6 +15,7 @@ pub(crate) use validate::parse_port_range;
 use std::fmt;
 
 pub use duration::Duration;
+pub use limits::{MAX_BYTES, MAX_DEPTH, MAX_ENV, MAX_ITEMS, MAX_STRING};
 pub use model::*;
 pub use schema::schema_json;
 pub use user_data::{UserDataError, render_user_data};
@@ -70,19 +72,40 @@ fn list(problems: &[Problem]) -> String {
 }
 
 /// Parses and validates manifest `text`; `file` names it in errors.
+///
+/// The text is parsed once, after its size and nesting depth are checked (see [`limits`]); the schema is checked on
+/// the parsed document's JSON form.
 pub fn parse(file: &str, text: &str) -> Result<DesiredState, ManifestError> {
+    let invalid = |problems| ManifestError::Invalid {
+        file: file.to_owned(),
+        problems,
+    };
+    if let Some(problem) = limits::check_text(text) {
+        return Err(invalid(vec![problem]));
+    }
     let syntax = |e: serde_yaml::Error| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let message = strip_location(&e.to_string());
+        let line = limits::duplicate_line(text, &message, line).unwrap_or(line);
         ManifestError::Syntax {
             file: file.to_owned(),
             line,
             column,
-            message: strip_location(&e.to_string()),
+            message,
         }
     };
     let desired: DesiredState = serde_yaml::from_str(text).map_err(syntax)?;
-    let value: serde_json::Value = serde_yaml::from_str(text).map_err(syntax)?;
-    let mut problems = schema::check(&value);
+    let value = serde_json::to_value(&desired).map_err(|e| {
+        invalid(vec![Problem {
+            path: "(document)".to_owned(),
+            message: e.to_string(),
+        }])
+    })?;
+    let mut problems = limits::check_value(&value);
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    problems = schema::check(&value);
     for problem in validate::check(&desired) {
         if !problems.iter().any(|p| p.path == problem.path) {
             problems.push(problem);

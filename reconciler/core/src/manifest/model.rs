@@ -244,8 +244,8 @@ pub struct App {
     pub container_name: String,
     /// Image to run.
     pub image: Image,
-    /// Plain environment variables (never secrets: those go in `secrets`).
-    #[serde(default)]
+    /// Plain environment variables (never secrets: those go in `secrets`). A name given twice is an error.
+    #[serde(default, deserialize_with = "super::limits::unique_keys")]
     #[schemars(extend("propertyNames" = { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }))]
     pub env: BTreeMap<String, String>,
     /// Secrets: only their names live here; their values live in an env file on the droplet.

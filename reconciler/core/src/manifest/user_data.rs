@@ -11,7 +11,14 @@ pub enum UserDataError {
     /// An `{{include PATH}}` whose file could not be read.
     #[error("user_data template: include {0}: {1}")]
     Include(String, String),
+    /// The rendered text grew past [`MAX_RENDERED`].
+    #[error("user_data template: the rendered text exceeds {MAX_RENDERED} bytes")]
+    TooLarge,
 }
+
+/// Largest rendered user_data: DigitalOcean takes at most 64 KiB; rendering stops as soon as this is passed, so many
+/// includes of a large file cannot exhaust memory.
+pub const MAX_RENDERED: usize = 64 * 1024;
 
 /// Replaces the `{{placeholders}}` of a user_data template with values from the manifest.
 ///
@@ -63,6 +70,9 @@ pub fn render_user_data(
                 .chars()
                 .map(|c| if c.is_whitespace() { c } else { ' ' })
                 .collect();
+            if out.len() + text.len() > MAX_RENDERED {
+                return Err(UserDataError::TooLarge);
+            }
             out.push_str(&text.trim_end().replace('\n', &format!("\n{indent}")));
         } else {
             match values.iter().find(|(k, _)| *k == key) {
@@ -73,9 +83,15 @@ pub fn render_user_data(
                 }
             }
         }
+        if out.len() > MAX_RENDERED {
+            return Err(UserDataError::TooLarge);
+        }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
+    if out.len() > MAX_RENDERED {
+        return Err(UserDataError::TooLarge);
+    }
     Ok(out)
 }
 
@@ -111,6 +127,17 @@ mod tests {
         assert!(matches!(
             render_user_data("{{include gone}}", &desired(), &read),
             Err(UserDataError::Include(..))
+        ));
+    }
+
+    /// Issue 16, case 2: many includes of a large file stop at the bound instead of filling memory.
+    #[test]
+    fn rendering_stops_at_the_bound() {
+        let read = |_: &str| Ok("x".repeat(60_000));
+        let template = "{{include big}}\n".repeat(1000);
+        assert!(matches!(
+            render_user_data(&template, &desired(), &read),
+            Err(UserDataError::TooLarge)
         ));
     }
 }
