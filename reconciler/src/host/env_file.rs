@@ -172,4 +172,25 @@ mod tests {
         let many: String = (0..=MAX_VARIABLES).map(|i| format!("V{i}=x\n")).collect();
         assert_eq!(SecretEnv::parse(&many), Err(ParseError::TooMany));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 2000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(16),
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Fuzzing on stable: any text is a parsed env or an error, never a panic; names are always well formed.
+        #[test]
+        fn any_text_parses_or_fails_cleanly(text in "(?s)(export |#|[A-Z_]{0,4}=?[\"'a-z \t=]{0,6}\n?){0,12}|.{0,64}") {
+            if let Ok(env) = SecretEnv::parse(&text) {
+                for name in env.names() {
+                    proptest::prop_assert!(!name.is_empty());
+                    proptest::prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                }
+                let _ = env.redact(&text);
+            }
+        }
+    }
 }
