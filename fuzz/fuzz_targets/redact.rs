@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = urls(text);
     let _ = escape_controls(text);
-    let (secret, log) = text.split_at(text.char_indices().nth(text.len().min(24) / 2).map_or(0, |(i, _)| i));
+    let (secret, log) = text.split_at(
+        text.char_indices()
+            .nth(text.len().min(24) / 2)
+            .map_or(0, |(i, _)| i),
+    );
     let out = Redactor::new([("S", secret)]).redact(log);
     // The replacement `[redacted S]` and an escape `\u{..}` are text the redactor writes itself.
     let written = out.replace("[redacted S]", "\0");

@@ -41,8 +41,10 @@ pub fn urls(text: &str) -> Cow<'_, str> {
         // A URL inside this one (`?next=https://...`) ends this one where its scheme begins; it gets its own turn.
         let own = after[..end].find("://").map_or(end, |nested| {
             after[..nested]
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-                .map_or(0, |p| p + 1)
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+                .map_or(0, |(p, c)| p + c.len_utf8())
         });
         out.push_str(&redact_one(&after[..own]));
         rest = &after[own..];
@@ -241,6 +243,14 @@ mod tests {
         let text = format!("https://h/p?next=https://u:{SENTINEL}@i/x");
         let out = urls(&text);
         assert!(!out.contains(SENTINEL), "{out}");
+    }
+
+    /// Found by the `redact` fuzz target: a multi-byte character before a nested scheme cut a char in half.
+    #[test]
+    fn a_nested_url_after_a_multibyte_character() {
+        assert!(urls("://\u{8b}://oA://pppP").ends_with("pppP"));
+        let out = urls("https://h/?q=é://secret@y");
+        assert!(!out.contains("secret"), "{out}");
     }
 
     #[test]
