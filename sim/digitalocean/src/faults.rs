@@ -39,6 +39,8 @@ pub enum LostResponse {
     Disconnect,
     /// The response is held for `stall_ms` (clients time out), then answered 504.
     Stall,
+    /// The success status arrives with a body that is not the API's (a proxy's HTML page).
+    Garbled,
 }
 
 /// What the fault switches decide for one request before it is handled.

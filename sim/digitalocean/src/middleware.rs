@@ -136,6 +136,13 @@ async fn lose(status: StatusCode, mode: LostResponse, stall: Duration) -> Respon
             ApiError::gateway_timeout().into_response()
         }
         LostResponse::ServerError => ApiError::server_error().into_response(),
+        LostResponse::Garbled => {
+            let mut page = Response::new(Body::from("<html><body>upstream reset</body></html>"));
+            *page.status_mut() = status;
+            page.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            page
+        }
         LostResponse::Disconnect => {
             let cut = futures_util::stream::once(async {
                 Err::<Bytes, std::io::Error>(std::io::Error::other(
