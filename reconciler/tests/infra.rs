@@ -148,6 +148,14 @@ impl World {
 
     /// Runs the binary against the simulator with `token`.
     async fn cli_as(&self, token: &str, args: &[&str]) -> Output {
+        let mut command = self.command(token, args);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The binary's command line against the simulator with `token`.
+    fn command(&self, token: &str, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"));
         command
             .args(args)
@@ -159,9 +167,7 @@ impl World {
             .env("RECONCILER_DO_RETRY_INTERVAL", "1ms")
             .env("RECONCILER_STATE_DIR", self.dir.path().join("state"))
             .env("NO_COLOR", "1");
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
+        command
     }
 
     /// Counts of the deployment's resources on the simulator: (droplets, volumes, firewalls, registry).
@@ -409,6 +415,68 @@ async fn a_same_named_untagged_volume_or_firewall_is_refused_until_adopted() {
     // Adopting again is refused: there is nothing to adopt.
     let out = world.cli(&["adopt", "volume", "schwad-data"]).await;
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// Kill-point walk of an infra change (a fresh install): the reconciler is SIGKILLed after each of the N DigitalOcean
+/// calls of a clean apply in turn (the simulator holds call k+1, unanswered and not carried out, until the kill),
+/// and the next apply must converge with one droplet, one volume and one firewall, take no data-loss step, find the
+/// lock free, and leave a plan that exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infra_apply_killed_after_any_call_converges_on_the_next() {
+    let clean = World::new().await;
+    clean.sim.reset_requests();
+    let out = clean.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let calls = clean.sim.requests().total();
+    assert!(calls > 10, "{calls} calls");
+    for k in 1..=calls {
+        let world = World::new().await;
+        world.sim.reset_requests();
+        world.sim.set_faults(Faults {
+            hold_after: Some(k),
+            ..Faults::default()
+        });
+        let mut child = world
+            .command(world.sim.token(), &["apply", "--scope", "infra"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until call k+1 is held (a run may also end sooner: action polls vary).
+        while world.sim.requests().total() <= k && child.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        world.sim.set_faults(Faults::default());
+
+        let out = world.cli(&["apply", "--scope", "infra"]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(
+            !stdout.contains("delete volume"),
+            "kill after {k}: {stdout}"
+        );
+        assert_eq!(world.census().await, (1, 1, 1, true), "kill after {k}");
+        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+        assert!(
+            snapshots.iter().all(|s| !s.name.contains("before")),
+            "kill after {k}: a data-loss step ran: {snapshots:?}"
+        );
+        let out = world.cli(&["plan", "--scope", "infra"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {}",
+            text(&out.stdout)
+        );
+    }
+    eprintln!("kill-point walk: {calls} kill points");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

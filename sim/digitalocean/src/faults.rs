@@ -24,6 +24,9 @@ pub struct Faults {
     pub errored_actions: u32,
     /// Restricts every fault but latency to one route, e.g. `POST /v2/droplets` (all routes when unset).
     pub route: Option<String>,
+    /// Every `/v2` request after the first this many (counted since the counters were last reset) is held: never
+    /// answered, never carried out. A client killed while held made exactly this many calls.
+    pub hold_after: Option<u64>,
 }
 
 /// How a create whose response is lost shows to the client.

@@ -41,8 +41,16 @@ pub(crate) async fn gate(State(app): State<App>, request: Request, next: Next) -
 }
 
 async fn serve_api(app: &App, route: &str, request: Request, next: Next) -> Response {
-    app.requests().record(route);
-    tracing::debug!(route, "request");
+    let number = {
+        let mut requests = app.requests();
+        requests.record(route);
+        requests.total()
+    };
+    tracing::debug!(route, number, "request");
+    if app.faults().hold_after.is_some_and(|first| number > first) {
+        tracing::info!(route, number, "fault: holding the request");
+        std::future::pending::<()>().await;
+    }
     let latency = app.faults().latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
