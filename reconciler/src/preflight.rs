@@ -59,20 +59,25 @@ fn check(name: &'static str, status: Status, detail: impl Into<String>) -> Check
     }
 }
 
-/// DigitalOcean checks: the token (by reading the account), the rate limit it leaves, and the registry.
-pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check> {
-    let mut out = Vec::new();
+/// The token check every command that reads DigitalOcean runs first: is the token valid and its account active (one
+/// read of the account).
+pub async fn token(client: &Client) -> Check {
     match client.account().await {
         Ok(account) if account.status == "active" => {
-            out.push(check("token", Status::Pass, "valid; account active"));
+            check("token", Status::Pass, "valid; account active")
         }
-        Ok(account) => out.push(check(
+        Ok(account) => check(
             "token",
             Status::Fail,
             format!("valid, but the account is {}", account.status),
-        )),
-        Err(e) => out.push(check("token", Status::Fail, e.to_string())),
+        ),
+        Err(e) => check("token", Status::Fail, e.to_string()),
     }
+}
+
+/// DigitalOcean checks: the token (by reading the account), the rate limit it leaves, and the registry.
+pub async fn digitalocean(client: &Client, desired: &DesiredState) -> Vec<Check> {
+    let mut out = vec![token(client).await];
     out.push(scopes(client, desired).await);
     if let Some(rate) = client.rate_limit() {
         let status = if rate.remaining < RATE_LIMIT_WARN {

@@ -143,19 +143,31 @@ impl World {
 
     /// Runs the binary against the simulator (on a blocking thread: the simulator runs on this runtime).
     async fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(self.sim.token(), args).await
+    }
+
+    /// Runs the binary against the simulator with `token`.
+    async fn cli_as(&self, token: &str, args: &[&str]) -> Output {
+        let mut command = self.command(token, args);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The binary's command line against the simulator with `token`.
+    fn command(&self, token: &str, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"));
         command
             .args(args)
             .arg("--file")
             .arg(self.manifest_path())
             .env("DIGITALOCEAN_API_URL", self.sim.base_url())
-            .env("DIGITALOCEAN_ACCESS_TOKEN", self.sim.token())
+            .env("DIGITALOCEAN_ACCESS_TOKEN", token)
             .env("RECONCILER_DO_POLL_INTERVAL", "10ms")
+            .env("RECONCILER_DO_RETRY_INTERVAL", "1ms")
             .env("RECONCILER_STATE_DIR", self.dir.path().join("state"))
             .env("NO_COLOR", "1");
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
+        command
     }
 
     /// Counts of the deployment's resources on the simulator: (droplets, volumes, firewalls, registry).
@@ -257,11 +269,214 @@ async fn cli_plan_and_apply_scope_infra_against_the_simulator() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let requests = world.sim.requests();
     assert_eq!(requests.mutating(), 0);
-    assert!(requests.total() <= 5, "{:?}", requests.routes());
+    // Five lists and the token pre-flight's read of the account.
+    assert!(requests.total() <= 6, "{:?}", requests.routes());
     let out = world.cli(&["apply", "--scope", "infra"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("No changes"));
     assert_eq!(world.sim.requests().mutating(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_apply_never_say_converged_about_what_they_could_not_read() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let storm = Faults {
+        rate_limit_storm: u32::MAX,
+        storm_retry_after_secs: 0,
+        ..Faults::default()
+    };
+    let errors = Faults {
+        server_errors: u32::MAX,
+        ..Faults::default()
+    };
+    let revoked = "dop_v1_revoked";
+    for (case, faults, token) in [
+        ("401", Faults::default(), revoked),
+        ("429", storm, world.sim.token()),
+        ("500", errors, world.sim.token()),
+    ] {
+        world.sim.set_faults(faults);
+        let out = world.cli_as(token, &["plan", "--scope", "infra"]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(6),
+            "{case}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(!stdout.contains("No changes"), "{case}: {stdout}");
+        assert!(
+            stdout.contains("[FAIL] token"),
+            "{case}: no token pre-flight in {stdout}"
+        );
+
+        let out = world
+            .cli_as(token, &["plan", "--scope", "infra", "--json"])
+            .await;
+        assert_eq!(out.status.code(), Some(6), "{case}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["converged"], false, "{case}: {doc}");
+        let kinds: Vec<&str> = doc["unknown_kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["registry", "volume", "droplet", "firewall", "snapshot"],
+            "{case}"
+        );
+
+        world.sim.reset_requests();
+        let out = world.cli_as(token, &["apply", "--scope", "infra"]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(6),
+            "{case}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(!stdout.contains("match"), "{case}: {stdout}");
+        assert_eq!(world.sim.requests().mutating(), 0, "{case}");
+    }
+    world.sim.set_faults(Faults::default());
+    let out = world.cli(&["plan", "--scope", "infra", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["converged"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_named_untagged_volume_or_firewall_is_refused_until_adopted() {
+    let world = World::new().await;
+    let c = &world.client;
+    // Made by hand, with the manifest's names but without the deployment's tag.
+    let volume = c
+        .create_volume(&digitalocean_api::models::CreateVolume {
+            name: "schwad-data".into(),
+            region: "nyc3".into(),
+            size_gigabytes: 10,
+            filesystem_type: Some(digitalocean_api::models::Filesystem::Ext4),
+            filesystem_label: None,
+            description: String::new(),
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let firewall = c
+        .create_firewall(&FirewallSpec {
+            name: "schwad-prod".into(),
+            inbound_rules: vec![digitalocean_api::models::InboundRule {
+                protocol: "tcp".into(),
+                ports: "22".into(),
+                sources: digitalocean_api::models::Targets {
+                    addresses: vec!["0.0.0.0/0".into()],
+                    ..Default::default()
+                },
+            }],
+            ..FirewallSpec::default()
+        })
+        .await
+        .unwrap();
+
+    let out = world.cli(&["apply", "--scope", "infra"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for command in [
+        "reconciler adopt volume schwad-data",
+        "reconciler adopt firewall schwad-prod",
+    ] {
+        assert!(stderr.contains(command), "{command} not in {stderr}");
+    }
+    assert_eq!(
+        world.census().await,
+        (0, 1, 1, false),
+        "nothing was created"
+    );
+
+    for kind in ["volume", "firewall"] {
+        let name = if kind == "volume" {
+            "schwad-data"
+        } else {
+            "schwad-prod"
+        };
+        let out = world.cli(&["adopt", kind, name]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Adopted"));
+    }
+    let report = world.converge(&[]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    assert_eq!(world.census().await, (1, 1, 1, true));
+    assert_eq!(c.list_volumes(None, None).await.unwrap()[0].id, volume.id);
+    assert_eq!(c.list_firewalls().await.unwrap()[0].id, firewall.id);
+    assert!(world.plan().await.is_converged());
+    // Adopting again is refused: there is nothing to adopt.
+    let out = world.cli(&["adopt", "volume", "schwad-data"]).await;
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Kill-point walk of an infra change (a fresh install): the reconciler is SIGKILLed after each of the N DigitalOcean
+/// calls of a clean apply in turn (the simulator holds call k+1, unanswered and not carried out, until the kill),
+/// and the next apply must converge with one droplet, one volume and one firewall, take no data-loss step, find the
+/// lock free, and leave a plan that exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infra_apply_killed_after_any_call_converges_on_the_next() {
+    let clean = World::new().await;
+    clean.sim.reset_requests();
+    let out = clean.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let calls = clean.sim.requests().total();
+    assert!(calls > 10, "{calls} calls");
+    for k in 1..=calls {
+        let world = World::new().await;
+        world.sim.reset_requests();
+        world.sim.set_faults(Faults {
+            hold_after: Some(k),
+            ..Faults::default()
+        });
+        let mut child = world
+            .command(world.sim.token(), &["apply", "--scope", "infra"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until call k+1 is held (a run may also end sooner: action polls vary).
+        while world.sim.requests().total() <= k && child.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        world.sim.set_faults(Faults::default());
+
+        let out = world.cli(&["apply", "--scope", "infra"]).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(
+            !stdout.contains("delete volume"),
+            "kill after {k}: {stdout}"
+        );
+        assert_eq!(world.census().await, (1, 1, 1, true), "kill after {k}");
+        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+        assert!(
+            snapshots.iter().all(|s| !s.name.contains("before")),
+            "kill after {k}: a data-loss step ran: {snapshots:?}"
+        );
+        let out = world.cli(&["plan", "--scope", "infra"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {}",
+            text(&out.stdout)
+        );
+    }
+    eprintln!("kill-point walk: {calls} kill points");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,9 +17,12 @@ pub const LAST_GOOD_TAG: &str = "schwad-last-good";
 /// Prefix of the droplet tag that records a hash of its user_data (DigitalOcean does not return user_data).
 pub const USER_DATA_TAG_PREFIX: &str = "schwad-user-data:";
 
+/// Prefix of the tag naming the deployment a resource belongs to.
+pub const DEPLOYMENT_TAG_PREFIX: &str = "schwad-deployment:";
+
 /// Tag naming the deployment a resource belongs to.
 pub fn deployment_tag(deployment: &str) -> String {
-    format!("schwad-deployment:{deployment}")
+    format!("{DEPLOYMENT_TAG_PREFIX}{deployment}")
 }
 
 /// Droplet tag recording the user_data it was created with.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::FirewallRule;
+use crate::manifest::{FirewallRule, Protocol};
 
 /// One part of the world as read, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +96,8 @@ pub struct VolumeState {
     pub tags: Vec<String>,
 }
 
-/// A cloud firewall, its rules converted to the manifest's form (addresses only).
+/// A cloud firewall in full: every rule with every kind of source or destination, and every droplet and tag it
+/// applies to, so that what a full-replacement update removes is in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirewallState {
     /// Firewall id (UUID).
@@ -104,11 +105,52 @@ pub struct FirewallState {
     /// Name.
     pub name: String,
     /// Inbound rules.
-    pub inbound: Vec<FirewallRule>,
+    pub inbound: Vec<ObservedRule>,
     /// Outbound rules.
-    pub outbound: Vec<FirewallRule>,
+    pub outbound: Vec<ObservedRule>,
     /// Tags whose droplets the firewall applies to.
     pub tags: Vec<String>,
+    /// Droplets it applies to by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub droplet_ids: Vec<u64>,
+}
+
+/// A firewall rule as DigitalOcean holds it: its sources (inbound) or destinations (outbound) of every kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedRule {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// A port, a range, `0` or `all`.
+    pub ports: String,
+    /// Addresses and CIDR blocks.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Droplet ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub droplet_ids: Vec<u64>,
+    /// Load balancer ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancer_uids: Vec<String>,
+    /// Kubernetes cluster ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_ids: Vec<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl From<&FirewallRule> for ObservedRule {
+    fn from(rule: &FirewallRule) -> Self {
+        Self {
+            protocol: rule.protocol,
+            ports: rule.ports.clone(),
+            addresses: rule.addresses.clone(),
+            droplet_ids: Vec::new(),
+            load_balancer_uids: Vec::new(),
+            kubernetes_ids: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
 }
 
 /// The account's container registry.

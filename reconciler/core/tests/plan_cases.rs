@@ -440,11 +440,12 @@ fn secret_values_never_appear_only_their_change() {
 #[test]
 fn data_destructive_changes_are_blocked_unless_allowed() {
     let plan = run(volume_renamed, &PlanOptions::default());
-    assert_eq!(plan.blocked.len(), 1);
+    // The old volume's deletion and the new, empty volume the bot would start on.
+    assert_eq!(plan.blocked.len(), 2);
     assert!(
-        plan.blocked[0]
-            .reason
-            .contains("--allow-data-loss=schwad-data")
+        plan.blocked
+            .iter()
+            .all(|b| b.reason.contains("--allow-data-loss=schwad-data"))
     );
     assert!(!ops(&plan).contains(&"delete_volume"));
 
@@ -533,4 +534,93 @@ fn terminal_escapes_in_manifest_values_are_shown_escaped() {
     assert!(!out.contains('\x1b'), "{out}");
     assert!(out.contains("\\u{1b}[2J"), "{out}");
     assert_eq!(out.matches("\nPlan: ").count(), 1, "{out}");
+}
+
+#[test]
+fn an_untagged_same_named_droplet_volume_or_firewall_is_refused_with_the_adopt_command() {
+    let d = desired();
+    let dep = deployment_tag(&d.name);
+    let untag: [(ResourceKind, &str, Mutate); 3] = [
+        (ResourceKind::Droplet, "schwad-prod-1", |_, o| {
+            known(&mut infra(o).droplets)[0].tags = vec![MANAGED_TAG.to_owned()];
+        }),
+        (ResourceKind::Volume, "schwad-data", |_, o| {
+            known(&mut infra(o).volumes)[0].tags = vec![MANAGED_TAG.to_owned()];
+        }),
+        (ResourceKind::Firewall, "schwad-prod", |_, o| {
+            known(&mut infra(o).firewalls)[0].tags = vec!["web".into()];
+        }),
+    ];
+    for (kind, name, mutate) in untag {
+        let plan = run(mutate, &PlanOptions::default());
+        let blocked: Vec<_> = plan
+            .blocked
+            .iter()
+            .filter(|b| b.resource.kind == kind)
+            .collect();
+        assert_eq!(blocked.len(), 1, "{kind}: {}", render::human(&plan, false));
+        let reason = &blocked[0].reason;
+        assert!(
+            reason.contains(&format!("`reconciler adopt {kind} {name}`")) && reason.contains(&dep),
+            "{reason}"
+        );
+        // Nothing acts on it: no tag, update, attach or delete of the unadopted resource.
+        assert!(
+            plan.steps.iter().all(|s| s.resource.kind != kind),
+            "{kind}: {:#?}",
+            plan.steps
+        );
+    }
+}
+
+#[test]
+fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_blocked() {
+    let region: Mutate = |d, _| d.infra.region = "ams3".into();
+    let rename: Mutate = |d, _| d.infra.volume.name = "schwad-data-2".into();
+    for (case, mutate, why) in [
+        (
+            "region",
+            region,
+            "cannot move a volume or copy a volume snapshot to another region",
+        ),
+        ("rename", rename, "the new volume starts empty"),
+    ] {
+        let plan = run(mutate, &PlanOptions::default());
+        let human = render::human(&plan, false);
+        assert!(
+            !ops(&plan).contains(&"create_volume"),
+            "{case}: an empty volume is created:\n{human}"
+        );
+        let created = plan
+            .changes
+            .iter()
+            .find(|c| c.resource.kind == ResourceKind::Volume && c.action == Action::Create)
+            .unwrap();
+        assert!(created.data_destructive, "{case}");
+        assert!(
+            created.causes.iter().any(|c| c.contains(why)),
+            "{case}: {human}"
+        );
+        assert!(
+            plan.blocked
+                .iter()
+                .any(|b| b.reason.contains("--allow-data-loss=schwad-data")),
+            "{case}: {human}"
+        );
+
+        // Allowed: the old volume is snapshotted before it goes.
+        let allowed = run(
+            mutate,
+            &PlanOptions {
+                allow_data_loss: vec!["schwad-data".into()],
+            },
+        );
+        let ops = ops(&allowed);
+        let at = |op: &str| ops.iter().position(|o| *o == op).unwrap();
+        assert!(
+            at("snapshot_volume") < at("delete_volume"),
+            "{case}: {ops:?}"
+        );
+        assert!(ops.contains(&"create_volume"), "{case}: {ops:?}");
+    }
 }

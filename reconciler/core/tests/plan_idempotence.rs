@@ -61,7 +61,7 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
         4 => {
             if let Some(fw) = known(&mut i.firewalls).first_mut() {
                 fw.inbound.clear();
-                fw.tags.clear();
+                fw.tags.push("added-by-hand".into());
             }
         }
         5 => {

@@ -368,7 +368,8 @@ impl Client {
 
     /// Sends a create (or action) at most once per certain failure: when the outcome is unknown
     /// (5xx, timeout, cut connection) it calls `lookup` and returns what it finds before
-    /// trying again.
+    /// trying again; a 2xx whose body does not decode was carried out, so it is looked up and
+    /// never sent again.
     pub(crate) async fn create<T, F, Fut>(
         &self,
         call: &Call,
@@ -383,7 +384,14 @@ impl Client {
         let mut schedule = Schedule::new(&self.inner.config.retry);
         loop {
             match self.send(call, Safety::Unsafe).await {
-                Ok(reply) => return parse(&reply),
+                Ok(reply) => match parse(&reply) {
+                    Ok(made) => return Ok(made),
+                    // A 2xx says it was carried out: what it made is looked up, never made again.
+                    Err(error) => {
+                        tracing::warn!(%error, kind, "the create succeeded but its body did not decode; looking it up");
+                        return lookup().await?.ok_or(error);
+                    }
+                },
                 Err(error) if error.outcome_unknown() => {
                     tracing::warn!(%error, kind, "outcome of the request is unknown; looking it up before any retry");
                     if let Some(found) = lookup().await? {

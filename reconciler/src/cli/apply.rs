@@ -23,6 +23,7 @@ use crate::gitops::lock::{self, LockError};
 use crate::host::AppHost;
 use crate::load::Loaded;
 use crate::observe::digitalocean::observe_infra;
+use crate::preflight::{self, Status};
 use crate::ssh::SshTarget;
 
 /// Which half of the manifest to act on.
@@ -55,6 +56,9 @@ pub struct DigitalOceanArgs {
     /// Pause between polls of a DigitalOcean action (a droplet create, a volume attach).
     #[arg(long, env = "RECONCILER_DO_POLL_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub do_poll_interval: Duration,
+    /// First pause before a failed DigitalOcean request is tried again (it doubles on each of the 6 attempts).
+    #[arg(long, env = "RECONCILER_DO_RETRY_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub do_retry_interval: Duration,
 }
 
 impl DigitalOceanArgs {
@@ -62,6 +66,7 @@ impl DigitalOceanArgs {
     pub fn client(&self) -> anyhow::Result<Client> {
         let mut config = ClientConfig::from_env().context("configuring the DigitalOcean client")?;
         config.poll.interval = self.do_poll_interval;
+        config.retry.initial_interval = self.do_retry_interval;
         Ok(Client::new(config)?)
     }
 }
@@ -234,6 +239,11 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     let mut infra = None;
     if args.scope.includes_infra() {
         let client = args.digitalocean.client()?;
+        let token = preflight::token(&client).await;
+        if token.status == Status::Fail {
+            eprintln!("Pre-flight check failed:\n{token}\nNothing was observed or changed.");
+            return Ok(Exit::Incomplete);
+        }
         let options = PlanOptions {
             allow_data_loss: args.allow_data_loss.clone(),
         };
@@ -254,6 +264,18 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
             Ended::Blocked => {
                 eprint!("{}", render::human(&report.plan, false));
                 return Ok(Exit::Blocked);
+            }
+            Ended::NoChanges if human && incomplete => {
+                println!(
+                    "No changes to what could be observed; not converged: {} not observed.",
+                    report
+                        .plan
+                        .unknown_kinds()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             Ended::NoChanges if human => {
                 println!("No changes: the DigitalOcean resources match the manifest.");

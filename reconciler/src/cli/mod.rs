@@ -1,5 +1,6 @@
 //! Command-line interface: clap types and one module per command.
 
+mod adopt;
 mod apply;
 mod history;
 mod lock;
@@ -54,6 +55,9 @@ enum Command {
     Rollback(rollback::Args),
     /// Snapshot the volume now (tagged like the policy's, so later plans prune it with them).
     Snapshot(snapshot::Args),
+    /// Make the manifest's droplet, volume or firewall that lacks the deployment's tag this deployment's (plans
+    /// refuse it until then).
+    Adopt(adopt::Args),
 }
 
 /// The manifest file, for the commands that read one.
@@ -133,6 +137,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Reconcile(args) => reconcile::run(&args).await,
         Command::Status(args) => status::run(&args).await,
         Command::Snapshot(args) => snapshot::run(&args).await,
+        Command::Adopt(args) => adopt::run(&args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -50,7 +50,7 @@ pub struct Args {
 }
 
 /// Observes the scopes `args` name, DigitalOcean and the app's host read together; with both scopes, also runs the
-/// pre-flight checks.
+/// pre-flight checks (the token's alone with the infra scope).
 async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState, Vec<Check>)> {
     let preflight = args.scope == Scope::All;
     let infra = async {
@@ -58,12 +58,13 @@ async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState,
             return anyhow::Ok((None, Vec::new()));
         }
         let client = args.digitalocean.client()?;
-        let observed = observe_infra(&client, &loaded.manifest).await;
-        let checks = if preflight {
-            preflight::digitalocean(&client, &loaded.manifest).await
-        } else {
-            Vec::new()
-        };
+        let (observed, checks) = tokio::join!(observe_infra(&client, &loaded.manifest), async {
+            if preflight {
+                preflight::digitalocean(&client, &loaded.manifest).await
+            } else {
+                vec![preflight::token(&client).await]
+            }
+        });
         Ok((Some(observed), checks))
     };
     let app = async {
@@ -91,7 +92,8 @@ async fn observe(args: &Args, loaded: &Loaded) -> anyhow::Result<(ObservedState,
     Ok((observed, checks))
 }
 
-/// Plans and prints; exit 0 when converged, 2 when there are changes.
+/// Plans and prints; exit 0 when everything was observed and nothing changes, 6 when a part could not be observed
+/// (whatever the rest would change), 2 when there are changes.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     let loaded = crate::load::manifest(&args.manifest.file)?;
     let (observed, checks) = match &args.observed {
@@ -120,7 +122,9 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     } else {
         print!("{}", render::human(&plan, color));
     }
-    Ok(if plan.is_empty() {
+    Ok(if !plan.unknown.is_empty() {
+        Exit::Incomplete
+    } else if plan.is_empty() {
         Exit::Ok
     } else {
         Exit::Changes

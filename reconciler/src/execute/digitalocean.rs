@@ -395,7 +395,7 @@ fn tagged(target: &Taggable) -> TaggedResource {
 }
 
 /// The API body of a firewall: all ports are `"0"`, ICMP has no ports.
-fn firewall_spec(
+pub fn firewall_spec(
     name: &str,
     inbound: &[FirewallRule],
     outbound: &[FirewallRule],

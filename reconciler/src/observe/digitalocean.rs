@@ -2,27 +2,29 @@
 //! fails is [`Observed::Unknown`] (with the error), never "absent", so the planner neither creates nor deletes it.
 //!
 //! Reads: all droplets, kept when they carry the desired name (so a droplet that lost its tags is still found and
-//! never duplicated) or the deployment tag (so one renamed out of the manifest is seen), the region's volumes, all
+//! never duplicated) or the deployment tag (so one renamed out of the manifest is seen), the volumes of every region
+//! (so one a region change would leave behind is seen), all
 //! firewalls, the registry, and the volume snapshots. A converged deployment costs five GET requests (each list is
 //! one page of up to 200).
 
 use digitalocean_api::models::{
-    Droplet, DropletStatus, Firewall, InboundRule, OutboundRule, Snapshot, Volume,
+    Droplet, DropletStatus, Firewall, InboundRule, OutboundRule, Snapshot, Targets, Volume,
 };
 use digitalocean_api::{Client, Error};
 use reconciler_core::identity::deployment_tag;
-use reconciler_core::manifest::{DesiredState, FirewallRule, Protocol};
+use reconciler_core::manifest::{DesiredState, Protocol};
 use reconciler_core::observed::{
-    DropletState, FirewallState, Observed, ObservedInfra, RegistryState, SnapshotState, VolumeState,
+    DropletState, FirewallState, Observed, ObservedInfra, ObservedRule, RegistryState,
+    SnapshotState, VolumeState,
 };
 
 /// Reads the DigitalOcean resources the planner compares with `desired`.
 pub async fn observe_infra(client: &Client, desired: &DesiredState) -> ObservedInfra {
-    let region = desired.infra.region.to_ascii_lowercase();
     let dep = deployment_tag(&desired.name);
     let (droplets, volumes, firewalls, registry, snapshots) = tokio::join!(
         client.list_droplets(),
-        client.list_volumes(None, Some(&region)),
+        // Every region: a volume left behind by a region change must be seen.
+        client.list_volumes(None, None),
         client.list_firewalls(),
         client.get_registry(),
         client.list_snapshots(Some("volume")),
@@ -108,7 +110,9 @@ fn snapshot_state(s: &Snapshot) -> SnapshotState {
     }
 }
 
-fn firewall_state(f: &Firewall) -> FirewallState {
+/// A firewall in full: every rule with every kind of target, and its droplets, so the plan shows all the update
+/// replaces.
+pub fn firewall_state(f: &Firewall) -> FirewallState {
     FirewallState {
         id: f.id.clone(),
         name: f.spec.name.clone(),
@@ -116,38 +120,38 @@ fn firewall_state(f: &Firewall) -> FirewallState {
             .spec
             .inbound_rules
             .iter()
-            .filter_map(|r: &InboundRule| rule(&r.protocol, &r.ports, &r.sources.addresses))
+            .map(|r: &InboundRule| rule(&r.protocol, &r.ports, &r.sources))
             .collect(),
         outbound: f
             .spec
             .outbound_rules
             .iter()
-            .filter_map(|r: &OutboundRule| rule(&r.protocol, &r.ports, &r.destinations.addresses))
+            .map(|r: &OutboundRule| rule(&r.protocol, &r.ports, &r.destinations))
             .collect(),
         tags: f.spec.tags.clone(),
+        droplet_ids: f.spec.droplet_ids.clone(),
     }
 }
 
-/// A DigitalOcean rule in the manifest's form. Rules naming only droplets, tags or load balancers have no addresses
-/// to compare and are left out, so the planner sees them as drift.
-fn rule(protocol: &str, ports: &str, addresses: &[String]) -> Option<FirewallRule> {
+/// A DigitalOcean rule as observed; the protocol is one of the three the API allows.
+fn rule(protocol: &str, ports: &str, targets: &Targets) -> ObservedRule {
     let protocol = match protocol {
-        "tcp" => Protocol::Tcp,
         "udp" => Protocol::Udp,
         "icmp" => Protocol::Icmp,
-        _ => return None,
+        _ => Protocol::Tcp,
     };
-    if addresses.is_empty() {
-        return None;
-    }
     let ports = if ports.is_empty() || ports == "0" {
         "all".to_owned()
     } else {
         ports.to_owned()
     };
-    Some(FirewallRule {
+    ObservedRule {
         protocol,
         ports,
-        addresses: addresses.to_vec(),
-    })
+        addresses: targets.addresses.clone(),
+        droplet_ids: targets.droplet_ids.clone(),
+        load_balancer_uids: targets.load_balancer_uids.clone(),
+        kubernetes_ids: targets.kubernetes_ids.clone(),
+        tags: targets.tags.clone(),
+    }
 }

@@ -24,6 +24,9 @@ pub struct Faults {
     pub errored_actions: u32,
     /// Restricts every fault but latency to one route, e.g. `POST /v2/droplets` (all routes when unset).
     pub route: Option<String>,
+    /// Every `/v2` request after the first this many (counted since the counters were last reset) is held: never
+    /// answered, never carried out. A client killed while held made exactly this many calls.
+    pub hold_after: Option<u64>,
 }
 
 /// How a create whose response is lost shows to the client.
@@ -39,6 +42,8 @@ pub enum LostResponse {
     Disconnect,
     /// The response is held for `stall_ms` (clients time out), then answered 504.
     Stall,
+    /// The success status arrives with a body that is not the API's (a proxy's HTML page).
+    Garbled,
 }
 
 /// What the fault switches decide for one request before it is handled.

@@ -41,8 +41,16 @@ pub(crate) async fn gate(State(app): State<App>, request: Request, next: Next) -
 }
 
 async fn serve_api(app: &App, route: &str, request: Request, next: Next) -> Response {
-    app.requests().record(route);
-    tracing::debug!(route, "request");
+    let number = {
+        let mut requests = app.requests();
+        requests.record(route);
+        requests.total()
+    };
+    tracing::debug!(route, number, "request");
+    if app.faults().hold_after.is_some_and(|first| number > first) {
+        tracing::info!(route, number, "fault: holding the request");
+        std::future::pending::<()>().await;
+    }
     let latency = app.faults().latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -136,6 +144,13 @@ async fn lose(status: StatusCode, mode: LostResponse, stall: Duration) -> Respon
             ApiError::gateway_timeout().into_response()
         }
         LostResponse::ServerError => ApiError::server_error().into_response(),
+        LostResponse::Garbled => {
+            let mut page = Response::new(Body::from("<html><body>upstream reset</body></html>"));
+            *page.status_mut() = status;
+            page.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            page
+        }
         LostResponse::Disconnect => {
             let cut = futures_util::stream::once(async {
                 Err::<Bytes, std::io::Error>(std::io::Error::other(

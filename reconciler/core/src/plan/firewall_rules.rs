@@ -1,19 +1,43 @@
 //! Firewall rules in a normal form, so equal rule sets compare equal however DigitalOcean or the manifest writes
-//! them: split into one (protocol, port range, address) atom each, `all` ≡ `0` ≡ `1-65535`, ICMP without ports,
-//! addresses in canonical CIDR form, order ignored.
+//! them: split into one (protocol, port range, source or destination) atom each, `all` ≡ `0` ≡ `1-65535`, ICMP
+//! without ports, addresses in canonical CIDR form, order ignored. Sources the manifest cannot name (droplets, load
+//! balancers, Kubernetes clusters, tags) are atoms too, so a rule the update would drop is never invisible.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
 use crate::manifest::{FirewallRule, Protocol};
+use crate::observed::ObservedRule;
+
+/// Whom a rule lets in (inbound) or out to (outbound).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Address(String),
+    Droplet(u64),
+    LoadBalancer(String),
+    Kubernetes(String),
+    Tag(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(a) => f.write_str(a),
+            Self::Droplet(id) => write!(f, "droplet:{id}"),
+            Self::LoadBalancer(id) => write!(f, "load_balancer:{id}"),
+            Self::Kubernetes(id) => write!(f, "kubernetes:{id}"),
+            Self::Tag(tag) => write!(f, "tag:{tag}"),
+        }
+    }
+}
 
 /// One normalized rule atom.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Atom {
     protocol: Protocol,
     ports: Option<(u16, u16)>,
-    address: String,
+    target: Target,
 }
 
 impl fmt::Display for Atom {
@@ -24,27 +48,40 @@ impl fmt::Display for Atom {
             Protocol::Icmp => "icmp",
         };
         match self.ports {
-            None => write!(f, "{protocol} {}", self.address),
-            Some((1, 65535)) => write!(f, "{protocol}/all {}", self.address),
-            Some((low, high)) if low == high => write!(f, "{protocol}/{low} {}", self.address),
-            Some((low, high)) => write!(f, "{protocol}/{low}-{high} {}", self.address),
+            None => write!(f, "{protocol} {}", self.target),
+            Some((1, 65535)) => write!(f, "{protocol}/all {}", self.target),
+            Some((low, high)) if low == high => write!(f, "{protocol}/{low} {}", self.target),
+            Some((low, high)) => write!(f, "{protocol}/{low}-{high} {}", self.target),
         }
     }
 }
 
 /// The atoms of a rule list.
-pub(super) fn atoms(rules: &[FirewallRule]) -> BTreeSet<Atom> {
+fn atoms(rules: &[ObservedRule]) -> BTreeSet<Atom> {
     let mut out = BTreeSet::new();
     for rule in rules {
         let ports = match rule.protocol {
             Protocol::Icmp => None,
             _ => Some(crate::manifest::parse_port_range(&rule.ports).unwrap_or((1, 65535))),
         };
-        for address in &rule.addresses {
+        let targets = rule
+            .addresses
+            .iter()
+            .map(|a| Target::Address(normalize_address(a)))
+            .chain(rule.droplet_ids.iter().map(|id| Target::Droplet(*id)))
+            .chain(
+                rule.load_balancer_uids
+                    .iter()
+                    .cloned()
+                    .map(Target::LoadBalancer),
+            )
+            .chain(rule.kubernetes_ids.iter().cloned().map(Target::Kubernetes))
+            .chain(rule.tags.iter().cloned().map(Target::Tag));
+        for target in targets {
             out.insert(Atom {
                 protocol: rule.protocol,
                 ports,
-                address: normalize_address(address),
+                target,
             });
         }
     }
@@ -66,21 +103,24 @@ fn normalize_address(address: &str) -> String {
     }
 }
 
-/// Causes describing how `observed` differs from `desired`, one per atom (`inbound tcp/22 0.0.0.0/0 missing`).
-pub(super) fn differences(
-    direction: &str,
-    desired: &[FirewallRule],
-    observed: &[FirewallRule],
-) -> Vec<String> {
-    let want = atoms(desired);
+/// How the observed rules differ from the manifest's: the atoms an update adds and those it removes.
+#[derive(Debug, Default)]
+pub(super) struct RuleDiff {
+    /// In the manifest, not on the firewall.
+    pub missing: Vec<Atom>,
+    /// On the firewall, not in the manifest: the full-replacement update removes them.
+    pub extra: Vec<Atom>,
+}
+
+/// Compares `observed` with `desired`.
+pub(super) fn diff(desired: &[FirewallRule], observed: &[ObservedRule]) -> RuleDiff {
+    let desired: Vec<ObservedRule> = desired.iter().map(ObservedRule::from).collect();
+    let want = atoms(&desired);
     let have = atoms(observed);
-    let missing = want
-        .difference(&have)
-        .map(|a| format!("drift: {direction} rule {a} missing"));
-    let extra = have
-        .difference(&want)
-        .map(|a| format!("drift: {direction} rule {a} not in the manifest"));
-    missing.chain(extra).collect()
+    RuleDiff {
+        missing: want.difference(&have).cloned().collect(),
+        extra: have.difference(&want).cloned().collect(),
+    }
 }
 
 #[cfg(test)]
@@ -95,13 +135,25 @@ mod tests {
         }
     }
 
+    fn observed(rules: &[FirewallRule]) -> Vec<ObservedRule> {
+        rules.iter().map(ObservedRule::from).collect()
+    }
+
+    fn differences(desired: &[FirewallRule], observed: &[ObservedRule]) -> Vec<String> {
+        let d = diff(desired, observed);
+        let missing = d.missing.iter().map(|a| format!("{a} missing"));
+        missing
+            .chain(d.extra.iter().map(|a| format!("{a} extra")))
+            .collect()
+    }
+
     #[test]
     fn all_zero_and_full_range_are_the_same() {
         let a = [rule(Protocol::Tcp, "all", &["0.0.0.0/0"])];
         let b = [rule(Protocol::Tcp, "0", &["0.0.0.0/0"])];
         let c = [rule(Protocol::Tcp, "1-65535", &["0.0.0.0/0"])];
-        assert_eq!(atoms(&a), atoms(&b));
-        assert_eq!(atoms(&a), atoms(&c));
+        assert_eq!(atoms(&observed(&a)), atoms(&observed(&b)));
+        assert_eq!(atoms(&observed(&a)), atoms(&observed(&c)));
     }
 
     #[test]
@@ -111,14 +163,14 @@ mod tests {
             rule(Protocol::Tcp, "22", &["0.0.0.0/0"]),
             rule(Protocol::Tcp, "22", &["::0/0"]),
         ];
-        assert!(differences("inbound", &a, &b).is_empty());
+        assert!(differences(&a, &observed(&b)).is_empty());
     }
 
     #[test]
     fn icmp_ignores_ports_and_bare_addresses_get_a_prefix() {
         let a = [rule(Protocol::Icmp, "all", &["203.0.113.7"])];
         let b = [rule(Protocol::Icmp, "0", &["203.0.113.7/32"])];
-        assert!(differences("outbound", &a, &b).is_empty());
+        assert!(differences(&a, &observed(&b)).is_empty());
     }
 
     #[test]
@@ -129,8 +181,29 @@ mod tests {
         ];
         let have = [rule(Protocol::Tcp, "8080", &["0.0.0.0/0"])];
         assert_eq!(
-            differences("inbound", &want, &have),
-            ["drift: inbound rule tcp/22 0.0.0.0/0 missing"]
+            differences(&want, &observed(&have)),
+            ["tcp/22 0.0.0.0/0 missing"]
+        );
+    }
+
+    #[test]
+    fn sources_the_manifest_cannot_name_are_extra() {
+        let want = [rule(Protocol::Tcp, "22", &["0.0.0.0/0"])];
+        let mut have = observed(&want);
+        have[0].load_balancer_uids.push("lb-1".into());
+        have[0].droplet_ids.push(7);
+        have.push(ObservedRule {
+            tags: vec!["web".into()],
+            addresses: Vec::new(),
+            ..ObservedRule::from(&rule(Protocol::Udp, "0", &[]))
+        });
+        assert_eq!(
+            differences(&want, &have),
+            [
+                "tcp/22 droplet:7 extra",
+                "tcp/22 load_balancer:lb-1 extra",
+                "udp/all tag:web extra"
+            ]
         );
     }
 }

@@ -70,6 +70,19 @@ pub(super) fn plan(
     }
 }
 
+/// The one adoption rule of droplets, volumes and firewalls: a resource with the manifest's name that does not carry
+/// the deployment's tag is never taken silently; the plan holds it back and names the command that adopts it.
+fn refuse_untagged(b: &mut Builder<'_>, id: ResourceId, what: String, dep: &str) {
+    let command = format!("reconciler adopt {} {}", id.kind, id.name);
+    b.conflict(
+        id,
+        format!(
+            "{what} exists without the tag {dep}, so it is not taken as this deployment's; if it is, adopt it with \
+             `{command}` (which tags it), or choose another name"
+        ),
+    );
+}
+
 fn tags_of(d: &DesiredState) -> Vec<String> {
     vec![MANAGED_TAG.to_owned(), deployment_tag(&d.name)]
 }
@@ -184,9 +197,39 @@ fn volume(
         .iter()
         .find(|v| v.name == want.name && v.region.eq_ignore_ascii_case(&region))
     else {
-        create_volume(b, d, id, &want_tags, "volume does not exist");
+        // The bot would start on the new, empty volume while its data stays on the deployment's other one.
+        let left_behind = volumes.iter().find(|v| v.tags.contains(&dep));
+        let cause = match left_behind {
+            None => "volume does not exist".to_owned(),
+            Some(old) if !old.region.eq_ignore_ascii_case(&region) => format!(
+                "region {} → {region}: the bot's data stays on volume {} in {}; DigitalOcean cannot move a volume or \
+                 copy a volume snapshot to another region (its transfer action is for images only), so the new volume \
+                 starts empty: copy the data by hand first, or keep the region",
+                old.region, old.name, old.region
+            ),
+            Some(old) => format!(
+                "volume {} → {}: the bot's data stays on volume {}; the new volume starts empty (rename it back to \
+                 keep the data)",
+                old.name, want.name, old.name
+            ),
+        };
+        let mut c = create_volume_change(d, id, &want_tags, &cause);
+        if let Some(old) = left_behind {
+            c.destroys(&old.name);
+        }
+        if !b.add(c) {
+            return VolumeOutcome::Unknown;
+        }
         return VolumeOutcome::Planned(want.name.clone());
     };
+    if !current.tags.contains(&dep) {
+        let what = format!(
+            "volume {} (id {}) in {}",
+            current.name, current.id, current.region
+        );
+        refuse_untagged(b, id, what, &dep);
+        return VolumeOutcome::Unknown;
+    }
 
     let mut replace = Vec::new();
     if let Some(fs) = &current.filesystem
@@ -266,13 +309,7 @@ fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
     }
 }
 
-fn create_volume(
-    b: &mut Builder<'_>,
-    d: &DesiredState,
-    id: ResourceId,
-    tags: &[String],
-    cause: &str,
-) {
+fn create_volume_change(d: &DesiredState, id: ResourceId, tags: &[String], cause: &str) -> Change {
     let want = &d.infra.volume;
     let mut c = Change::new(id, Action::Create);
     c.field("size_gib", None, Some(want.size_gib.to_string()))
@@ -280,7 +317,7 @@ fn create_volume(
         .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
         .cause(cause)
         .step(create_volume_op(d, tags), cause);
-    b.add(c);
+    c
 }
 
 impl Released {
@@ -443,16 +480,9 @@ fn droplet(
             create_droplet(b, d, id, &want_tags, "droplet does not exist");
             return Some(DropletRef::Planned(want.name.clone()));
         }
-        [one] if one.tags.contains(&dep) || one.tags.contains(&MANAGED_TAG.to_owned()) => *one,
+        [one] if one.tags.contains(&dep) => *one,
         [one] => {
-            b.conflict(
-                id,
-                format!(
-                    "droplet {} (id {}) exists but does not belong to this deployment (no tag {dep}); tag it to adopt it, \
-                     or choose another name",
-                    one.name, one.id
-                ),
-            );
+            refuse_untagged(b, id, format!("droplet {} (id {})", one.name, one.id), &dep);
             return None;
         }
         many => {
@@ -757,7 +787,18 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
         b.add(c);
     }
     let target = vec![dep.clone()];
-    let Some(current) = firewalls.iter().find(|f| f.name == want.name) else {
+    let named: Vec<_> = firewalls.iter().filter(|f| f.name == want.name).collect();
+    if let Some(other) = named.iter().find(|f| !f.tags.contains(&dep)) {
+        // A firewall carries no tags of its own: it is this deployment's when it applies to the deployment's tag.
+        let what = format!(
+            "firewall {} (id {}) applying to tags [{}]",
+            other.name,
+            other.id,
+            other.tags.join(", ")
+        );
+        return refuse_untagged(b, id, what, &dep);
+    }
+    let Some(current) = named.first() else {
         let mut c = Change::new(id, Action::Create);
         c.field("inbound_rules", None, Some(want.inbound.len().to_string()))
             .field(
@@ -779,12 +820,25 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
         b.add(c);
         return;
     };
-    let mut causes = firewall_rules::differences("inbound", &want.inbound, &current.inbound);
-    causes.extend(firewall_rules::differences(
-        "outbound",
-        &want.outbound,
-        &current.outbound,
-    ));
+    // The update is a full replacement: every atom it adds or removes is a field and a cause.
+    let mut c = Change::new(id.clone(), Action::Update);
+    let mut causes = Vec::new();
+    for (direction, desired, observed) in [
+        ("inbound", &want.inbound, &current.inbound),
+        ("outbound", &want.outbound, &current.outbound),
+    ] {
+        let diff = firewall_rules::diff(desired, observed);
+        for atom in diff.missing {
+            causes.push(format!("drift: {direction} rule {atom} missing"));
+            c.field(direction, None, Some(atom.to_string()));
+        }
+        for atom in diff.extra {
+            causes.push(format!(
+                "drift: {direction} rule {atom} not in the manifest"
+            ));
+            c.field(direction, Some(atom.to_string()), None);
+        }
+    }
     let mut have_tags = current.tags.clone();
     have_tags.sort();
     if have_tags != target {
@@ -792,23 +846,23 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
             "drift: applies to tags [{}], want [{dep}]",
             have_tags.join(", ")
         ));
+        c.field("tags", Some(have_tags.join(",")), Some(dep.clone()));
+    }
+    if !current.droplet_ids.is_empty() {
+        let ids: Vec<String> = current.droplet_ids.iter().map(u64::to_string).collect();
+        causes.push(format!(
+            "drift: applies to droplets [{}] by id; the manifest picks droplets by tag only",
+            ids.join(", ")
+        ));
+        c.field("droplet_ids", Some(ids.join(",")), None);
     }
     if causes.is_empty() {
         return b.no_op(id);
     }
-    let mut c = Change::new(id, Action::Update);
     for cause in &causes {
         c.cause(cause);
     }
-    c.field(
-        "rules",
-        Some(describe_rules(
-            current.inbound.len(),
-            current.outbound.len(),
-        )),
-        Some(describe_rules(want.inbound.len(), want.outbound.len())),
-    )
-    .step(
+    c.step(
         Operation::UpdateFirewall {
             firewall_id: current.id.clone(),
             name: want.name.clone(),
@@ -819,10 +873,6 @@ fn firewall(b: &mut Builder<'_>, d: &DesiredState, o: &ObservedInfra) {
         causes.join("; "),
     );
     b.add(c);
-}
-
-fn describe_rules(inbound: usize, outbound: usize) -> String {
-    format!("{inbound} inbound, {outbound} outbound")
 }
 
 /// Adds an update with steps, or records a no-op.

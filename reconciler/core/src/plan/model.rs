@@ -36,6 +36,18 @@ impl Plan {
         self.steps.is_empty() && self.blocked.is_empty()
     }
 
+    /// Whether everything was observed and nothing would change: the only plan that says "converged".
+    pub fn is_converged(&self) -> bool {
+        self.is_empty() && self.unknown.is_empty()
+    }
+
+    /// The kinds that could not be observed, each once, in kind order.
+    pub fn unknown_kinds(&self) -> Vec<ResourceKind> {
+        let kinds: std::collections::BTreeSet<ResourceKind> =
+            self.unknown.iter().map(|u| u.kind).collect();
+        kinds.into_iter().collect()
+    }
+
     /// Resource counts in Terraform's sense (a replacement adds one and destroys one).
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();

@@ -42,7 +42,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
     if changes.is_empty() && plan.blocked.is_empty() && plan.unknown.is_empty() {
         out.push_str("No changes. The deployment matches the manifest.\n");
     } else if changes.is_empty() && plan.blocked.is_empty() {
-        out.push_str("No changes to what could be observed (see below).\n");
+        out.push_str(
+            "Not converged: part of the deployment could not be observed (see below); no changes to the rest.\n",
+        );
     } else {
         out.push_str("Changes:\n");
     }
@@ -130,6 +132,21 @@ pub fn human(plan: &Plan, color: bool) -> String {
             )
         )
     );
+    if !plan.unknown.is_empty() {
+        let kinds: Vec<String> = plan
+            .unknown_kinds()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.wrap(
+                "1;33",
+                &format!("Incomplete: {} not observed.", kinds.join(", "))
+            )
+        );
+    }
     out
 }
 

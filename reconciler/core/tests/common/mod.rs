@@ -84,9 +84,10 @@ pub fn converged(d: &DesiredState) -> ObservedState {
             firewalls: Observed::Known(vec![FirewallState {
                 id: "fw-1".into(),
                 name: d.infra.firewall.name.clone(),
-                inbound: d.infra.firewall.inbound.clone(),
-                outbound: d.infra.firewall.outbound.clone(),
+                inbound: rules(&d.infra.firewall.inbound),
+                outbound: rules(&d.infra.firewall.outbound),
                 tags: vec![dep.clone()],
+                droplet_ids: Vec::new(),
             }]),
             registry: Observed::Known(Some(RegistryState {
                 name: d.infra.registry.name.clone(),
@@ -363,9 +364,10 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             known(&mut infra(w).firewalls).push(FirewallState {
                 id: format!("fw-{id}"),
                 name: name.clone(),
-                inbound: inbound.clone(),
-                outbound: outbound.clone(),
+                inbound: rules(inbound),
+                outbound: rules(outbound),
                 tags: tags.clone(),
+                droplet_ids: Vec::new(),
             });
         }
         Operation::UpdateFirewall {
@@ -382,9 +384,10 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             *f = FirewallState {
                 id: firewall_id.clone(),
                 name: name.clone(),
-                inbound: inbound.clone(),
-                outbound: outbound.clone(),
+                inbound: rules(inbound),
+                outbound: rules(outbound),
                 tags: tags.clone(),
+                droplet_ids: Vec::new(),
             };
         }
         Operation::DeleteFirewall { firewall_id } => {
@@ -491,3 +494,8 @@ pub fn labels_of_revision(d: &DesiredState, tag: &str) -> BTreeMap<String, Strin
 }
 
 pub const MANAGED_LABEL: &str = labels::MANAGED_BY;
+
+/// Manifest rules as DigitalOcean holds them.
+pub fn rules(rules: &[reconciler_core::manifest::FirewallRule]) -> Vec<ObservedRule> {
+    rules.iter().map(ObservedRule::from).collect()
+}

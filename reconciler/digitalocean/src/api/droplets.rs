@@ -25,6 +25,7 @@ pub struct CreatedDroplet {
 #[derive(Debug, Deserialize)]
 struct CreateReply {
     droplet: Droplet,
+    #[serde(default)]
     links: Links,
 }
 

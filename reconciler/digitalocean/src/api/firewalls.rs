@@ -15,6 +15,11 @@ struct DropletIds<'a> {
     droplet_ids: &'a [u64],
 }
 
+#[derive(Debug, Serialize)]
+struct Tags<'a> {
+    tags: &'a [String],
+}
+
 impl Client {
     /// Every firewall.
     pub async fn list_firewalls(&self) -> Result<Vec<Firewall>> {
@@ -74,6 +79,12 @@ impl Client {
     pub async fn remove_droplets_from_firewall(&self, id: &str, droplet_ids: &[u64]) -> Result<()> {
         let call =
             Call::delete(format!("/v2/firewalls/{id}/droplets")).body(&DropletIds { droplet_ids });
+        self.run(call, Safety::Idempotent).await
+    }
+
+    /// Applies a firewall to the droplets of more tags (adding a tag twice is harmless, so it is retried).
+    pub async fn add_tags_to_firewall(&self, id: &str, tags: &[String]) -> Result<()> {
+        let call = Call::post(format!("/v2/firewalls/{id}/tags"), &Tags { tags });
         self.run(call, Safety::Idempotent).await
     }
 

@@ -28,11 +28,15 @@ pub struct Action {
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it completed.
+    #[serde(default)]
     pub completed_at: Option<DateTime<Utc>>,
     /// The resource (droplet id for droplet actions).
+    #[serde(default)]
     pub resource_id: Option<u64>,
     /// `droplet`, `volume`...
+    #[serde(default)]
     pub resource_type: String,
     /// Region slug.
+    #[serde(default)]
     pub region_slug: Option<String>,
 }

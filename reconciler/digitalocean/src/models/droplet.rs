@@ -34,6 +34,7 @@ pub struct Region {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Image {
     /// Image id.
+    #[serde(default)]
     pub id: u64,
     /// Slug (public images only).
     pub slug: Option<String>,
@@ -46,9 +47,10 @@ pub struct Image {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Network {
     /// The address.
+    #[serde(default)]
     pub ip_address: String,
     /// `public` or `private`.
-    #[serde(rename = "type")]
+    #[serde(default, rename = "type")]
     pub kind: String,
 }
 

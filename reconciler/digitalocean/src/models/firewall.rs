@@ -18,8 +18,12 @@ pub struct Targets {
     /// Kubernetes cluster ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_ids: Vec<String>,
-    /// Tags.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Tags (`null` when none).
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tags: Vec<String>,
 }
 
@@ -50,25 +54,26 @@ pub struct OutboundRule {
 pub struct FirewallSpec {
     /// Name.
     pub name: String,
-    /// Inbound rules.
-    #[serde(default)]
+    /// Inbound rules (`null` when none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub inbound_rules: Vec<InboundRule>,
-    /// Outbound rules.
-    #[serde(default)]
+    /// Outbound rules (`null` when none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub outbound_rules: Vec<OutboundRule>,
-    /// Droplets it applies to.
-    #[serde(default)]
+    /// Droplets it applies to (`null` when none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub droplet_ids: Vec<u64>,
-    /// Tags it applies to.
-    #[serde(default)]
+    /// Tags it applies to (`null` when none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: Vec<String>,
 }
 
 /// Convergence of a firewall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FirewallStatus {
-    /// Changes are being applied.
+    /// Changes are being applied (also what a firewall without a status is taken to be).
+    #[default]
     Waiting,
     /// Applied.
     Succeeded,
@@ -80,10 +85,13 @@ pub enum FirewallStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PendingChange {
     /// The droplet.
+    #[serde(default)]
     pub droplet_id: u64,
     /// Whether it is being removed.
+    #[serde(default)]
     pub removing: bool,
     /// Status of the change.
+    #[serde(default)]
     pub status: String,
 }
 
@@ -93,6 +101,7 @@ pub struct Firewall {
     /// Firewall id (UUID).
     pub id: String,
     /// Convergence status.
+    #[serde(default)]
     pub status: FirewallStatus,
     /// Creation time.
     pub created_at: DateTime<Utc>,

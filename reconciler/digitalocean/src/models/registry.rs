@@ -21,21 +21,26 @@ pub struct Registry {
 impl Registry {
     /// Slug of the subscription tier (`starter`, `basic`, `professional`), when known.
     pub fn tier_slug(&self) -> Option<&str> {
-        self.subscription.as_ref().map(|s| s.tier.slug.as_str())
+        self.subscription
+            .as_ref()
+            .and_then(|s| s.tier.as_ref())
+            .map(|t| t.slug.as_str())
     }
 }
 
 /// A registry's subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Subscription {
-    /// Its tier.
-    pub tier: SubscriptionTier,
+    /// Its tier, when the API reports it.
+    #[serde(default)]
+    pub tier: Option<SubscriptionTier>,
 }
 
 /// A subscription tier.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SubscriptionTier {
     /// Slug: `starter`, `basic` or `professional`.
+    #[serde(default)]
     pub slug: String,
 }
 

@@ -23,7 +23,7 @@ pub struct Snapshot {
     pub min_disk_size: u64,
     /// Billable size, GiB.
     pub size_gigabytes: f64,
-    /// Tags.
-    #[serde(default)]
+    /// Tags (`null` when it has none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: Vec<String>,
 }

@@ -16,8 +16,8 @@ pub struct Volume {
     pub size_gigabytes: u64,
     /// Region.
     pub region: Region,
-    /// The droplet it is attached to (at most one).
-    #[serde(default)]
+    /// The droplet it is attached to (at most one; `null` when none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub droplet_ids: Vec<u64>,
     /// `ext4`, `xfs` or empty.
     #[serde(default)]
@@ -25,10 +25,11 @@ pub struct Volume {
     /// Filesystem label.
     #[serde(default)]
     pub filesystem_label: String,
-    /// Tags.
-    #[serde(default)]
+    /// Tags (`null` when it has none).
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: Vec<String>,
     /// Creation time.
+    #[serde(default)]
     pub created_at: DateTime<Utc>,
 }
 

@@ -155,7 +155,7 @@ impl Snapshot {
             "resource_type": self.resource_type,
             "min_disk_size": self.min_disk_size,
             "size_gigabytes": self.size_gigabytes,
-            "tags": self.tags,
+            "tags": nullable(&self.tags),
         })
     }
 }
@@ -295,5 +295,14 @@ impl SshKey {
     /// The ssh_key object.
     pub fn render(&self) -> Value {
         json!({"id": self.id, "fingerprint": self.fingerprint, "public_key": self.public_key, "name": self.name})
+    }
+}
+
+/// An empty list of a field the spec marks `nullable` reads `null`, as DigitalOcean sends a volume snapshot's `tags`.
+fn nullable<T: Serialize>(items: &[T]) -> Value {
+    if items.is_empty() {
+        Value::Null
+    } else {
+        json!(items)
     }
 }
