@@ -158,6 +158,43 @@ async fn attempt(
             state.last_error = Some(reason);
             return Ok(Exit::Blocked);
         }
+        Ended::Failed(e) => {
+            let message = format!("{e:#}");
+            journal(
+                target,
+                &commit,
+                &report,
+                Outcome::Failed,
+                None,
+                Some(message.clone()),
+            )
+            .map_err(failed(Outcome::Failed, Some(&commit)))?;
+            eprintln!("error: {message}");
+            state.last_outcome = Some(Outcome::Failed);
+            state.last_error = Some(message);
+            return Ok(Exit::Error);
+        }
+        Ended::Restored { running } => {
+            let message = match running {
+                Some(id) => format!(
+                    "desired revision quarantined; restored the last good container {id:.12}"
+                ),
+                None => "desired revision quarantined; NOTHING RUNS".to_owned(),
+            };
+            let target_commit = report.last_good.as_ref().and_then(|r| r.commit.clone());
+            journal(
+                target,
+                &commit,
+                &report,
+                Outcome::Reverted,
+                target_commit,
+                Some(message.clone()),
+            )
+            .map_err(failed(Outcome::Failed, Some(&commit)))?;
+            state.last_outcome = Some(Outcome::Reverted);
+            state.last_error = Some(message);
+            return Ok(Exit::Reverted);
+        }
         Ended::Reverted(failure) => {
             eprint!("{}", converge::failure_report(failure));
             let target_commit = report.last_good.as_ref().and_then(|r| r.commit.clone());
