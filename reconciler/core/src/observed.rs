@@ -199,6 +199,14 @@ pub struct ContainerState {
     pub runtime: Option<ContainerRuntime>,
 }
 
+/// A published port in [`ContainerRuntime::ports`] form: `[host_ip:]host_port->container_port/protocol`.
+pub fn published_port(host_ip: Option<&str>, host_port: &str, container: &str) -> String {
+    match host_ip.filter(|ip| !ip.is_empty()) {
+        Some(ip) => format!("{ip}:{host_port}->{container}"),
+        None => format!("{host_port}->{container}"),
+    }
+}
+
 /// What a container runs with, in the terms the manifest sets them (Docker's inspect output, normalised: lists
 /// sorted, empty host IPs absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use bollard::query_parameters::{
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 use reconciler_core::identity::{env_value_fingerprint, labels};
-use reconciler_core::observed::{ContainerRuntime, ContainerState, ImageState};
+use reconciler_core::observed::{ContainerRuntime, ContainerState, ImageState, published_port};
 
 pub use record::Recorder;
 
@@ -476,15 +476,10 @@ fn runtime(c: &ContainerInspectResponse) -> ContainerRuntime {
         .flatten()
         .flat_map(|(container, bindings)| {
             bindings.iter().flatten().map(move |b| {
-                let ip = b
-                    .host_ip
-                    .as_deref()
-                    .filter(|ip| !ip.is_empty())
-                    .map(|ip| format!("{ip}:"))
-                    .unwrap_or_default();
-                format!(
-                    "{ip}{}->{container}",
-                    b.host_port.as_deref().unwrap_or_default()
+                published_port(
+                    b.host_ip.as_deref(),
+                    b.host_port.as_deref().unwrap_or_default(),
+                    container,
                 )
             })
         })

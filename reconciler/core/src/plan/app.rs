@@ -11,7 +11,7 @@ use super::builder::{Builder, Change};
 use super::model::*;
 use crate::identity::{ContainerSpec, MANAGED_TAG, deployment_tag, env_value_fingerprint, labels};
 use crate::manifest::{DesiredState, Protocol};
-use crate::observed::{ContainerRuntime, ContainerState, ObservedApp};
+use crate::observed::{ContainerRuntime, ContainerState, ObservedApp, published_port};
 
 /// Plans the app scope. `volume` is the block-storage volume when the infra scope was observed too.
 pub(super) fn plan(
@@ -573,13 +573,11 @@ fn runtime_drift(r: &ContainerRuntime, spec: &ContainerSpec) -> Vec<(String, Str
         .ports
         .iter()
         .map(|p| {
-            let ip = p
-                .host_ip
-                .as_deref()
-                .filter(|ip| !ip.is_empty())
-                .map(|ip| format!("{ip}:"))
-                .unwrap_or_default();
-            format!("{ip}{}->{}/{}", p.host, p.container, protocol(p.protocol))
+            published_port(
+                p.host_ip.as_deref(),
+                &p.host.to_string(),
+                &format!("{}/{}", p.container, protocol(p.protocol)),
+            )
         })
         .collect();
     ports.sort();
