@@ -3,14 +3,12 @@
 //! the outcome goes back to the caller, which prints or journals it.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::Utc;
 use digitalocean_api::models::{ResourceType, TaggedResource};
-use reconciler_core::identity::ContainerSpec;
-use reconciler_core::identity::LAST_GOOD_TAG;
+use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
 use reconciler_core::manifest::App;
 use reconciler_core::observed::{ObservedApp, ObservedInfra, ObservedState};
 use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
@@ -21,7 +19,9 @@ use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
-use crate::execute::{Executor, Failure, Outcome, Timeouts};
+use crate::execute::{
+    self, ExecuteError, Executor, Failure, RunEnd, StepEnd, StepOutcome, Timeouts, Verdicts,
+};
 use crate::gitops::journal::StepRecord;
 use crate::host::{AppHost, LocalHost, RemoteHost};
 use crate::load::Loaded;
@@ -73,8 +73,17 @@ pub enum Ended {
     Converged,
     /// A safety guard blocked the plan; nothing ran.
     Blocked,
-    /// The new container failed its health gate; the previous one runs again and the revision is quarantined.
+    /// The new container failed its health gate (or a step failed after the running container stopped): its
+    /// revision is quarantined and the revert, planned again from what was then observed, ran.
     Reverted(Box<Failure>),
+    /// The desired revision is quarantined (it failed before, e.g. in a reconcile killed before its revert ended):
+    /// this converge restored the last good container, or, when `running` is `None`, nothing runs.
+    Restored {
+        /// The container that runs, under the app's name.
+        running: Option<String>,
+    },
+    /// A step failed and nothing had to be reverted, or the revert failed too (the report keeps the steps that ran).
+    Failed(anyhow::Error),
 }
 
 /// What a converge did.
@@ -94,47 +103,20 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
-/// Forwards progress and records each step's duration for the journal.
-struct Recording<'a> {
-    inner: &'a dyn Progress,
-    started: Mutex<Vec<(usize, String)>>,
-    steps: Mutex<Vec<StepRecord>>,
-}
-
-impl Progress for Recording<'_> {
-    fn event(&self, event: &Event) {
-        match event {
-            Event::StepStarted {
-                index, description, ..
-            } => {
-                if let Ok(mut started) = self.started.lock() {
-                    started.push((*index, description.clone()));
-                }
-            }
-            Event::StepDone { index, elapsed_ms } => {
-                let step = self
-                    .started
-                    .lock()
-                    .ok()
-                    .and_then(|s| {
-                        s.iter()
-                            .rev()
-                            .find(|(i, _)| i == index)
-                            .map(|(_, d)| d.clone())
-                    })
-                    .unwrap_or_default();
-                if let Ok(mut steps) = self.steps.lock() {
-                    steps.push(StepRecord {
-                        step,
-                        duration_ms: *elapsed_ms,
-                        result: "ok".to_owned(),
-                    });
-                }
-            }
-            _ => {}
-        }
-        self.inner.event(event);
-    }
+/// The journal's form of the steps that ran.
+fn step_records(steps: &[StepOutcome], prefix: &str) -> Vec<StepRecord> {
+    steps
+        .iter()
+        .map(|s| StepRecord {
+            step: format!("{prefix}{}", s.description),
+            duration_ms: s.duration_ms,
+            result: match &s.end {
+                StepEnd::Ok => "ok".to_owned(),
+                StepEnd::GateFailed(cause) => format!("health gate failed: {cause}"),
+                StepEnd::Failed(error) => format!("failed: {error}"),
+            },
+        })
+        .collect()
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -261,7 +243,7 @@ impl Prepared {
             plan,
         } = self;
         let app = &loaded.manifest.app;
-        let mut record = state.load(&app.container_name)?;
+        let record = state.load(&app.container_name)?;
         let mut report = Report {
             plan,
             ended: Ended::NoChanges,
@@ -318,6 +300,7 @@ impl Prepared {
         if let AppHost::Remote(remote) = &host {
             tunnel_probes(remote, &mut app_plan).await?;
         }
+        let desired = desired_revision(app, &observed, settings.commit.as_deref());
         let executor = Executor {
             engine: &engine,
             host: &host,
@@ -325,21 +308,78 @@ impl Prepared {
             docker_config: settings.docker_config.clone(),
             secrets_file: app.secrets.as_ref().map(|s| s.env_file.clone()),
             log_lines: settings.log_lines,
+            verdicts: Some(Verdicts {
+                state: &state,
+                app: &app.container_name,
+                desired: &desired,
+            }),
         };
-        let recording = Recording {
-            inner: progress,
-            started: Mutex::new(Vec::new()),
-            steps: Mutex::new(Vec::new()),
+        let run = executor.apply(&app_plan.steps, progress).await;
+        report.steps = step_records(&run.steps, "");
+        let failure = match run.ended {
+            RunEnd::Done => None,
+            RunEnd::GateFailed(failure) => Some(*failure),
+            RunEnd::Error(e) => {
+                // Nothing to revert while the container under the name runs and passed its gate (a pull or a
+                // create that failed): report the error. Otherwise the app was interrupted: quarantine the
+                // revision and go back.
+                let current = engine.status(&app.container_name).await.ok().flatten();
+                let record = state.load(&app.container_name).unwrap_or_default();
+                let intact = current.as_ref().is_some_and(|c| {
+                    c.state == "running"
+                        && record
+                            .verified
+                            .iter()
+                            .any(|v| v.container == c.id && v.started_at == c.started_at)
+                });
+                // Steps that touch the container under the name (the failed one included).
+                let touched = app_plan.steps[..run.steps.len().min(app_plan.steps.len())]
+                    .iter()
+                    .any(|s| {
+                        matches!(
+                            s.op,
+                            Operation::StopContainer { .. }
+                                | Operation::RenameContainer { .. }
+                                | Operation::StartContainer { .. }
+                        )
+                    });
+                if intact || !touched {
+                    report.ended = Ended::Failed(e.into());
+                    done(&mut report, "failed");
+                    return Ok(report);
+                }
+                let cause = execute::chain(&e);
+                executor
+                    .verdicts
+                    .iter()
+                    .for_each(|v| v.failed(&app.container_name, None, &cause));
+                Some(executor.failure(cause, &app.container_name).await)
+            }
         };
-        let outcome = executor.apply(&app_plan, &recording).await;
-        report.steps = recording.steps.into_inner().unwrap_or_default();
-        let revision = revision(&engine, app, &observed, settings.commit.as_deref()).await?;
-        match outcome {
-            Ok(Outcome::Converged) => {
-                let protect = revision.image_id.clone();
-                record.last_good = Some(revision);
-                state.save(&app.container_name, &record)?;
-                report.last_good = record.last_good.clone();
+        let Some(mut failure) = failure else {
+            let desired_runs = run
+                .passed
+                .last()
+                .map(|s| s.labels.get(labels::SPEC_HASH) == Some(&desired.spec_hash));
+            let quarantined = observed.quarantined.contains(&desired.spec_hash);
+            if desired_runs == Some(false) || (desired_runs.is_none() && quarantined) {
+                report.last_good = state.load(&app.container_name)?.last_good;
+                report.ended = Ended::Restored {
+                    running: run.passed.last().map(|s| s.id.clone()),
+                };
+                done(&mut report, "restored");
+                return Ok(report);
+            }
+            let record = state.load(&app.container_name)?;
+            report.last_good = record.last_good.clone();
+            let protect = run.passed.last().map(|s| s.image_id.clone()).or_else(|| {
+                observed
+                    .containers
+                    .iter()
+                    .find(|c| c.name == app.container_name)
+                    .map(|c| c.image_id.clone())
+            });
+            if let Some(protect) = protect {
                 let reference = app.image.reference();
                 match prune_images(
                     &engine,
@@ -355,27 +395,67 @@ impl Prepared {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
                 }
-                if let Some(ctx) = &infra
-                    && !snapshots.is_empty()
-                {
-                    mark_last_good(ctx, &snapshots).await;
-                }
-                report.ended = Ended::Converged;
-                done(&mut report, "converged");
             }
-            Ok(Outcome::Reverted(failure)) => {
-                record.quarantine(Revision {
-                    image_id: failure.image_id.clone(),
-                    cause: Some(failure.cause.clone()),
-                    ..revision
-                });
-                state.save(&app.container_name, &record)?;
-                report.ended = Ended::Reverted(failure);
+            if let Some(ctx) = &infra
+                && !snapshots.is_empty()
+            {
+                mark_last_good(ctx, &snapshots).await;
+            }
+            report.ended = Ended::Converged;
+            done(&mut report, "converged");
+            return Ok(report);
+        };
+        // The revert: plan again from what is observed now (the failed revision is quarantined), and run that.
+        let revert = async {
+            let observed = observe_app(&engine, &host, &state, app).await?;
+            let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None);
+            plan.steps.retain(|s| !is_infra(&s.op));
+            if let AppHost::Remote(remote) = &host {
+                tunnel_probes(remote, &mut plan).await?;
+            }
+            anyhow::Ok(plan)
+        };
+        let plan = match revert.await {
+            Ok(plan) => plan,
+            Err(e) => {
+                report.ended = Ended::Failed(e.context(format!(
+                    "the new container failed ({}); observing for the revert failed",
+                    failure.cause
+                )));
+                done(&mut report, "failed");
+                return Ok(report);
+            }
+        };
+        let reverted = executor.apply(&plan.steps, progress).await;
+        report
+            .steps
+            .extend(step_records(&reverted.steps, "revert: "));
+        report.last_good = state.load(&app.container_name)?.last_good;
+        match reverted.ended {
+            RunEnd::Done => {
+                failure.restored = reverted.passed.last().map(|s| s.id.clone());
+                report.ended = Ended::Reverted(Box::new(failure));
                 done(&mut report, "reverted");
             }
-            Err(e) => {
+            RunEnd::GateFailed(restored) => {
+                report.ended = Ended::Failed(
+                    ExecuteError::RestoredUnhealthy {
+                        cause: failure.cause,
+                        restored: restored.cause,
+                    }
+                    .into(),
+                );
                 done(&mut report, "failed");
-                return Err(e.into());
+            }
+            RunEnd::Error(e) => {
+                report.ended = Ended::Failed(
+                    ExecuteError::RevertFailed {
+                        cause: failure.cause,
+                        source: Box::new(e),
+                    }
+                    .into(),
+                );
+                done(&mut report, "failed");
             }
         }
         Ok(report)
@@ -439,38 +519,43 @@ async fn mark_last_good(ctx: &InfraContext, taken: &[String]) {
     }
 }
 
-/// The desired revision as it now stands on the host.
-async fn revision(
-    engine: &Engine,
-    app: &App,
-    observed: &ObservedApp,
-    commit: Option<&str>,
-) -> anyhow::Result<Revision> {
-    let reference = app.image.reference();
-    let image = engine
-        .image(&reference)
-        .await
-        .with_context(|| format!("reading image {reference} after the apply"))?;
-    Ok(Revision {
+/// The desired revision, from the manifest and what was observed (no Docker call that could fail).
+fn desired_revision(app: &App, observed: &ObservedApp, commit: Option<&str>) -> Revision {
+    Revision {
         spec_hash: ContainerSpec::from_app(app).hash(),
         secrets_fingerprint: observed
             .secrets_file
             .as_ref()
             .map(|s| s.fingerprint.clone()),
         commit: commit.map(str::to_owned),
-        image: reference,
-        image_id: image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
-        repo_digests: image.map(|i| i.repo_digests).unwrap_or_default(),
+        image: app.image.reference(),
+        image_id: observed
+            .image
+            .as_ref()
+            .map(|i| i.id.clone())
+            .unwrap_or_default(),
+        repo_digests: observed
+            .image
+            .as_ref()
+            .map(|i| i.repo_digests.clone())
+            .unwrap_or_default(),
         at: Utc::now(),
         cause: None,
-    })
+    }
 }
 
 /// The failure report: cause, then the failed container's logs and health log (already redacted).
 pub fn failure_report(failure: &Failure) -> String {
+    let restored = match &failure.restored {
+        Some(id) => format!(
+            "The previous container ({:.12}) was restored and passed its own health gate",
+            id
+        ),
+        None => "NOTHING RUNS: no earlier container passed its health gate".to_owned(),
+    };
     let mut out = format!(
-        "Reverted: the new container failed its health gate: {}\nThe previous container was restored; this \
-         revision is quarantined until the manifest changes.\n--- last log lines of {} ---\n",
+        "Reverted: the new container failed its health gate: {}\n{restored}; this revision is quarantined until the \
+         manifest changes.\n--- last log lines of {} ---\n",
         failure.cause, failure.container
     );
     for line in &failure.logs {

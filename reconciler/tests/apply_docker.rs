@@ -568,3 +568,121 @@ fn a_kept_previous_container_makes_going_back_a_restart() {
     );
     assert_eq!(d.apply().expect(0).mutations(), 0);
 }
+
+/// Issue 15 case 4: the new container cannot start after the old one stopped (its host port is taken): the revert
+/// brings the old one back, the revision is quarantined, and the next apply bounces nothing.
+#[test]
+fn a_start_that_fails_after_the_old_container_stopped_reverts() {
+    let d = Deployment::new("porttaken");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    let good = d.only_container();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    d.write(&Spec::tag("v2"));
+    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap().replace(
+        &format!("ports: [{{host: {},", d.port),
+        &format!("ports: [{{host: {port},"),
+    );
+    std::fs::write(d.manifest_path(), yaml).unwrap();
+    let reverted = d.apply();
+    reverted.expect(4);
+    assert!(reverted.stderr.contains("restored"), "{}", reverted.stderr);
+    let c = d.only_container();
+    assert_eq!(c["Id"], good["Id"]);
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+    let again = d.apply();
+    again.expect(0);
+    assert_eq!(again.mutations(), 0, "{again:#?}");
+    drop(taken);
+}
+
+/// Issue 15 case 5: a wrong `health_check.http` fails the new revision; the revert checks the old container with
+/// the old revision's URL (it passes), and fixing only the URL is a new revision that deploys.
+#[test]
+fn a_wrong_health_url_reverts_with_the_old_gate_and_fixing_it_deploys() {
+    let d = Deployment::new("wrongurl");
+    d.image("v1", &[]);
+    d.image("v2", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    let good = d.only_container();
+    d.write(&Spec::tag("v2"));
+    let path = d.manifest_path();
+    let right = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, right.replace("/health\n", "/wrong-health\n")).unwrap();
+    let reverted = d.apply();
+    reverted.expect(4);
+    assert!(
+        reverted
+            .stderr
+            .contains("was restored and passed its own health gate"),
+        "{}",
+        reverted.stderr
+    );
+    assert_eq!(d.only_container()["Id"], good["Id"]);
+    assert_eq!(d.health().as_deref(), Some("ok v1\n"));
+    std::fs::write(&path, right).unwrap();
+    d.apply().expect(0);
+    assert_eq!(d.only_container()["Image"], d.image_id("v2"));
+    assert_eq!(d.health().as_deref(), Some("ok v2\n"));
+}
+
+/// Issue 15 case 6: a same-named container with copied labels, running as root with a writable root, no
+/// cap-drop, restart=no and an extra host mount, is drift in `plan`, and `apply` replaces it.
+#[test]
+fn a_hand_made_container_with_copied_labels_is_drift() {
+    let d = Deployment::new("handmade");
+    d.image("v1", &[]);
+    d.write(&Spec::tag("v1"));
+    d.apply().expect(0);
+    let c = d.only_container();
+    let labels = c["Config"]["Labels"].as_object().unwrap().clone();
+    docker(&["rm", "-f", &d.name]);
+    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), d.name.clone()];
+    for (k, v) in &labels {
+        args.push("--label".into());
+        args.push(format!("{k}={}", v.as_str().unwrap()));
+    }
+    let secrets = std::fs::read_to_string(d.secrets_path()).unwrap();
+    for line in secrets.lines().chain(["SERVER_PORT=8080"]) {
+        args.push("-e".into());
+        args.push(line.to_owned());
+    }
+    args.extend([
+        "--restart".into(),
+        "no".into(),
+        "-p".into(),
+        format!("{}:8080", d.port),
+        "-v".into(),
+        format!("{}:/data", d.data().display()),
+        "-v".into(),
+        "/etc:/host-etc:ro".into(),
+        format!("{}:v1", d.repo),
+    ]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    docker(&refs);
+    let plan = d.reconciler("plan").output().unwrap();
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{shown}");
+    for drift in [
+        "drift: user",
+        "drift: read_only_root_fs",
+        "drift: cap_drop",
+        "drift: restart",
+        "drift: mounts",
+    ] {
+        assert!(shown.contains(drift), "{drift}: {shown}");
+    }
+    d.apply().expect(0);
+    let c = d.only_container();
+    assert_eq!(c["Config"]["User"], "1001:1001");
+    assert_eq!(c["HostConfig"]["ReadonlyRootfs"], true);
+    assert_eq!(
+        d.reconciler("plan").output().unwrap().status.code(),
+        Some(0)
+    );
+}

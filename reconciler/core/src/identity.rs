@@ -79,6 +79,13 @@ pub struct ContainerSpec {
     pub health_command: Option<Vec<String>>,
     /// Docker health check interval, timeout and start period in milliseconds, and retries.
     pub health_timing: HealthTiming,
+    /// URL the health gate probes from the host; `None` reads Docker's health status. Part of the hash, so fixing a
+    /// wrong URL is a new revision, and a revert checks the old container with its own gate.
+    #[serde(default)]
+    pub health_http: Option<String>,
+    /// How long the gate wants the container healthy with zero restarts, in milliseconds.
+    #[serde(default)]
+    pub stability_window_ms: u64,
     /// json-file `max-size`.
     pub log_max_size: String,
     /// json-file `max-file`.
@@ -135,6 +142,8 @@ impl ContainerSpec {
                 start_period_ms: millis(app.health_check.start_period),
                 retries: app.health_check.retries,
             },
+            health_http: app.health_check.http.clone(),
+            stability_window_ms: millis(app.health_check.stability_window),
             log_max_size: app.logs.max_size.clone(),
             log_max_files: app.logs.max_files,
             stop_grace_secs: app.stop_grace_period.get().as_secs(),
@@ -184,6 +193,11 @@ pub fn secrets_fingerprint(contents: &[u8]) -> String {
     hasher.update(b"schwad-secrets-fingerprint-v1\0");
     hasher.update(contents);
     hex::encode(hasher.finalize())[..16].to_owned()
+}
+
+/// Short SHA-256 of an environment value, so drift in a value is seen without the value being kept or shown.
+pub fn env_value_fingerprint(value: &str) -> String {
+    sha256_hex(value.as_bytes())[..16].to_owned()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

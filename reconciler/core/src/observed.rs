@@ -192,6 +192,28 @@ pub struct ObservedApp {
     pub secrets_file: Option<SecretsFileState>,
     /// Spec hashes that failed their health gate and must not be retried until the manifest changes.
     pub quarantined: Vec<String>,
+    /// Containers whose current run passed its health gate (recorded by the executor right after the gate).
+    #[serde(default)]
+    pub verified: Vec<GateVerdict>,
+}
+
+impl ObservedApp {
+    /// Whether `c`'s current run passed its health gate. A container started again (by a person, a restart policy or
+    /// a fast rollback) runs unverified until the gate passes again; so does one created but never started.
+    pub fn passed_gate(&self, c: &ContainerState) -> bool {
+        self.verified
+            .iter()
+            .any(|v| v.container == c.id && v.started_at == c.started_at)
+    }
+}
+
+/// A health gate passed: the container and the start it passed for (Docker's `State.StartedAt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateVerdict {
+    /// Container id.
+    pub container: String,
+    /// Docker's `State.StartedAt` of the run that passed.
+    pub started_at: String,
 }
 
 /// A container.
@@ -211,6 +233,48 @@ pub struct ContainerState {
     pub health: Option<String>,
     /// Restarts since it was created.
     pub restart_count: u32,
+    /// Docker's `State.StartedAt` of the current or last run (`0001-01-01T00:00:00Z` when never started).
+    #[serde(default)]
+    pub started_at: String,
+    /// The runtime settings the manifest decides, as Docker reports them; `None` when not read.
+    #[serde(default)]
+    pub runtime: Option<ContainerRuntime>,
+}
+
+/// A published port in [`ContainerRuntime::ports`] form: `[host_ip:]host_port->container_port/protocol`.
+pub fn published_port(host_ip: Option<&str>, host_port: &str, container: &str) -> String {
+    match host_ip.filter(|ip| !ip.is_empty()) {
+        Some(ip) => format!("{ip}:{host_port}->{container}"),
+        None => format!("{host_port}->{container}"),
+    }
+}
+
+/// What a container runs with, in the terms the manifest sets them (Docker's inspect output, normalised: lists
+/// sorted, empty host IPs absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRuntime {
+    /// `Config.User`.
+    pub user: String,
+    /// `HostConfig.ReadonlyRootfs`.
+    pub read_only_root_fs: bool,
+    /// `HostConfig.CapDrop`, sorted.
+    pub cap_drop: Vec<String>,
+    /// `HostConfig.CapAdd`, sorted.
+    pub cap_add: Vec<String>,
+    /// `HostConfig.SecurityOpt`, sorted.
+    pub security_opt: Vec<String>,
+    /// `HostConfig.Privileged`.
+    pub privileged: bool,
+    /// `HostConfig.RestartPolicy.Name`.
+    pub restart: String,
+    /// Bind mounts and volumes as `source:destination:rw|ro`, sorted.
+    pub mounts: Vec<String>,
+    /// Published ports as `[host_ip:]host_port->container_port/protocol`, sorted.
+    pub ports: Vec<String>,
+    /// `HostConfig.LogConfig`: the driver and its options as `key=value`, sorted.
+    pub log: Vec<String>,
+    /// Environment: name → value for plain variables (values of secret names are never kept).
+    pub env: BTreeMap<String, String>,
 }
 
 impl ContainerState {

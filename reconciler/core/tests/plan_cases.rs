@@ -161,6 +161,8 @@ fn leftover_prev(d: &mut DesiredState, o: &mut ObservedState) {
         state: "exited".into(),
         health: None,
         restart_count: 0,
+        started_at: "t0".into(),
+        runtime: None,
     });
 }
 
@@ -347,6 +349,8 @@ fn kept(d: &DesiredState, tag: &str, name: &str) -> ContainerState {
         state: "exited".into(),
         health: None,
         restart_count: 0,
+        started_at: "t0".into(),
+        runtime: None,
     }
 }
 
@@ -623,4 +627,175 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
         );
         assert!(ops.contains(&"create_volume"), "{case}: {ops:?}");
     }
+
+/// Issue 15 case 1: a deploy killed during its gate leaves the new container running with matching labels but no
+/// verdict. That is not converged: the gate runs again, with a revert to the last good kept container.
+#[test]
+fn a_container_whose_run_never_passed_its_gate_is_checked_again() {
+    let plan = run(
+        |d, o| {
+            let old = d.app.image.tag.clone();
+            let mut k = kept(d, &old, "schwad-keep-20261120000000-aaaa");
+            k.labels = labels_of_revision(d, "older");
+            let a = app(o);
+            a.verified = vec![GateVerdict {
+                container: k.id.clone(),
+                started_at: k.started_at.clone(),
+            }];
+            a.containers.push(k);
+        },
+        &PlanOptions::default(),
+    );
+    assert_eq!(
+        ops(&plan),
+        ["wait_healthy"],
+        "the manifest keeps previous containers"
+    );
+    let revert: Vec<String> = plan
+        .revert
+        .iter()
+        .map(|s| render::describe(&s.op))
+        .collect();
+    assert!(
+        revert
+            .iter()
+            .any(|s| s.contains("rename container c-schwad-keep-20261120000000-aaaa to schwad")),
+        "{revert:?}"
+    );
+}
+
+/// Issue 15 case 3: killed during the revert, a quarantined revision sits under the name: the next plan restores
+/// the last good container (never recreates the bad one), checked with that container's own gate.
+#[test]
+fn a_quarantined_revision_under_the_name_is_replaced_by_the_last_good_container() {
+    let mut d = desired();
+    let mut o = converged(&d);
+    let hash = reconciler_core::identity::ContainerSpec::from_app(&d.app).hash();
+    let mut old_app = d.app.clone();
+    old_app.image.tag = "good".into();
+    old_app.health_check.http = Some("http://127.0.0.1:9999/old-health".into());
+    let old_labels = reconciler_core::identity::ContainerSpec::from_app(&old_app).labels(
+        &d.app.container_name,
+        Some(&reconciler_core::identity::secrets_fingerprint(
+            SECRETS_FILE,
+        )),
+        Some(COMMIT),
+    );
+    let mut k = kept(&d, "good", "schwad-keep-20261120000000-bbbb");
+    k.labels = old_labels;
+    let a = app(&mut o);
+    a.quarantined = vec![hash];
+    a.containers[0].state = "exited".into();
+    a.verified = vec![GateVerdict {
+        container: k.id.clone(),
+        started_at: k.started_at.clone(),
+    }];
+    a.containers.push(k);
+    d.app.keep_previous = 0;
+    let plan = plan(&inputs(&d), &o, &PlanOptions::default());
+    assert_eq!(
+        ops(&plan),
+        [
+            "stop_container",
+            "remove_container",
+            "rename_container",
+            "start_container",
+            "wait_healthy"
+        ]
+    );
+    let Operation::WaitHealthy { gate, .. } = &plan.steps[4].op else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(
+        gate.http.as_deref(),
+        Some("http://127.0.0.1:9999/old-health")
+    );
+}
+
+/// Issue 15 case 6: a same-named container with copied labels but running as root, with a writable root, no
+/// cap-drop, restart=no and an extra host mount is drift, shown field by field, and replaced.
+#[test]
+fn hand_made_runtime_drift_is_shown_and_replaced() {
+    let d = desired();
+    let spec = reconciler_core::identity::ContainerSpec::from_app(&d.app);
+    let mut env: std::collections::BTreeMap<String, String> = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                reconciler_core::identity::env_value_fingerprint(v),
+            )
+        })
+        .collect();
+    for name in &spec.secret_names {
+        env.insert(name.clone(), "x".into());
+    }
+    let matching = ContainerRuntime {
+        user: d.app.user.clone(),
+        read_only_root_fs: true,
+        cap_drop: vec!["ALL".into()],
+        cap_add: vec![],
+        security_opt: vec!["no-new-privileges:true".into()],
+        privileged: false,
+        restart: spec.restart.clone(),
+        mounts: vec![format!(
+            "{}:{}:rw",
+            d.app.volume_mount.host_path, d.app.volume_mount.container_path
+        )],
+        ports: d
+            .app
+            .ports
+            .iter()
+            .map(|p| {
+                let ip = p
+                    .host_ip
+                    .as_deref()
+                    .map(|i| format!("{i}:"))
+                    .unwrap_or_default();
+                format!("{ip}{}->{}/tcp", p.host, p.container)
+            })
+            .collect(),
+        log: vec![
+            "driver=json-file".into(),
+            format!("max-file={}", d.app.logs.max_files),
+            format!("max-size={}", d.app.logs.max_size),
+        ],
+        env,
+    };
+    let mut o = converged(&d);
+    app(&mut o).containers[0].runtime = Some(matching.clone());
+    assert!(
+        plan(&inputs(&d), &o, &PlanOptions::default())
+            .steps
+            .is_empty(),
+        "the runtime as created matches"
+    );
+    let mut drifted = matching;
+    drifted.user = "0:0".into();
+    drifted.read_only_root_fs = false;
+    drifted.cap_drop.clear();
+    drifted.restart = "no".into();
+    drifted.mounts.push("/:/host:rw".into());
+    app(&mut o).containers[0].runtime = Some(drifted);
+    let plan = plan(&inputs(&d), &o, &PlanOptions::default());
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.resource.kind == ResourceKind::Container)
+        .unwrap();
+    assert_eq!(change.action, Action::Replace);
+    let fields: Vec<&str> = change.fields.iter().map(|f| f.field.as_str()).collect();
+    for f in [
+        "runtime.user",
+        "runtime.read_only_root_fs",
+        "runtime.cap_drop",
+        "runtime.restart",
+        "runtime.mounts",
+    ] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    let human = render::human(&plan, false);
+    assert!(human.contains("drift: user is 0:0"), "{human}");
+    assert!(ops(&plan).contains(&"create_container"));
 }

@@ -367,5 +367,20 @@ async fn converge_app(
             eprint!("{}", converge::failure_report(failure));
             Exit::Reverted
         }
+        Ended::Restored { running } => {
+            for note in &report.plan.notes {
+                eprintln!("note: {note}");
+            }
+            match running {
+                Some(id) => eprintln!(
+                    "Restored: the desired revision is quarantined; the last good container ({id:.12}) runs and passed its gate"
+                ),
+                None => eprintln!(
+                    "NOTHING RUNS: the desired revision is quarantined and no earlier container passed its gate"
+                ),
+            }
+            Exit::Reverted
+        }
+        Ended::Failed(e) => return Err(anyhow::anyhow!("{e:#}")),
     })
 }

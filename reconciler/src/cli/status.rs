@@ -28,6 +28,7 @@ pub struct Args {
 /// The running container as Docker reports it.
 #[derive(Debug, Serialize)]
 struct Running {
+    id: String,
     name: String,
     image: String,
     image_id: String,
@@ -36,6 +37,10 @@ struct Running {
     state: String,
     health: Option<String>,
     restart_count: u32,
+    /// Docker's `State.StartedAt` of the current run.
+    started_at: String,
+    /// Whether this run passed its health gate (recorded by the executor; labels alone prove nothing).
+    gate_passed: bool,
 }
 
 /// Overall condition, in Argo CD's spirit.
@@ -76,13 +81,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
         Some(app) => StateDir::new(&args.state_dir).load(app)?,
         None => Default::default(),
     };
-    let (running, docker_error) = match &app {
+    let (mut running, docker_error) = match &app {
         Some(app) => match running(app).await {
             Ok(running) => (running, None),
             Err(e) => (None, Some(format!("{e:#}"))),
         },
         None => (None, None),
     };
+    if let Some(r) = running.as_mut() {
+        r.gate_passed = record
+            .verified
+            .iter()
+            .any(|v| v.container == r.id && v.started_at == r.started_at);
+    }
     let hold = lock::hold(&args.state_dir);
     let lock_holder = lock::holder(&args.state_dir);
     let in_sync = match (&state.desired, &running) {
@@ -90,7 +101,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
         _ => false,
     };
     let healthy = running.as_ref().is_some_and(|r| {
-        r.state == "running" && r.health.as_deref().is_none_or(|h| h == "healthy")
+        r.state == "running" && r.gate_passed && r.health.as_deref().is_none_or(|h| h == "healthy")
     });
     let failed = matches!(
         state.last_outcome,
@@ -148,6 +159,9 @@ async fn running(app: &str) -> anyhow::Result<Option<Running>> {
                 .unwrap_or_default(),
             spec_hash: c.labels.get(labels::SPEC_HASH).cloned(),
             commit: c.labels.get(labels::COMMIT).cloned(),
+            gate_passed: false,
+            started_at: c.started_at,
+            id: c.id,
             name: c.name,
             image_id: c.image_id,
             state: c.state,
@@ -184,7 +198,7 @@ fn human(s: &Status) -> String {
         (Some(r), _) => {
             let _ = writeln!(
                 out,
-                "running:      {} ({}), image {}, {}{}, restarts {}",
+                "running:      {} ({}), image {}, {}{}, restarts {}{}",
                 r.image,
                 short(r.commit.as_deref()),
                 r.image_id
@@ -197,7 +211,12 @@ fn human(s: &Status) -> String {
                     .as_ref()
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default(),
-                r.restart_count
+                r.restart_count,
+                if r.gate_passed {
+                    ""
+                } else {
+                    ", health gate not passed since its last start"
+                }
             );
         }
         (None, Some(e)) => {

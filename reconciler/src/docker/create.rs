@@ -139,6 +139,8 @@ mod tests {
                 start_period_ms: 1000,
                 retries: 3,
             },
+            health_http: None,
+            stability_window_ms: 0,
             log_max_size: "10m".to_owned(),
             log_max_files: 5,
             stop_grace_secs: 30,

@@ -18,8 +18,8 @@ use bollard::query_parameters::{
 };
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
-use reconciler_core::identity::labels;
-use reconciler_core::observed::{ContainerState, ImageState};
+use reconciler_core::identity::{env_value_fingerprint, labels};
+use reconciler_core::observed::{ContainerRuntime, ContainerState, ImageState, published_port};
 
 pub use record::Recorder;
 
@@ -55,6 +55,12 @@ pub struct Status {
     pub health_log: Vec<String>,
     /// Image id it runs.
     pub image_id: String,
+    /// Container id.
+    pub id: String,
+    /// Docker's `State.StartedAt` of the current run.
+    pub started_at: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One line of pull progress.
@@ -265,6 +271,7 @@ impl Engine {
                 bytes,
             });
         }
+        self.recorder.returned();
         Ok(())
     }
 
@@ -280,14 +287,17 @@ impl Engine {
             .docker
             .create_container(Some(options), body)
             .await
-            .map_err(call(format!("create {name}")))?;
-        Ok(created.id)
+            .map_err(call(format!("create {name}")));
+        self.recorder.returned();
+        Ok(created?.id)
     }
 
     /// Starts a container; one already running is fine.
     pub async fn start(&self, container: &str) -> Result<(), DockerError> {
         self.recorder.record("start", container);
-        match self.docker.start_container(container, None).await {
+        let result = self.docker.start_container(container, None).await;
+        self.recorder.returned();
+        match result {
             Err(e) if status_code(&e) != Some(304) => Err(call(format!("start {container}"))(e)),
             _ => Ok(()),
         }
@@ -298,7 +308,9 @@ impl Engine {
         self.recorder.record("stop", container);
         let grace = i32::try_from(grace_secs).unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::default().t(grace).build();
-        match self.docker.stop_container(container, Some(options)).await {
+        let result = self.docker.stop_container(container, Some(options)).await;
+        self.recorder.returned();
+        match result {
             Err(e) if status_code(&e) != Some(304) => Err(call(format!("stop {container}"))(e)),
             _ => Ok(()),
         }
@@ -309,17 +321,18 @@ impl Engine {
         self.recorder
             .record("rename", &format!("{container} → {to}"));
         let options = RenameContainerOptionsBuilder::default().name(to).build();
-        self.docker
-            .rename_container(container, options)
-            .await
-            .map_err(call(format!("rename {container} to {to}")))
+        let result = self.docker.rename_container(container, options).await;
+        self.recorder.returned();
+        result.map_err(call(format!("rename {container} to {to}")))
     }
 
     /// Removes a container, stopping it first if needed; one already gone is fine.
     pub async fn remove(&self, container: &str) -> Result<(), DockerError> {
         self.recorder.record("remove", container);
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
-        match self.docker.remove_container(container, Some(options)).await {
+        let result = self.docker.remove_container(container, Some(options)).await;
+        self.recorder.returned();
+        match result {
             Err(e) if status_code(&e) != Some(404) => Err(call(format!("remove {container}"))(e)),
             _ => Ok(()),
         }
@@ -405,9 +418,12 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
 }
 
 fn container_state(c: ContainerInspectResponse) -> ContainerState {
+    let runtime = runtime(&c);
     let config = c.config.unwrap_or_default();
     let state = c.state.unwrap_or_default();
     ContainerState {
+        started_at: state.started_at.clone().unwrap_or_default(),
+        runtime: Some(runtime),
         id: c.id.unwrap_or_default(),
         name: c
             .name
@@ -427,6 +443,86 @@ fn container_state(c: ContainerInspectResponse) -> ContainerState {
             .map(|s| s.to_string())
             .filter(|s| !s.is_empty() && s != "none"),
         restart_count: u32::try_from(c.restart_count.unwrap_or_default()).unwrap_or(u32::MAX),
+    }
+}
+
+/// What the container runs with, in the manifest's terms (see [`ContainerRuntime`]); env values only as
+/// fingerprints.
+fn runtime(c: &ContainerInspectResponse) -> ContainerRuntime {
+    let config = c.config.as_ref();
+    let host = c.host_config.as_ref();
+    let sorted = |v: Option<&Vec<String>>| {
+        let mut v = v.cloned().unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut mounts = sorted(host.and_then(|h| h.binds.as_ref()));
+    for m in host.and_then(|h| h.mounts.as_ref()).into_iter().flatten() {
+        let mode = if m.read_only == Some(true) {
+            "ro"
+        } else {
+            "rw"
+        };
+        mounts.push(format!(
+            "{}:{}:{mode}",
+            m.source.as_deref().unwrap_or_default(),
+            m.target.as_deref().unwrap_or_default()
+        ));
+    }
+    mounts.sort();
+    let mut ports: Vec<String> = host
+        .and_then(|h| h.port_bindings.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|(container, bindings)| {
+            bindings.iter().flatten().map(move |b| {
+                published_port(
+                    b.host_ip.as_deref(),
+                    b.host_port.as_deref().unwrap_or_default(),
+                    container,
+                )
+            })
+        })
+        .collect();
+    ports.sort();
+    let log_config = host.and_then(|h| h.log_config.as_ref());
+    let mut log: Vec<String> = log_config
+        .and_then(|l| l.config.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    log.push(format!(
+        "driver={}",
+        log_config
+            .and_then(|l| l.typ.as_deref())
+            .unwrap_or_default()
+    ));
+    log.sort();
+    let env = config
+        .and_then(|c| c.env.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_owned(), env_value_fingerprint(v)))
+        .collect();
+    ContainerRuntime {
+        user: config.and_then(|c| c.user.clone()).unwrap_or_default(),
+        read_only_root_fs: host.and_then(|h| h.readonly_rootfs).unwrap_or(false),
+        cap_drop: sorted(host.and_then(|h| h.cap_drop.as_ref())),
+        cap_add: sorted(host.and_then(|h| h.cap_add.as_ref())),
+        security_opt: sorted(host.and_then(|h| h.security_opt.as_ref())),
+        privileged: host.and_then(|h| h.privileged).unwrap_or(false),
+        restart: host
+            .and_then(|h| h.restart_policy.as_ref())
+            .and_then(|r| r.name)
+            .map(|n| n.to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "no".to_owned()),
+        mounts,
+        ports,
+        log,
+        env,
     }
 }
 
@@ -461,6 +557,9 @@ fn status(c: ContainerInspectResponse) -> Status {
         health: s.health,
         health_log,
         image_id: s.image_id,
+        id: s.id,
+        started_at: s.started_at,
+        labels: s.labels,
     }
 }
 

@@ -16,6 +16,22 @@ impl Recorder {
         }
     }
 
+    /// Test hook for the kill-point walk, in debug builds only: with `RECONCILER_TEST_KILL_AFTER_CALL=k`, the process
+    /// SIGKILLs itself when the `k`-th mutating call has returned.
+    pub fn returned(&self) {
+        #[cfg(debug_assertions)]
+        if let Some(k) = std::env::var("RECONCILER_TEST_KILL_AFTER_CALL")
+            .ok()
+            .and_then(|k| k.parse::<usize>().ok())
+            && self.count() == k
+        {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    }
+
     /// The mutating calls made so far, in order.
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()

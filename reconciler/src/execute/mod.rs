@@ -1,6 +1,7 @@
 //! The executor: walks a plan's steps, one backend call per step, each under a timeout that names the step when
-//! it hangs. A failed health gate runs the plan's revert steps and reports the cause with the failed container's
-//! last log lines (secrets redacted).
+//! it hangs, and reports every step that ran and how it ended. A gate's verdict is recorded the moment it is known
+//! (passed: the container's run is verified and its revision is the last good one; failed: the revision is
+//! quarantined). The revert is not the executor's: the caller plans it again from what it then observes.
 
 pub mod digitalocean;
 pub mod droplet_host;
@@ -14,12 +15,14 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use reconciler_core::plan::{Operation, Plan, Step};
+use reconciler_core::identity::labels;
+use reconciler_core::plan::{Operation, Step};
 
-use crate::docker::{DockerError, Engine};
+use crate::docker::{DockerError, Engine, Status};
 use crate::host::{Host, HostError, SecretEnv};
 pub use health::GateFailure;
 use progress::{Event, Progress};
+use state::{Revision, StateDir};
 
 /// How long steps may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,21 +57,14 @@ pub struct Executor<'a, H> {
     pub secrets_file: Option<String>,
     /// Log lines of the failed container to show.
     pub log_lines: usize,
-}
-
-/// How an apply ended when no step errored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every step ran; the new container passed its gate.
-    Converged,
-    /// The new container failed its gate and the previous state was restored.
-    Reverted(Box<Failure>),
+    /// Where gate verdicts go (`None`: not recorded).
+    pub verdicts: Option<Verdicts<'a>>,
 }
 
 /// A failed health gate, as reported to people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// Why the gate failed.
+    /// Why the gate failed (or the step that failed after the running container was stopped).
     pub cause: String,
     /// The container that failed.
     pub container: String,
@@ -78,6 +74,90 @@ pub struct Failure {
     pub logs: Vec<String>,
     /// Its last health check results, secrets redacted.
     pub health_log: Vec<String>,
+    /// The container the revert restored (it passed its own gate), `None` when nothing runs.
+    pub restored: Option<String>,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepEnd {
+    /// Done.
+    Ok,
+    /// A health gate that failed, and why.
+    GateFailed(String),
+    /// The step failed, and why.
+    Failed(String),
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// What the step does (`render::describe`).
+    pub description: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub end: StepEnd,
+}
+
+/// What a run of steps did: every step that ran, and how the run ended.
+#[derive(Debug)]
+pub struct Run {
+    /// The steps that ran, in order (the last one is the failed one when the run failed).
+    pub steps: Vec<StepOutcome>,
+    /// The containers that passed a gate, in order.
+    pub passed: Vec<Status>,
+    /// How it ended.
+    pub ended: RunEnd,
+}
+
+/// How a run of steps ended.
+#[derive(Debug)]
+pub enum RunEnd {
+    /// Every step ran.
+    Done,
+    /// A container failed its gate (its verdict is gone and its revision is quarantined); later steps did not run.
+    GateFailed(Box<Failure>),
+    /// A step failed; later steps did not run.
+    Error(ExecuteError),
+}
+
+/// Where the executor records gate verdicts the moment a gate ends, so no later failure or kill loses them.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdicts<'a> {
+    /// The state directory.
+    pub state: &'a StateDir,
+    /// The app.
+    pub app: &'a str,
+    /// The desired revision, quarantined when a failed container's own labels cannot be read.
+    pub desired: &'a Revision,
+}
+
+impl Verdicts<'_> {
+    fn passed(&self, status: &Status) {
+        if let Err(e) = self.state.update(self.app, |r| r.gate_passed(status)) {
+            tracing::warn!(error = %e, "recording a passed health gate failed; the next apply runs the gate again");
+        }
+    }
+
+    /// Quarantines the revision `status` runs (the desired one when it cannot be read). An error here is loud.
+    pub fn failed(&self, container: &str, status: Option<&Status>, cause: &str) {
+        let revision = match status {
+            Some(s) if s.labels.contains_key(labels::SPEC_HASH) => {
+                Revision::of(s, Some(cause.to_owned()))
+            }
+            _ => Revision {
+                cause: Some(cause.to_owned()),
+                at: chrono::Utc::now(),
+                ..self.desired.clone()
+            },
+        };
+        let id = status.map_or(container, |s| s.id.as_str());
+        if let Err(e) = self.state.update(self.app, |r| r.gate_failed(id, revision)) {
+            tracing::error!(error = %e, "QUARANTINE NOT RECORDED: the failed revision may be retried");
+            eprintln!("error: recording the quarantine failed: {e}");
+        }
+    }
 }
 
 /// A step that could not be carried out.
@@ -161,54 +241,65 @@ enum StepResult {
 }
 
 impl<H: Host + Sync> Executor<'_, H> {
-    /// Runs `plan.steps`; on a failed health gate, runs `plan.revert` and returns [`Outcome::Reverted`].
-    pub async fn apply(
-        &self,
-        plan: &Plan,
-        progress: &dyn Progress,
-    ) -> Result<Outcome, ExecuteError> {
-        let total = plan.steps.len();
-        for (i, step) in plan.steps.iter().enumerate() {
-            match self.run(i + 1, total, step, progress).await? {
-                StepResult::Done => {}
-                StepResult::GateFailed(gate) => {
+    /// Runs `steps` in order until one fails or a gate fails (which quarantines the failed revision at once).
+    /// Reverting is the caller's: it plans again from what it then observes.
+    pub async fn apply(&self, steps: &[Step], progress: &dyn Progress) -> Run {
+        let total = steps.len();
+        let mut run = Run {
+            steps: Vec::new(),
+            passed: Vec::new(),
+            ended: RunEnd::Done,
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let started = Instant::now();
+            let result = self.run(i + 1, total, step, progress).await;
+            let mut outcome = StepOutcome {
+                description: reconciler_core::render::describe(&step.op),
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                end: StepEnd::Ok,
+            };
+            match result {
+                Ok(StepResult::Done) => {
+                    if let Operation::WaitHealthy { container, .. } = &step.op {
+                        match self.engine.status(container).await {
+                            Ok(Some(status)) => {
+                                if let Some(v) = &self.verdicts {
+                                    v.passed(&status);
+                                }
+                                run.passed.push(status);
+                            }
+                            Ok(None) | Err(_) => tracing::warn!(
+                                container,
+                                "the container passed its gate but could not be read back"
+                            ),
+                        }
+                    }
+                    run.steps.push(outcome);
+                }
+                Ok(StepResult::GateFailed(gate)) => {
                     let container = step_container(&step.op).unwrap_or_default();
+                    let status = self.engine.status(container).await.ok().flatten();
+                    if let Some(v) = &self.verdicts {
+                        v.failed(container, status.as_ref(), &gate.cause);
+                    }
+                    outcome.end = StepEnd::GateFailed(gate.cause.clone());
+                    run.steps.push(outcome);
                     let failure = self.failure(gate.cause, container).await;
                     progress.event(&Event::Reverting {
                         cause: failure.cause.clone(),
                     });
-                    return self.revert(plan, failure, progress).await;
-                }
-            }
-        }
-        Ok(Outcome::Converged)
-    }
-
-    async fn revert(
-        &self,
-        plan: &Plan,
-        failure: Failure,
-        progress: &dyn Progress,
-    ) -> Result<Outcome, ExecuteError> {
-        let total = plan.revert.len();
-        for (i, step) in plan.revert.iter().enumerate() {
-            match self.run(i + 1, total, step, progress).await {
-                Ok(StepResult::Done) => {}
-                Ok(StepResult::GateFailed(restored)) => {
-                    return Err(ExecuteError::RestoredUnhealthy {
-                        cause: failure.cause,
-                        restored: restored.cause,
-                    });
+                    run.ended = RunEnd::GateFailed(Box::new(failure));
+                    return run;
                 }
                 Err(e) => {
-                    return Err(ExecuteError::RevertFailed {
-                        cause: failure.cause,
-                        source: Box::new(e),
-                    });
+                    outcome.end = StepEnd::Failed(chain(&e));
+                    run.steps.push(outcome);
+                    run.ended = RunEnd::Error(e);
+                    return run;
                 }
             }
         }
-        Ok(Outcome::Reverted(Box::new(failure)))
+        run
     }
 
     async fn run(
@@ -254,7 +345,7 @@ impl<H: Host + Sync> Executor<'_, H> {
     }
 
     /// The failure report: cause, and the container's last log and health lines with secrets redacted.
-    async fn failure(&self, cause: String, container: &str) -> Failure {
+    pub async fn failure(&self, cause: String, container: &str) -> Failure {
         let secrets = self.secrets().await;
         let logs = self
             .engine
@@ -271,6 +362,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             image_id,
             logs: logs.iter().map(|l| secrets.redact(l)).collect(),
             health_log: health_log.iter().map(|l| secrets.redact(l)).collect(),
+            restored: None,
         }
     }
 
@@ -297,6 +389,18 @@ pub async fn with_timeout<T>(
             step: description.to_owned(),
             timeout,
         })
+}
+
+/// An error with its causes, `outer: inner: ...`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn step_container(op: &Operation) -> Option<&str> {

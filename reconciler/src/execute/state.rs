@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use reconciler_core::identity::{ContainerSpec, labels};
+use reconciler_core::observed::GateVerdict;
 use serde::{Deserialize, Serialize};
+
+use crate::docker::Status;
 
 /// Default state directory.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/schwad-reconciler";
@@ -31,6 +35,26 @@ pub struct Revision {
     pub cause: Option<String>,
 }
 
+impl Revision {
+    /// The revision a container runs, read from its labels (`cause` for a quarantined one).
+    pub fn of(container: &Status, cause: Option<String>) -> Self {
+        let label = |key: &str| container.labels.get(key).cloned();
+        Self {
+            spec_hash: label(labels::SPEC_HASH).unwrap_or_default(),
+            secrets_fingerprint: label(labels::SECRETS),
+            commit: label(labels::COMMIT),
+            image: label(labels::SPEC)
+                .and_then(|json| serde_json::from_str::<ContainerSpec>(&json).ok())
+                .map(|s| s.image)
+                .unwrap_or_default(),
+            image_id: container.image_id.clone(),
+            repo_digests: Vec::new(),
+            at: Utc::now(),
+            cause,
+        }
+    }
+}
+
 /// Everything recorded about one app.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppRecord {
@@ -38,12 +62,33 @@ pub struct AppRecord {
     pub last_good: Option<Revision>,
     /// Revisions that failed their health gate, oldest first.
     pub quarantined: Vec<Revision>,
+    /// Containers whose current run passed the gate, oldest first (the planner trusts no label for this).
+    #[serde(default)]
+    pub verified: Vec<GateVerdict>,
 }
 
-/// Keeps at most this many quarantined revisions.
+/// Keeps at most this many quarantined revisions, and this many gate verdicts.
 const MAX_QUARANTINED: usize = 20;
 
 impl AppRecord {
+    /// Records that `container`'s current run passed its gate: it becomes the last good revision.
+    pub fn gate_passed(&mut self, container: &Status) {
+        self.verified.retain(|v| v.container != container.id);
+        self.verified.push(GateVerdict {
+            container: container.id.clone(),
+            started_at: container.started_at.clone(),
+        });
+        let excess = self.verified.len().saturating_sub(MAX_QUARANTINED);
+        self.verified.drain(..excess);
+        self.last_good = Some(Revision::of(container, None));
+    }
+
+    /// Records that `container` failed its gate: its verdict goes, its revision is quarantined.
+    pub fn gate_failed(&mut self, container: &str, revision: Revision) {
+        self.verified.retain(|v| v.container != container);
+        self.quarantine(revision);
+    }
+
     /// Records a failed revision (replacing an earlier record of the same one).
     pub fn quarantine(&mut self, revision: Revision) {
         self.quarantined.retain(|r| {
@@ -96,6 +141,18 @@ impl StateDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AppRecord::default()),
             Err(e) => Err(StateError::Io(e)),
         }
+    }
+
+    /// Loads the record of `app`, changes it with `change` and writes it back.
+    pub fn update(
+        &self,
+        app: &str,
+        change: impl FnOnce(&mut AppRecord),
+    ) -> Result<AppRecord, StateError> {
+        let mut record = self.load(app)?;
+        change(&mut record);
+        self.save(app, &record)?;
+        Ok(record)
     }
 
     /// Writes the record of `app` atomically (temp file, then rename).

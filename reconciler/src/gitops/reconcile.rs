@@ -159,27 +159,62 @@ async fn attempt(
             state.last_error = Some(reason);
             return Ok(Exit::Blocked);
         }
+        Ended::Failed(e) => {
+            let message = format!("{e:#}");
+            eprintln!("error: {message}");
+            let end = (Outcome::Failed, None, message, Exit::Error);
+            return not_applied(target, state, &commit, &report, end);
+        }
+        Ended::Restored { running } => {
+            let message = match running {
+                Some(id) => format!(
+                    "desired revision quarantined; restored the last good container {id:.12}"
+                ),
+                None => "desired revision quarantined; NOTHING RUNS".to_owned(),
+            };
+            let back = report.last_good.as_ref().and_then(|r| r.commit.clone());
+            let end = (Outcome::Reverted, back, message, Exit::Reverted);
+            return not_applied(target, state, &commit, &report, end);
+        }
         Ended::Reverted(failure) => {
             eprint!("{}", converge::failure_report(failure));
-            let target_commit = report.last_good.as_ref().and_then(|r| r.commit.clone());
-            journal(
-                target,
-                &commit,
-                &report,
+            let back = report.last_good.as_ref().and_then(|r| r.commit.clone());
+            let end = (
                 Outcome::Reverted,
-                target_commit,
-                Some(failure.cause.clone()),
-            )
-            .map_err(failed(Outcome::Failed, Some(&commit)))?;
-            state.last_outcome = Some(Outcome::Reverted);
-            state.last_error = Some(failure.cause.clone());
-            return Ok(Exit::Reverted);
+                back,
+                failure.cause.clone(),
+                Exit::Reverted,
+            );
+            return not_applied(target, state, &commit, &report, end);
         }
     };
     state.last_success = Some(Utc::now());
     state.last_outcome = Some(Outcome::Applied);
     state.last_error = None;
     state.last_journaled_failure = None;
+    Ok(exit)
+}
+
+/// Journals a converge that did not end on the desired revision (`end`: outcome, revert target, message, exit).
+fn not_applied(
+    target: &Target,
+    state: &mut State,
+    commit: &str,
+    report: &Report,
+    end: (Outcome, Option<String>, String, Exit),
+) -> Result<Exit, Failure> {
+    let (outcome, revert_target, message, exit) = end;
+    journal(
+        target,
+        commit,
+        report,
+        outcome,
+        revert_target,
+        Some(message.clone()),
+    )
+    .map_err(failed(Outcome::Failed, Some(commit)))?;
+    state.last_outcome = Some(outcome);
+    state.last_error = Some(message);
     Ok(exit)
 }
 

@@ -4,11 +4,12 @@
 
 pub mod digitalocean;
 
+use reconciler_core::identity::labels;
 use reconciler_core::manifest::App;
-use reconciler_core::observed::ObservedApp;
+use reconciler_core::observed::{ContainerState, GateVerdict, ObservedApp};
 
 use crate::docker::{DockerError, Engine};
-use crate::execute::state::{StateDir, StateError};
+use crate::execute::state::{AppRecord, StateDir, StateError};
 use crate::host::{Host, HostError};
 
 /// Reads everything the planner needs about `app`. An unreachable engine or host is an error: planning from a
@@ -38,13 +39,36 @@ pub async fn observe_app(
     let record = state.load(&app.container_name)?;
     let quarantined =
         record.quarantined_hashes(secrets_file.as_ref().map(|s| s.fingerprint.as_str()));
+    let verified = verdicts(&record, &containers);
     Ok(ObservedApp {
         containers,
         image,
         data_dir,
         secrets_file,
         quarantined,
+        verified,
     })
+}
+
+/// The recorded gate verdicts. A record written before verdicts were kept has none: there the last good revision
+/// stands for one (the container running exactly its spec and image passed the gate that recorded it).
+fn verdicts(record: &AppRecord, containers: &[ContainerState]) -> Vec<GateVerdict> {
+    if !record.verified.is_empty() {
+        return record.verified.clone();
+    }
+    let Some(good) = &record.last_good else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .filter(|c| {
+            c.labels.get(labels::SPEC_HASH) == Some(&good.spec_hash) && c.image_id == good.image_id
+        })
+        .map(|c| GateVerdict {
+            container: c.id.clone(),
+            started_at: c.started_at.clone(),
+        })
+        .collect()
 }
 
 /// The app scope could not be observed.

@@ -111,6 +111,8 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 state: "running".into(),
                 health: Some("healthy".into()),
                 restart_count: 0,
+                started_at: "t0".into(),
+                runtime: None,
             }],
             image: Some(ImageState {
                 id: image_id(&spec.image),
@@ -132,6 +134,10 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                     .unwrap_or_default(),
             }),
             quarantined: vec![],
+            verified: vec![GateVerdict {
+                container: "c-1".into(),
+                started_at: "t0".into(),
+            }],
         }),
     }
 }
@@ -441,12 +447,15 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 state: "created".into(),
                 health: None,
                 restart_count: 0,
+                started_at: "t0".into(),
+                runtime: None,
             });
         }
         Operation::StartContainer { container: c } => {
             let c = container(w, c);
             c.state = "running".into();
             c.health = Some("healthy".into());
+            c.started_at = format!("t{id}");
         }
         Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
         Operation::StopAppOnDroplet { container: c, .. } => {
@@ -464,10 +473,15 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             );
             container(w, c).name = to.clone();
         }
-        Operation::WaitHealthy { container: c, .. } => assert!(
-            container(w, c).is_running(),
-            "waiting on a stopped container"
-        ),
+        Operation::WaitHealthy { container: c, .. } => {
+            let c = container(w, c);
+            assert!(c.is_running(), "waiting on a stopped container");
+            let verdict = GateVerdict {
+                container: c.id.clone(),
+                started_at: c.started_at.clone(),
+            };
+            app(w).verified.push(verdict);
+        }
         Operation::RemoveContainer { container: c } => {
             let key = c.clone();
             app(w).containers.retain(|x| x.id != key && x.name != key);
