@@ -201,6 +201,17 @@ fn ops(report: &InfraReport) -> Vec<&Operation> {
     report.plan.steps.iter().map(|s| &s.op).collect()
 }
 
+/// Asserts exit 0, showing both outputs otherwise.
+fn assert_succeeded(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -265,13 +276,7 @@ async fn cli_plan_and_apply_scope_infra_against_the_simulator() {
     assert!(!text(&out.stdout).contains(world.sim.token()));
 
     let out = world.cli(&["apply", "--scope", "infra"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     world.sim.reset_requests();
     let out = world.cli(&["plan", "--scope", "infra"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -718,13 +723,7 @@ async fn the_documented_tokens_have_every_scope_their_calls_need() {
         .scoped(documented_scopes("DIGITALOCEAN_ACCESS_TOKEN"))
         .await;
     let out = world.cli_at(&infra, &["apply", "--scope", "infra"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     world
         .sim
         .load(&{
@@ -738,13 +737,7 @@ async fn the_documented_tokens_have_every_scope_their_calls_need() {
         .scoped(documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN"))
         .await;
     let out = world.cli_at(&snapshot, &["snapshot"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     // The control: without the snapshot scope the same call is refused.
     let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
         .into_iter()
