@@ -105,11 +105,15 @@ fn units_load_and_docker_waits_for_the_data_mount() {
     let mut drop_in = None;
     for (path, content) in written(&doc)
         .into_iter()
-        .filter(|(p, _)| p.starts_with("/etc/systemd/system/"))
+        .filter(|(p, _)| p.starts_with("/etc/systemd/system/") || p.starts_with("/usr/local/bin/"))
     {
         let file = os.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, &content).unwrap();
+        if path.starts_with("/usr/local/bin/") {
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
         if path.starts_with("/etc/systemd/system/docker.service.d/") {
             drop_in = Some(content);
         }
