@@ -12,10 +12,13 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${BUILDER_IMAGE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# native-tls links OpenSSL; SQLite is compiled in (libsqlite3-sys, bundled).
+# The bot: native-tls links OpenSSL; SQLite is compiled in (libsqlite3-sys, bundled). The reconciler is static
+# (musl; rustls with ring, whose C parts musl-gcc compiles): the droplet runs it on whatever libc its OS has.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config=1.8.* libssl-dev=3.0.* \
+ && apt-get install -y --no-install-recommends pkg-config=1.8.* libssl-dev=3.0.* musl-tools=1.2.* \
  && rm -rf /var/lib/apt/lists/*
+# The official image adds the target with rustup; scripts/base-images' equivalent ships it with its toolchain.
+RUN if command -v rustup >/dev/null; then rustup target add x86_64-unknown-linux-musl; fi
 WORKDIR /src
 # Queries are checked against the committed `.sqlx/` data, not a live database.
 ENV SQLX_OFFLINE=true \
@@ -27,8 +30,10 @@ ARG GIT_COMMIT=unknown
 ARG CARGO_PROFILE=release
 RUN --mount=type=cache,id=schwad-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=schwad-target,target=/src/target,sharing=locked \
-    GIT_COMMIT="${GIT_COMMIT}" cargo build --profile "${CARGO_PROFILE}" --locked -p schwad -p reconciler \
- && install -D -m 0755 -t /out "target/${CARGO_PROFILE}/schwad" "target/${CARGO_PROFILE}/reconciler"
+    GIT_COMMIT="${GIT_COMMIT}" cargo build --profile "${CARGO_PROFILE}" --locked -p schwad \
+ && cargo build --profile "${CARGO_PROFILE}" --locked -p reconciler --target x86_64-unknown-linux-musl \
+ && install -D -m 0755 -t /out "target/${CARGO_PROFILE}/schwad" \
+      "target/x86_64-unknown-linux-musl/${CARGO_PROFILE}/reconciler"
 
 FROM ${RUNTIME_IMAGE} AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]

@@ -154,14 +154,42 @@ impl World {
             .unwrap()
     }
 
+    /// A second simulator holding this one's account, whose token has only `scopes`.
+    async fn scoped(&self, scopes: Vec<String>) -> SimHandle {
+        let state = self.dir.path().join("account.json");
+        self.sim.save(&state).unwrap();
+        let sim = Simulator::start(Config {
+            action_delay: Duration::from_millis(30),
+            scopes: Some(scopes),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        sim.load(&state).unwrap();
+        sim
+    }
+
+    /// Runs the binary against `sim`.
+    async fn cli_at(&self, sim: &SimHandle, args: &[&str]) -> Output {
+        let mut command = self.command_at(&sim.base_url(), sim.token(), args);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
     /// The binary's command line against the simulator with `token`.
     fn command(&self, token: &str, args: &[&str]) -> std::process::Command {
+        self.command_at(&self.sim.base_url(), token, args)
+    }
+
+    /// The binary's command line against the API at `url` with `token`.
+    fn command_at(&self, url: &str, token: &str, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"));
         command
             .args(args)
             .arg("--file")
             .arg(self.manifest_path())
-            .env("DIGITALOCEAN_API_URL", self.sim.base_url())
+            .env("DIGITALOCEAN_API_URL", url)
             .env("DIGITALOCEAN_ACCESS_TOKEN", token)
             .env("RECONCILER_DO_POLL_INTERVAL", "10ms")
             .env("RECONCILER_DO_RETRY_INTERVAL", "1ms")
@@ -191,6 +219,17 @@ impl World {
 
 fn ops(report: &InfraReport) -> Vec<&Operation> {
     report.plan.steps.iter().map(|s| &s.op).collect()
+}
+
+/// Asserts exit 0, showing both outputs otherwise.
+fn assert_succeeded(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -257,13 +296,7 @@ async fn cli_plan_and_apply_scope_infra_against_the_simulator() {
     assert!(!text(&out.stdout).contains(world.sim.token()));
 
     let out = world.cli(&["apply", "--scope", "infra"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_succeeded(&out);
     world.sim.reset_requests();
     let out = world.cli(&["plan", "--scope", "infra"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -884,4 +917,68 @@ async fn a_droplet_renamed_out_of_the_manifest_is_replaced_only_when_data_loss_i
     let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
     assert_eq!(volume.droplet_ids, vec![new[0].id]);
     assert!(world.plan().await.is_empty());
+}
+
+/// The scopes docs/operations.md gives the token named `token` (its row of the "Tokens" table).
+fn documented_scopes(token: &str) -> Vec<String> {
+    let docs = fs_err::read_to_string(root().join("docs/operations.md")).unwrap();
+    let row = docs
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{token}`")))
+        .unwrap_or_else(|| panic!("no row for {token} in docs/operations.md"));
+    let scopes: Vec<String> = row
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.contains(':'))
+        .map(str::to_owned)
+        .collect();
+    assert!(!scopes.is_empty(), "{row}");
+    scopes
+}
+
+/// Every call the infra apply, the snapshot and the plan make is allowed to the token the docs give each of them:
+/// the simulator answers 403 to a route without the scope DigitalOcean's spec names for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_tokens_have_every_scope_their_calls_need() {
+    let world = World::new().await;
+    let infra = world
+        .scoped(documented_scopes("DIGITALOCEAN_ACCESS_TOKEN"))
+        .await;
+    let out = world.cli_at(&infra, &["apply", "--scope", "infra"]).await;
+    assert_succeeded(&out);
+    world
+        .sim
+        .load(&{
+            let state = world.dir.path().join("after-apply.json");
+            infra.save(&state).unwrap();
+            state
+        })
+        .unwrap();
+
+    let snapshot = world
+        .scoped(documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN"))
+        .await;
+    let out = world.cli_at(&snapshot, &["snapshot"]).await;
+    assert_succeeded(&out);
+    // The control: without the snapshot scope the same call is refused.
+    let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
+        .into_iter()
+        .filter(|s| s != "block_storage_snapshot:create")
+        .collect();
+    let refused = world.scoped(without).await;
+    let out = world.cli_at(&refused, &["snapshot"]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let read = world
+        .scoped(documented_scopes("DIGITALOCEAN_READ_TOKEN"))
+        .await;
+    let out = world.cli_at(&read, &["plan", "--scope", "infra"]).await;
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("403"), "{}", text(&out.stderr));
 }

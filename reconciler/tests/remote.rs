@@ -175,7 +175,11 @@ async fn health_probes_reach_the_remote_loopback_through_a_forwarded_port() {
     let url = format!("http://127.0.0.1:{port}/health");
     let tunnelled = host.tunnel(&url).await.unwrap();
     assert_ne!(tunnelled, url, "the probe goes through a forwarded port");
-    let body = reqwest::get(&tunnelled)
+    let body = digitalocean_api::http::client_builder()
+        .build()
+        .unwrap()
+        .get(&tunnelled)
+        .send()
         .await
         .unwrap()
         .text()

@@ -209,7 +209,7 @@ impl Reply {
 impl Client {
     /// A client with `config`.
     pub fn new(config: ClientConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(config.request_timeout)
             .build()
             .map_err(Error::HttpClient)?;

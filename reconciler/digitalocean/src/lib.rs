@@ -16,6 +16,7 @@ mod api;
 mod budget;
 mod client;
 mod error;
+pub mod http;
 pub mod models;
 mod retry;
 mod token;

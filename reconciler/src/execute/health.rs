@@ -34,7 +34,7 @@ pub async fn wait_healthy(
     };
     let http = match &gate.http {
         None => None,
-        Some(url) => match reqwest::Client::builder()
+        Some(url) => match digitalocean_api::http::client_builder()
             .timeout(Duration::from_millis(gate.timeout_ms.max(1)))
             .no_proxy()
             .build()

@@ -400,7 +400,9 @@ app:
 
     /// The bot's /health, `None` while it does not answer.
     pub async fn health(&self) -> Option<Value> {
-        let response = reqwest::Client::new()
+        let response = digitalocean_api::http::client_builder()
+            .build()
+            .ok()?
             .get(format!("http://127.0.0.1:{}/health", self.port))
             .timeout(Duration::from_secs(2))
             .send()
