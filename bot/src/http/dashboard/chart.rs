@@ -63,7 +63,21 @@ fn bounds<'a>(series: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64
         (y0, y1) = (0.0, 1.0);
     }
     let pad = ((y1 - y0) * 0.1).max(0.5);
-    ((x0.min(-1.0), 0.0), (y0 - pad, y1 + pad))
+    // At least six seconds wide, plus a margin before the oldest point.
+    ((x0.min(-0.1) * 1.05, 0.0), (y0 - pad, y1 + pad))
+}
+
+fn minutes_label(x: &f64) -> String {
+    format!("{:.1}", x.abs())
+}
+
+/// Whole shares on a tall axis, tenths on a short one.
+fn shares_label(y: f64, span: f64) -> String {
+    if span >= 5.0 {
+        format!("{y:.0}")
+    } else {
+        format!("{y:.1}")
+    }
 }
 
 /// An SVG document drawn by `draw`, or `None` if plotting failed (the page then shows no chart).
@@ -97,6 +111,8 @@ pub fn positions(symbol: &str, net: &Series, hedged: &Series) -> Option<String> 
         chart
             .configure_mesh()
             .x_desc("minutes ago")
+            .x_label_formatter(&minutes_label)
+            .y_label_formatter(&|v| shares_label(*v, y.1 - y.0))
             .light_line_style(WHITE)
             .draw()
             .ok()?;
