@@ -37,7 +37,7 @@ fn chromium(dir: &Path, url: &str, args: &[&str]) -> (String, String) {
             "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
-            "--window-size=1280,1800",
+            "--window-size=1280,2600",
             &format!("--user-data-dir={}", profile.path().display()),
         ])
         .args(args)

@@ -67,8 +67,16 @@ fn bounds<'a>(series: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64
     ((x0.min(-0.1) * 1.05, 0.0), (y0 - pad, y1 + pad))
 }
 
-fn minutes_label(x: &f64) -> String {
-    format!("{:.1}", x.abs())
+/// How long ago `x` (minutes, negative) was: seconds on a short axis, minutes on a long one.
+fn ago_label(x: f64, span: f64) -> String {
+    let minutes = x.abs();
+    if span <= 2.0 {
+        format!("{:.0}s", minutes * 60.0)
+    } else if span < 10.0 {
+        format!("{minutes:.1}m")
+    } else {
+        format!("{minutes:.0}m")
+    }
 }
 
 /// Whole shares on a tall axis, tenths on a short one.
@@ -110,8 +118,8 @@ pub fn positions(symbol: &str, net: &Series, hedged: &Series) -> Option<String> 
             .ok()?;
         chart
             .configure_mesh()
-            .x_desc("minutes ago")
-            .x_label_formatter(&minutes_label)
+            .x_desc("ago")
+            .x_label_formatter(&|v| ago_label(*v, x.1 - x.0))
             .y_label_formatter(&|v| shares_label(*v, y.1 - y.0))
             .light_line_style(WHITE)
             .draw()
@@ -160,7 +168,9 @@ pub fn latency(latencies: &[HedgeLatency], now: DateTime<Utc>) -> Option<String>
             .ok()?;
         chart
             .configure_mesh()
-            .x_desc("minutes ago")
+            .x_desc("ago")
+            .x_label_formatter(&|v| ago_label(*v, x.1 - x.0))
+            .y_label_formatter(&|ms| format!("{ms:.0}"))
             .light_line_style(WHITE)
             .draw()
             .ok()?;
