@@ -15,10 +15,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use sim_chain::{ChainSim, Config};
 use support::{
-    Bot, BotEnv, ENCRYPTION_KEY, OWNER, broker_positions, expected_hedges, expected_positions,
-    login, open_db, open_executions, start_schwab, stored_positions, wait_until,
+    Bot, BotEnv, ENCRYPTION_KEY, broker_positions, expected_hedges, expected_positions, login,
+    open_db, open_executions, start_chain, start_schwab, stored_positions, wait_until,
 };
 
 const APP_SECRET: &str = "SENTINEL-dashboard-secret-7c3e";
@@ -98,13 +97,7 @@ fn assert_close(what: &str, shown: &str, exact: Decimal) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_the_hedged_positions_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let chain = ChainSim::start(Config {
-        owner: OWNER,
-        seed: 23,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let chain = start_chain(23).await;
     let schwab = start_schwab(APP_SECRET).await;
     let env = BotEnv::new(dir.path(), &chain)
         .with_schwab(&schwab)
