@@ -13,6 +13,7 @@ use crate::hedge::{self, Position};
 use crate::ledger::{Applied, Ledger, LedgerError, TradeRow};
 use crate::secret::Secret;
 use crate::status::Status;
+use crate::trade::{Price, Shares};
 
 /// Re-processes one transaction: records its fills of ours, skipping those already stored.
 pub async fn process_tx(
@@ -123,15 +124,22 @@ pub fn render(positions: &[Position], trades: &[TradeRow]) -> String {
             out,
             "{:<8} {:>24} {:>24} {:>12} {:>24}  {hedge}",
             position.ticker.as_str(),
-            position.bought,
-            position.sold,
-            position.hedged,
-            position.net()
+            position.bought.shown(),
+            position.sold.shown(),
+            position.hedged.shown(),
+            position.net().shown()
         );
     }
     let _ = writeln!(out, "\nrecent trades:");
     for t in trades {
         let text = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+        // Shown rounded; a value that does not parse is shown as stored.
+        let shown = |value: &Option<String>, show: fn(&str) -> Option<String>| {
+            value
+                .as_deref()
+                .and_then(show)
+                .unwrap_or_else(|| text(value))
+        };
         let _ = writeln!(
             out,
             "#{:<6} block {:<10} {}#{:<4} {:<9} {:<6} {:<5} {:>24} @ {:<12} {}{}",
@@ -142,8 +150,8 @@ pub fn render(positions: &[Position], trades: &[TradeRow]) -> String {
             t.status,
             text(&t.symbol),
             text(&t.direction),
-            text(&t.shares),
-            text(&t.price),
+            shown(&t.shares, |s| s.parse::<Shares>().ok().map(Shares::shown)),
+            shown(&t.price, |s| s.parse::<Price>().ok().map(Price::shown)),
             t.recorded_at,
             t.skip_reason
                 .as_ref()
@@ -152,4 +160,44 @@ pub fn render(positions: &[Position], trades: &[TradeRow]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trade::Ticker;
+
+    #[test]
+    fn prices_and_shares_print_rounded() {
+        let exact = |s: &str| s.parse::<Shares>().unwrap();
+        let position = Position {
+            ticker: Ticker::parse("AAPL").unwrap(),
+            bought: exact("3.123456789012345678"),
+            sold: exact("0.5"),
+            hedged: exact("2"),
+        };
+        let trade = TradeRow {
+            id: 1,
+            block_number: 7,
+            tx_hash: "0xabc".to_owned(),
+            log_index: 0,
+            status: "recorded".to_owned(),
+            skip_reason: None,
+            symbol: Some("AAPL".to_owned()),
+            direction: Some("buy".to_owned()),
+            shares: Some("1.123456789012345678".to_owned()),
+            price: Some("423.39782395100338806359134741".to_owned()),
+            recorded_at: "2026-12-05T09:00:00Z".to_owned(),
+        };
+        let text = render(&[position], &[trade]);
+        assert!(
+            text.contains(" 3.123457 ") && text.contains(" 0.623457 "),
+            "{text}"
+        );
+        assert!(text.contains("1.123457 @ 423.40 "), "{text}");
+        assert!(
+            !text.contains("423.3978") && !text.contains("3.1234567"),
+            "{text}"
+        );
+    }
 }

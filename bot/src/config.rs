@@ -116,6 +116,13 @@ pub struct RunArgs {
     /// Port of the health and metrics server (all interfaces).
     #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
     pub server_port: u16,
+    /// Block explorer page of a transaction, without the hash: the dashboard links each fill there.
+    #[arg(
+        long,
+        env = "EXPLORER_TX_URL",
+        default_value = "https://basescan.org/tx/"
+    )]
+    pub explorer_tx_url: Url,
     /// Longest wait for ingestion to stop after SIGTERM (keep below the container's stop grace period).
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
@@ -283,6 +290,8 @@ pub struct RunSettings {
     pub ingest: IngestConfig,
     /// Where the health and metrics server listens.
     pub listen: SocketAddr,
+    /// Block explorer page of a transaction, without the hash.
+    pub explorer_tx_url: Url,
     /// Longest wait for ingestion to stop on shutdown.
     pub shutdown_timeout: Duration,
     /// The broker.
@@ -335,6 +344,7 @@ impl RunArgs {
             database_url: self.database.database_url,
             ingest: self.chain.ingest_config()?,
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.server_port)),
+            explorer_tx_url: self.explorer_tx_url,
             shutdown_timeout: self.shutdown_timeout,
             broker: settings,
             hedger,

@@ -70,6 +70,7 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
         ledger: ledger.clone(),
         max_lag,
         broker_kind,
+        explorer_tx_url: settings.explorer_tx_url,
     });
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {

@@ -11,23 +11,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use sim_chain::{ChainSim, Config};
+use sim_chain::ChainSim;
 use sim_schwab::{Fault, LostResponse};
 use sqlx::sqlite::SqlitePool;
 use support::{
-    Bot, BotEnv, OWNER, broker_positions, expected_hedges, health, login, open_db, open_executions,
-    start_schwab, stored_fills, wait_until,
+    Bot, BotEnv, broker_positions, expected_hedges, health, login, open_db, open_executions,
+    start_chain, start_schwab, stored_fills, wait_until,
 };
-
-async fn start_chain(seed: u64) -> ChainSim {
-    ChainSim::start(Config {
-        owner: OWNER,
-        seed,
-        ..Config::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn trade(chain: &ChainSim, blocks: usize, per_block: usize) {
     for _ in 0..blocks {

@@ -12,7 +12,9 @@ use schwad::broker::schwab::TokenCipher;
 use schwad::ledger::Ledger;
 use schwad::secret::Secret;
 use sim_chain::{ChainSim, Config};
-use support::{Bot, BotEnv, ENCRYPTION_KEY, OWNER, health, login, start_schwab, wait_until};
+use support::{
+    Bot, BotEnv, ENCRYPTION_KEY, OWNER, health, login, start_chain, start_schwab, wait_until,
+};
 
 const APP_SECRET: &str = "SENTINEL-app-secret-4b1d";
 
@@ -45,13 +47,7 @@ fn assert_absent(what: &str, haystack: &[u8], secrets: &[String]) {
 async fn secrets_appear_in_no_log_health_metrics_or_clear_text_database() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("schwad.log");
-    let chain = ChainSim::start(Config {
-        owner: OWNER,
-        seed: 17,
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let chain = start_chain(17).await;
     let schwab = start_schwab(APP_SECRET).await;
     let env = BotEnv::new(dir.path(), &chain)
         .with_schwab(&schwab)

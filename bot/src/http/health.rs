@@ -26,18 +26,18 @@ pub enum Overall {
 /// The health report.
 #[derive(Debug, Serialize)]
 pub struct Health {
-    status: Overall,
+    pub(super) status: Overall,
     /// Why it is not ok, e.g. `re-authentication needed`.
-    reasons: Vec<&'static str>,
-    version: &'static str,
-    commit: String,
-    database_ok: bool,
-    chain_connected: bool,
-    last_block_seen: u64,
-    last_block_processed: u64,
-    lag: u64,
-    broker: &'static str,
-    broker_kind: &'static str,
+    pub(super) reasons: Vec<&'static str>,
+    pub(super) version: &'static str,
+    pub(super) commit: String,
+    pub(super) database_ok: bool,
+    pub(super) chain_connected: bool,
+    pub(super) last_block_seen: u64,
+    pub(super) last_block_processed: u64,
+    pub(super) lag: u64,
+    pub(super) broker: &'static str,
+    pub(super) broker_kind: &'static str,
 }
 
 /// What was observed, for the pure decision.
@@ -83,6 +83,16 @@ pub fn overall(observed: Observed) -> (Overall, Vec<&'static str>) {
 }
 
 pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let health = report(&state).await;
+    let code = match health.status {
+        Overall::Failing => StatusCode::SERVICE_UNAVAILABLE,
+        Overall::Ok | Overall::Degraded => StatusCode::OK,
+    };
+    (code, Json(health))
+}
+
+/// The health report of the running service (also shown by the dashboard).
+pub(super) async fn report(state: &AppState) -> Health {
     let database_ok = match state.ledger.ping().await {
         Ok(()) => true,
         Err(error) => {
@@ -101,11 +111,7 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         max_lag: state.max_lag,
         broker,
     });
-    let code = match overall {
-        Overall::Failing => StatusCode::SERVICE_UNAVAILABLE,
-        Overall::Ok | Overall::Degraded => StatusCode::OK,
-    };
-    let health = Health {
+    Health {
         status: overall,
         reasons,
         version: env!("CARGO_PKG_VERSION"),
@@ -117,8 +123,7 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         lag,
         broker: broker.as_str(),
         broker_kind: state.broker_kind,
-    };
-    (code, Json(health))
+    }
 }
 
 #[cfg(test)]

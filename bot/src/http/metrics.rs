@@ -110,13 +110,60 @@ pub fn render(status: &Status) -> String {
     out
 }
 
+/// Gauges read from the ledger: the age of the oldest hedge order whose outcome is not known yet,
+/// and each symbol's unhedged shares.
+pub fn render_ledger(
+    open: &[crate::ledger::Execution],
+    positions: &[crate::hedge::Position],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let oldest = open
+        .iter()
+        .map(|e| (now - e.created_at).num_milliseconds().max(0))
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "# HELP schwad_open_hedge_oldest_age_seconds Age of the oldest hedge order still pending or submitted (0: none).\n\
+         # TYPE schwad_open_hedge_oldest_age_seconds gauge\n\
+         schwad_open_hedge_oldest_age_seconds {}.{:03}\n\
+         # HELP schwad_unhedged_shares Onchain net minus hedged shares, per symbol (the ledger's view).\n\
+         # TYPE schwad_unhedged_shares gauge\n",
+        oldest / 1000,
+        oldest % 1000
+    );
+    for position in positions {
+        let _ = writeln!(
+            out,
+            "schwad_unhedged_shares{{symbol=\"{}\"}} {}",
+            position.ticker.as_str(),
+            position.net()
+        );
+    }
+    out
+}
+
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = render(&state.status);
+    match (
+        state.ledger.open_executions().await,
+        state.ledger.positions().await,
+    ) {
+        (Ok(open), Ok(positions)) => {
+            text.push_str(&render_ledger(&open, &positions, chrono::Utc::now()));
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(%error, "metrics: reading the ledger failed");
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&state.status),
+        text,
     )
 }
 
@@ -135,5 +182,35 @@ mod tests {
             "# TYPE schwad_events_processed_total counter\nschwad_events_processed_total 3\n"
         ));
         assert!(text.contains("\nschwad_block_lag 3\n"));
+    }
+
+    #[test]
+    fn renders_the_oldest_open_hedge_and_unhedged_shares() {
+        let now = chrono::Utc::now();
+        let ticker = crate::trade::Ticker::parse("AAPL").unwrap();
+        let open = [crate::ledger::Execution {
+            id: 1,
+            ticker: ticker.clone(),
+            side: crate::hedge::BrokerSide::Sell,
+            shares: 2,
+            order_id: None,
+            created_at: now - chrono::Duration::milliseconds(90_250),
+        }];
+        let position = crate::hedge::Position {
+            ticker,
+            bought: "3.5".parse().unwrap(),
+            sold: "0".parse().unwrap(),
+            hedged: "2".parse().unwrap(),
+        };
+        let text = render_ledger(&open, &[position], now);
+        assert!(
+            text.contains("\nschwad_open_hedge_oldest_age_seconds 90.250\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nschwad_unhedged_shares{symbol=\"AAPL\"} 1.5\n"),
+            "{text}"
+        );
+        assert!(render_ledger(&[], &[], now).contains("_age_seconds 0.000\n"));
     }
 }

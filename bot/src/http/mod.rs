@@ -1,5 +1,7 @@
-//! The read-only HTTP server: `GET /health` (JSON) and `GET /metrics` (Prometheus text).
+//! The read-only HTTP server: `GET /health` (JSON), `GET /metrics` (Prometheus text) and the
+//! dashboard (`GET /`, its data at `GET /dashboard.json`).
 
+mod dashboard;
 mod health;
 mod metrics;
 
@@ -22,13 +24,18 @@ pub struct AppState {
     pub max_lag: u64,
     /// Which broker hedges (`schwab`, `dry-run`).
     pub broker_kind: &'static str,
+    /// Block explorer page of a transaction, without the hash (the dashboard's fill links).
+    pub explorer_tx_url: url::Url,
 }
 
-/// The router serving `/health` and `/metrics`.
+/// The router serving `/health`, `/metrics` and the dashboard.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
+        .route("/", get(dashboard::page))
+        .route("/dashboard.json", get(dashboard::data))
+        .route("/dashboard.css", get(dashboard::stylesheet))
         .with_state(state)
 }
 

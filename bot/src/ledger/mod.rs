@@ -3,6 +3,7 @@
 //! transaction, so a crash leaves either all of it or none.
 
 mod hedges;
+mod history;
 mod read;
 mod tokens;
 mod write;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
 };
 
 pub use hedges::Execution;
+pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::TradeRow;
 pub use tokens::StoredTokens;
 pub use write::Applied;

@@ -10,8 +10,8 @@ use crate::chain::log::LogKey;
 use crate::hedge::Position;
 use crate::trade::Ticker;
 
-/// A recorded trade, as printed by `schwad positions`.
-#[derive(Debug, Clone)]
+/// A recorded trade, as printed by `schwad positions` and listed by the dashboard.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TradeRow {
     /// Trade id.
     pub id: i64,

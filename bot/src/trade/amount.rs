@@ -8,7 +8,7 @@ use std::ops::{Add, Neg, Sub};
 use std::str::FromStr;
 
 use alloy_primitives::{Address, U256};
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Largest scale (number of decimals) an exact decimal can hold.
 const MAX_SCALE: u8 = 28;
@@ -124,6 +124,22 @@ impl Price {
     pub fn of(usdc: Usdc, shares: Shares) -> Option<Self> {
         usdc.0.checked_div(shares.0).map(Self::new)
     }
+
+    /// For people: rounded to cents, e.g. `423.40` (the exact value stays in the database and JSON).
+    pub fn shown(self) -> String {
+        format!("{:.2}", rounded(self.0, 2))
+    }
+}
+
+impl Shares {
+    /// For people: rounded to 6 decimals, without trailing zeros.
+    pub fn shown(self) -> String {
+        rounded(self.0, 6).normalize().to_string()
+    }
+}
+
+fn rounded(value: Decimal, decimals: u32) -> Decimal {
+    value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
 #[cfg(test)]
@@ -172,6 +188,18 @@ mod tests {
         let price = Price::of("301.5".parse().unwrap(), "1.5".parse().unwrap()).unwrap();
         assert_eq!(price.to_string(), "201");
         assert_eq!(Price::of(Usdc::ZERO, Shares::ZERO), None);
+    }
+
+    #[test]
+    fn shown_values_are_rounded_but_exact_ones_are_not() {
+        let price: Price = "423.39782395100338806359134741".parse().unwrap();
+        assert_eq!(price.shown(), "423.40");
+        assert_eq!(price.to_string(), "423.39782395100338806359134741");
+        assert_eq!("180".parse::<Price>().unwrap().shown(), "180.00");
+        assert_eq!("0.125".parse::<Price>().unwrap().shown(), "0.13");
+        let shares: Shares = "-1.2345675".parse().unwrap();
+        assert_eq!(shares.shown(), "-1.234568");
+        assert_eq!("2.50".parse::<Shares>().unwrap().shown(), "2.5");
     }
 
     #[test]

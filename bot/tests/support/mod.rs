@@ -25,6 +25,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A chain simulator whose random fills (from `seed`) are `OWNER`'s.
+pub async fn start_chain(seed: u64) -> ChainSim {
+    ChainSim::start(sim_chain::Config {
+        owner: OWNER,
+        seed,
+        ..sim_chain::Config::default()
+    })
+    .await
+    .expect("chain simulator")
+}
+
 /// A `schwad run` process.
 #[derive(Debug)]
 pub struct Bot {
