@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 
 pub use hedges::Execution;
-pub use read::TradeRow;
+pub use read::{StoredEvent, TradeRow};
 pub use tokens::StoredTokens;
 pub use write::Applied;
 
