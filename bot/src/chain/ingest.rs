@@ -446,9 +446,10 @@ impl Ingestor {
                         self.finish_pass(session, target);
                     }
                 } else {
-                    // The node answered from behind the head: ask again a little later.
+                    // The node answered from behind the head: ask again shortly, by then it
+                    // likely holds the block.
                     Status::add(&self.status.lagging_answers, 1);
-                    session.retry_at = Some(Instant::now() + session.retry.next_delay());
+                    session.retry_at = Some(Instant::now() + self.config.min_backoff);
                 }
                 Ok(())
             }
