@@ -19,7 +19,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use sim_chain::{ChainSim, Config, Lagging, Latency, LogLimits, RandomErrors};
-use support::{Bot, BotEnv, OWNER, expected_fills, expected_positions, open_db, stored_positions};
+use support::{
+    Bot, BotEnv, OWNER, expected_fills, expected_positions, open_db, stored_fill_rows,
+    stored_positions,
+};
 
 fn env_or(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -30,14 +33,7 @@ fn env_or(key: &str, default: u64) -> u64 {
 
 /// Stored canonical fills and how many of them are stored more than once.
 async fn stored(db: &sqlx::SqlitePool) -> (BTreeSet<(String, i64, String)>, usize) {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT e.tx_hash, e.log_index, t.order_side FROM trades t
-         JOIN chain_events e ON e.id = t.event_id
-         WHERE e.removed = 0 AND t.status <> 'reverted'",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap_or_default();
+    let rows = stored_fill_rows(db).await.unwrap_or_default();
     let count = rows.len();
     let set: BTreeSet<_> = rows.into_iter().collect();
     let duplicates = count - set.len();
