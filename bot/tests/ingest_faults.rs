@@ -284,7 +284,7 @@ async fn live_load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_is_caught_up_under_live_load_and_health_tells_the_nodes_lag() {
-    // Issue 14 item 11: 2,000 blocks of backlog read 50 at a time while the node mines a block of 10 fills of
+    // Issue 14 item 11: 2,000 blocks of backlog read 50 at a time while the node mines a block of 4 fills of
     // ours every 10 ms. The backlog must be caught up while the live load goes on, and /health must report the
     // node's own head (not a head frozen at the start) and say `catching up` while far behind.
     let dir = tempfile::tempdir().unwrap();
@@ -296,7 +296,7 @@ async fn a_backlog_is_caught_up_under_live_load_and_health_tells_the_nodes_lag()
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = tokio::spawn({
         let (sim, stop) = (std::sync::Arc::clone(&sim), std::sync::Arc::clone(&stop));
-        async move { live_load(&sim, 10, Duration::from_millis(10), &stop).await }
+        async move { live_load(&sim, 4, Duration::from_millis(10), &stop).await }
     });
     let started = Instant::now();
     let mut said_catching_up = false;
