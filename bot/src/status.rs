@@ -53,9 +53,6 @@ pub struct Status {
     pub stalls: AtomicU64,
     /// The chain id of a node serving another chain than `CHAIN_ID` (0: none).
     pub wrong_chain_id: AtomicU64,
-    /// `eth_getLogs` answers that came from behind the head (a stored log missing while its block
-    /// was not replaced): read again later, never taken for a removal.
-    pub lagging_answers: AtomicU64,
     /// Wakes the hedger when trades were recorded or reverted.
     pub trades_changed: Notify,
     /// The broker's [`BrokerHealth`], as its `u8`.

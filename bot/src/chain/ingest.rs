@@ -448,7 +448,6 @@ impl Ingestor {
                 } else {
                     // The node answered from behind the head: ask again shortly, by then it
                     // likely holds the block.
-                    Status::add(&self.status.lagging_answers, 1);
                     session.retry_at = Some(Instant::now() + self.config.min_backoff);
                 }
                 Ok(())
