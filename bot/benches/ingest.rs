@@ -29,14 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, U256};
 use sim_chain::{ChainSim, Config, Leg, OrderFill, Token, Trade};
-use support::{Bot, BotEnv, OWNER, open_db, wait_until};
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{Bot, BotEnv, OWNER, env_or, open_db, wait_until};
 
 fn token(sim: &ChainSim, symbol: &str) -> Token {
     sim.tokens()

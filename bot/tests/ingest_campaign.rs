@@ -20,16 +20,9 @@ use std::time::{Duration, Instant};
 
 use sim_chain::{ChainSim, Config, Lagging, Latency, LogLimits, RandomErrors};
 use support::{
-    Bot, BotEnv, OWNER, expected_fills, expected_positions, open_db, stored_fill_rows,
+    Bot, BotEnv, OWNER, env_or, expected_fills, expected_positions, open_db, stored_fill_rows,
     stored_positions,
 };
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Stored canonical fills and how many of them are stored more than once.
 async fn stored(db: &sqlx::SqlitePool) -> (BTreeSet<(String, i64, String)>, usize) {

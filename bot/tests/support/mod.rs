@@ -20,6 +20,14 @@ use sqlx::sqlite::SqlitePool;
 pub use chain::*;
 pub use oracle::*;
 
+/// A numeric setting of a long run or a benchmark, from the environment.
+pub fn env_or(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
