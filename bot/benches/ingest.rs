@@ -374,7 +374,7 @@ async fn live_load() {
         }
     });
     let started = Instant::now();
-    let (mut max_lag, mut samples) = (0, 0);
+    let (mut max_lag, mut max_reported, mut samples) = (0, 0, 0);
     let mut said = std::collections::BTreeMap::<String, u64>::new();
     let sample = |health: serde_json::Value, head: u64| {
         let processed = health["last_block_processed"].as_u64().unwrap_or(0);
@@ -393,6 +393,7 @@ async fn live_load() {
         };
         let (lag, status, reported) = sample(response.json().await.unwrap(), head);
         max_lag = max_lag.max(lag);
+        max_reported = max_reported.max(reported.unwrap_or(0));
         samples += 1;
         *said.entry(status).or_default() += 1;
         if samples % 60 == 0 {
@@ -414,7 +415,8 @@ async fn live_load() {
     let all_stored = started.elapsed();
     println!(
         "live load: mined {head} blocks in {mined:.1?}; lag at the end {end_lag} blocks (health: {end_status}); \
-         max lag {max_lag} blocks over {samples} samples; all {fills} fills stored after {all_stored:.1?}"
+         max lag {max_lag} blocks over {samples} samples (largest lag /health reported: {max_reported}); \
+         all {fills} fills stored after {all_stored:.1?}"
     );
     for (status, count) in &said {
         println!("  /health said {status} in {count} samples");
