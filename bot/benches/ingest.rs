@@ -14,6 +14,11 @@
 //! Linux). The bot's own share (notification read to trade committed) is printed separately, from
 //! its `schwad::live` debug events.
 //!
+//! - with `BENCH_LIVE_LOAD=1` instead: live ingestion under load, `BENCH_LIVE_FILLS` (20,000) fills of ours over
+//!   `BENCH_LIVE_BLOCKS` (100,000) blocks mined at `BENCH_LIVE_FILLS_PER_SEC` (20) fills/s (100 blocks/s), the
+//!   node's head minus the bot's processed block sampled from /health every second: the lag at the end, the
+//!   largest lag on the way, and what /health said.
+//!
 //! Run with `cargo bench -p schwad --bench ingest` (sizes via `BENCH_BLOCKS`, `BENCH_FILLS`,
 //! `BENCH_LATENCY_SAMPLES`). Each figure is also printed as one `BENCH name=value unit=...` line for `scripts/bench`.
 
@@ -24,14 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, U256};
 use sim_chain::{ChainSim, Config, Leg, OrderFill, Token, Trade};
-use support::{Bot, BotEnv, OWNER, open_db, wait_until};
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{Bot, BotEnv, OWNER, env_or, open_db, wait_until};
 
 fn token(sim: &ChainSim, symbol: &str) -> Token {
     sim.tokens()
@@ -95,6 +93,9 @@ fn main() {
 }
 
 async fn bench() {
+    if env_or("BENCH_LIVE_LOAD", 0) > 0 {
+        return live_load().await;
+    }
     let blocks = env_or("BENCH_BLOCKS", 100_000);
     let fills = env_or("BENCH_FILLS", 10_000);
     let samples = env_or("BENCH_LATENCY_SAMPLES", 300);
@@ -323,4 +324,105 @@ async fn scale_catch_up(fills: u64) {
     figure("ingest_rss_after_scale", rss, "MiB");
     db.close().await;
     assert!(bot.terminate(Duration::from_secs(30)).success());
+}
+
+/// Live ingestion under load: blocks mined at a steady pace, every `blocks / fills`-th with one fill of ours.
+async fn live_load() {
+    let blocks = env_or("BENCH_LIVE_BLOCKS", 100_000);
+    let fills = env_or("BENCH_LIVE_FILLS", 20_000);
+    let rate = env_or("BENCH_LIVE_FILLS_PER_SEC", 20);
+    let every = (blocks / fills).max(1);
+    let block_time = Duration::from_secs_f64(fills as f64 / rate as f64 / blocks as f64);
+    let dir = tempfile::tempdir().unwrap();
+    let sim = std::sync::Arc::new(
+        ChainSim::start(Config {
+            owner: OWNER,
+            ..Config::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let (usdc, equity) = (token(&sim, "USDC"), token(&sim, "AAPL0x"));
+    let env = BotEnv::new(dir.path(), &sim)
+        .with("CONFIRMATIONS", "12")
+        .with("GET_LOGS_MAX_RANGE", "2000")
+        .with("STALL_TIMEOUT", "30s")
+        .with("RPC_TIMEOUT", "10s")
+        .with("LOG_LEVEL", "warn");
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    let health = format!("http://127.0.0.1:{}/health", env.port);
+    wait_until(
+        Duration::from_secs(30),
+        "the bot serving /health",
+        || async { reqwest::get(&health).await.is_ok() },
+    )
+    .await;
+    println!(
+        "live load: {fills} fills over {blocks} blocks, one block every {block_time:?} ({rate} fills/s)"
+    );
+    let miner = tokio::spawn({
+        let sim = std::sync::Arc::clone(&sim);
+        async move {
+            let mut ticks = tokio::time::interval(block_time);
+            for n in 0..blocks {
+                ticks.tick().await;
+                if n % every == 0 {
+                    sim.submit(&[take(&usdc, &equity, n / every)]).unwrap();
+                }
+                sim.mine();
+            }
+        }
+    });
+    let started = Instant::now();
+    let (mut max_lag, mut max_reported, mut samples) = (0, 0, 0);
+    let mut said = std::collections::BTreeMap::<String, u64>::new();
+    let sample = |health: serde_json::Value, head: u64| {
+        let processed = health["last_block_processed"].as_u64().unwrap_or(0);
+        let status = format!("{} {}", health["status"], health["reasons"]);
+        (
+            head.saturating_sub(processed),
+            status,
+            health["lag"].as_u64(),
+        )
+    };
+    while !miner.is_finished() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let head = sim.head();
+        let Ok(response) = reqwest::get(&health).await else {
+            continue;
+        };
+        let (lag, status, reported) = sample(response.json().await.unwrap(), head);
+        max_lag = max_lag.max(lag);
+        max_reported = max_reported.max(reported.unwrap_or(0));
+        samples += 1;
+        *said.entry(status).or_default() += 1;
+        if samples % 60 == 0 {
+            println!(
+                "  {:.0?}: head {head}, lag {lag} (health says {reported:?})",
+                started.elapsed()
+            );
+        }
+    }
+    let head = sim.head();
+    let response = reqwest::get(&health).await.unwrap();
+    let (end_lag, end_status, _) = sample(response.json().await.unwrap(), head);
+    let mined = started.elapsed();
+    let db = open_db(&env.database_url()).await;
+    wait_until(Duration::from_secs(600), "every fill stored", || async {
+        fills_stored(&db).await >= i64::try_from(fills).unwrap()
+    })
+    .await;
+    let all_stored = started.elapsed();
+    println!(
+        "live load: mined {head} blocks in {mined:.1?}; lag at the end {end_lag} blocks (health: {end_status}); \
+         max lag {max_lag} blocks over {samples} samples (largest lag /health reported: {max_reported}); \
+         all {fills} fills stored after {all_stored:.1?}"
+    );
+    for (status, count) in &said {
+        println!("  /health said {status} in {count} samples");
+    }
+    figure("ingest_live_load_end_lag", end_lag as f64, "blocks");
+    figure("ingest_live_load_max_lag", max_lag as f64, "blocks");
+    db.close().await;
+    assert!(bot.terminate(Duration::from_secs(10)).success());
 }

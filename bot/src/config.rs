@@ -2,7 +2,7 @@
 //! into validated settings before anything runs. Errors name the variable.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
@@ -72,6 +72,9 @@ pub struct ChainArgs {
     /// WebSocket JSON-RPC endpoint of the node (`ws://` or `wss://`).
     #[arg(long, env = "WS_RPC_URL", hide_env_values = true)]
     pub ws_rpc_url: Url,
+    /// The chain the node must serve (`eth_chainId`, checked on every connection): Base by default.
+    #[arg(long, env = "CHAIN_ID", default_value_t = 8453)]
+    pub chain_id: u64,
     /// The Rain orderbook (IOrderBookV4) contract.
     #[arg(long, env = "ORDERBOOK")]
     pub orderbook: Address,
@@ -84,7 +87,8 @@ pub struct ChainArgs {
     /// Block the orderbook was deployed at: where reading starts without a checkpoint.
     #[arg(long, env = "DEPLOYMENT_BLOCK")]
     pub deployment_block: u64,
-    /// Reorg window: the last blocks re-read on every new head.
+    /// Reorg window: the last blocks re-read on every new head (at least 1: the re-read is also what
+    /// covers a load-balanced node answering from a block or two behind).
     #[arg(long, env = "CONFIRMATIONS", default_value_t = 12)]
     pub confirmations: u64,
     /// Largest block range of one `eth_getLogs` (shrunk automatically if the node refuses it).
@@ -113,9 +117,13 @@ pub struct RunArgs {
     /// The chain.
     #[command(flatten)]
     pub chain: ChainArgs,
-    /// Port of the health and metrics server (all interfaces).
+    /// Port of the health and metrics server.
     #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
     pub server_port: u16,
+    /// Address the health and metrics server listens on: all interfaces by default, `127.0.0.1`
+    /// for loopback only.
+    #[arg(long, env = "SERVER_HOST", default_value = "0.0.0.0")]
+    pub server_host: IpAddr,
     /// Block explorer page of a transaction, without the hash: the dashboard links each fill there.
     #[arg(
         long,
@@ -343,7 +351,7 @@ impl RunArgs {
         Ok(RunSettings {
             database_url: self.database.database_url,
             ingest: self.chain.ingest_config()?,
-            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.server_port)),
+            listen: SocketAddr::from((self.server_host, self.server_port)),
             explorer_tx_url: self.explorer_tx_url,
             shutdown_timeout: self.shutdown_timeout,
             broker: settings,
@@ -391,6 +399,9 @@ impl ChainArgs {
         if self.get_logs_max_range == 0 {
             return Err(ConfigError::Zero("GET_LOGS_MAX_RANGE"));
         }
+        if self.confirmations == 0 {
+            return Err(ConfigError::Zero("CONFIRMATIONS"));
+        }
         if self.stall_timeout.is_zero() {
             return Err(ConfigError::Zero("STALL_TIMEOUT"));
         }
@@ -399,6 +410,7 @@ impl ChainArgs {
         }
         Ok(IngestConfig {
             endpoint,
+            chain_id: self.chain_id,
             orderbook: self.orderbook,
             filter: OwnerFilter {
                 owner: self.order_owner,
@@ -455,6 +467,31 @@ mod tests {
         assert_eq!(settings.ingest.filter.order_hashes.len(), 1);
         assert_eq!(settings.ingest.stall_timeout, Duration::from_secs(2));
         assert_eq!(settings.ingest.confirmations, 12);
+    }
+
+    #[test]
+    fn no_reorg_window_is_refused() {
+        let err = run_args(&[
+            "--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0",
+            "--confirmations=0",
+        ])
+        .unwrap()
+        .settings()
+        .unwrap_err();
+        assert!(err.to_string().contains("CONFIRMATIONS"), "{err}");
+    }
+
+    #[test]
+    fn health_listens_on_all_interfaces_unless_told_loopback() {
+        let owner = "--order-owner=0x881cf4c0764e733d9C387f3858eE87CcA04AFFe0";
+        let all = run_args(&[owner]).unwrap().settings().unwrap();
+        assert!(all.listen.ip().is_unspecified());
+        assert_eq!(all.ingest.chain_id, 8453);
+        let loopback = run_args(&[owner, "--server-host=127.0.0.1"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert!(loopback.listen.ip().is_loopback());
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Status {
     pub reconnects: AtomicU64,
     /// Stalled sessions detected (no new head in time).
     pub stalls: AtomicU64,
+    /// The chain id of a node serving another chain than `CHAIN_ID` (0: none).
+    pub wrong_chain_id: AtomicU64,
     /// Wakes the hedger when trades were recorded or reverted.
     pub trades_changed: Notify,
     /// The broker's [`BrokerHealth`], as its `u8`.

@@ -9,31 +9,11 @@ mod support;
 
 use std::time::Duration;
 
-use alloy_primitives::{Address, B256, U256};
-use sim_chain::{ChainSim, Config, Leg, LogLimits, OrderFill, RateLimit, RateLimitStyle, Trade};
+use sim_chain::{ChainSim, LogLimits, RateLimit, RateLimitStyle, Trade};
 use support::{
-    Bot, BotEnv, OWNER, checkpoint, expected_fills, expected_positions, open_db, stored_fills,
-    stored_positions, wait_until,
+    Bot, BotEnv, OWNER, checkpoint, expected_fills, expected_positions, open_db, our_take,
+    start_sim, stored_fills, stored_positions, trade, wait_until,
 };
-
-async fn start_sim(seed: u64) -> ChainSim {
-    ChainSim::start(Config {
-        owner: OWNER,
-        seed,
-        ..Config::default()
-    })
-    .await
-    .unwrap()
-}
-
-/// Mines `blocks` blocks of `per_block` random transactions, `interval` apart.
-async fn trade(sim: &ChainSim, blocks: usize, per_block: usize, interval: Duration) {
-    for _ in 0..blocks {
-        sim.submit_random(per_block);
-        sim.mine();
-        tokio::time::sleep(interval).await;
-    }
-}
 
 /// Mines past the reorg window, waits for the bot to process the head, and compares.
 async fn assert_converges(sim: &ChainSim, env: &BotEnv) {
@@ -121,31 +101,6 @@ async fn random_trades_with_faults_and_crashes_are_recorded_exactly_once() {
     );
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("reconnecting"), "no reconnect happened");
-}
-
-/// Our sell of 2.5 AAPL0x for 500 USDC, taken by a stranger.
-fn our_take(sim: &ChainSim, nonce: u8) -> Trade {
-    let token = |symbol: &str| {
-        sim.tokens()
-            .into_iter()
-            .find(|t| t.symbol == symbol)
-            .unwrap()
-    };
-    Trade::Take {
-        taker: Address::repeat_byte(0x99),
-        order: OrderFill {
-            owner: OWNER,
-            nonce: B256::repeat_byte(nonce),
-            gave: Leg {
-                token: token("AAPL0x").address,
-                amount: U256::from(2_500_000_000_000_000_000u128),
-            },
-            received: Leg {
-                token: token("USDC").address,
-                amount: U256::from(500_000_000u64),
-            },
-        },
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +195,7 @@ async fn an_eth_get_logs_answer_over_the_message_limit_shrinks_the_range() {
     let sim = start_sim(31).await;
     for block in 0..2_400u32 {
         let trades: Vec<Trade> = (0..10u8)
-            .map(|i| our_take(&sim, (block as u8).wrapping_mul(10).wrapping_add(i)))
+            .map(|i| our_take(&sim, u64::from(block * 10 + u32::from(i))))
             .collect();
         for trade in &trades {
             sim.submit(std::slice::from_ref(trade)).unwrap();

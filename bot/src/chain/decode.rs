@@ -66,6 +66,23 @@ pub fn carries_fills(log: &RpcLog) -> bool {
     matches!(log.topic0(), Some(t) if t == TakeOrderV2::SIGNATURE_HASH || t == ClearV2::SIGNATURE_HASH)
 }
 
+/// The fills of a log complete by itself: a `TakeOrderV2`. `None` for any other log: a `ClearV2`
+/// needs its `AfterClear`, and from a stream that may have lost a notification, pairing them is a
+/// guess (only a complete answer, as `eth_getLogs` or a receipt gives, pairs them for sure).
+pub fn decode_take(log: &RpcLog) -> Result<Option<OrderbookEvent>, DecodeError> {
+    if log.topic0() != Some(TakeOrderV2::SIGNATURE_HASH) {
+        return Ok(None);
+    }
+    let event =
+        TakeOrderV2::decode_raw_log(log.topics.iter().copied(), &log.data).map_err(|source| {
+            DecodeError::Abi {
+                key: log.key(),
+                source: Box::new(source),
+            }
+        })?;
+    take_order_event(log, &event).map(Some)
+}
+
 /// A decoded fill-carrying event with the fills of every order it touched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderbookEvent {
@@ -108,8 +125,8 @@ pub fn order_hash(order: &OrderV3) -> B256 {
     keccak256(order.abi_encode())
 }
 
-/// Decodes logs in chain order, pairing each `ClearV2` with the `AfterClear` of the same
-/// transaction with the smallest greater log index.
+/// Decodes logs in chain order, pairing each `AfterClear` with the nearest `ClearV2` before it in the
+/// same transaction.
 #[derive(Debug, Default)]
 pub struct Decoder {
     /// `ClearV2` logs still waiting for their `AfterClear`, by transaction.
@@ -125,9 +142,7 @@ impl Decoder {
         };
         match log.topic0() {
             Some(t) if t == TakeOrderV2::SIGNATURE_HASH => {
-                let event = TakeOrderV2::decode_raw_log(log.topics.iter().copied(), &log.data)
-                    .map_err(abi)?;
-                Ok(vec![take_order_event(log, &event)?])
+                Ok(decode_take(log)?.into_iter().collect())
             }
             Some(t) if t == ClearV2::SIGNATURE_HASH => {
                 let event =
@@ -144,30 +159,28 @@ impl Decoder {
                 let Some(pending) = self.pending_clears.get_mut(&log.transaction_hash) else {
                     return Ok(Vec::new());
                 };
+                // Its clear is the nearest `ClearV2` before it: a clear further back lost its own
+                // `AfterClear` (a dropped notification) and must not take this one's amounts; the
+                // catch-up reads it again, complete.
                 let index = log.key().log_index;
-                let (matched, waiting): (Vec<_>, Vec<_>) = pending
-                    .drain(..)
-                    .partition(|(clear_log, _)| clear_log.key().log_index < index);
-                *pending = waiting;
+                let nearest = pending
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (clear_log, _))| clear_log.key().log_index < index)
+                    .max_by_key(|(_, (clear_log, _))| clear_log.key().log_index)
+                    .map(|(position, _)| position);
+                let Some(position) = nearest else {
+                    return Ok(Vec::new());
+                };
+                let (clear_log, clear) = pending.remove(position);
+                pending.retain(|(stale, _)| stale.key().log_index > index);
                 if pending.is_empty() {
                     self.pending_clears.remove(&log.transaction_hash);
                 }
-                matched
-                    .iter()
-                    .map(|(clear_log, clear)| clear_event(clear_log, clear, &after))
-                    .collect()
+                Ok(vec![clear_event(&clear_log, &clear, &after)?])
             }
             _ => Ok(Vec::new()),
         }
-    }
-
-    /// Forgets clears of blocks before `block` still waiting for an `AfterClear` (a dropped
-    /// notification; the catch-up re-reads them).
-    pub fn forget_before(&mut self, block: u64) {
-        self.pending_clears.retain(|_, clears| {
-            clears.retain(|(log, _)| log.block() >= block);
-            !clears.is_empty()
-        });
     }
 
     /// Decodes a complete batch of logs (e.g. one `eth_getLogs` answer) in chain order.
@@ -450,11 +463,24 @@ mod tests {
             decoder.push(&log_of(&after(1, 1, 1, 1), 8)).unwrap().len(),
             1
         );
-        decoder.push(&clear_log).unwrap();
-        decoder.forget_before(11);
+    }
+
+    #[test]
+    fn an_after_clear_pairs_only_with_the_nearest_clear_before_it() {
+        // The first clear's AfterClear (log 2) was lost: the second AfterClear belongs to the second clear.
+        let mut decoder = Decoder::default();
+        let first = log_of(&clear(order(OWNER, 1), order(OTHER, 2)), 1);
+        let second = log_of(&clear(order(OTHER, 3), order(OWNER, 4)), 3);
+        assert!(decoder.push(&first).unwrap().is_empty());
+        assert!(decoder.push(&second).unwrap().is_empty());
+        let events = decoder.push(&log_of(&after(2, 20, 3, 30), 4)).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].key.log_index, 3);
+        assert_eq!(events[0].fills[1].gave.raw, U256::from(20));
+        // The stale first clear is gone: a later AfterClear never takes it either.
         assert!(
             decoder
-                .push(&log_of(&after(1, 1, 1, 1), 8))
+                .push(&log_of(&after(9, 9, 9, 9), 6))
                 .unwrap()
                 .is_empty()
         );

@@ -1,36 +1,57 @@
 //! Gap-free, exactly-once ingestion: live `newHeads` and `logs` subscriptions for latency, backed
-//! by the persisted checkpoint and `eth_getLogs` catch-up in bounded ranges on start, on every
-//! reconnect and on every new head (which also re-reads the last `confirmations` blocks, so a
-//! log that vanished in a reorg is reverted).
+//! by the persisted checkpoint and `eth_getLogs` catch-up in bounded pages on start, on every
+//! reconnect and on every new head (which also re-reads the last `confirmations` blocks).
+//!
+//! Queued notifications and catch-up pages take turns, so a stream of live logs never starves the
+//! catch-up (nor the reverse); the live takes queued meanwhile are committed in one transaction.
+//! Clears are recorded from complete `eth_getLogs` answers only: a lost notification would make
+//! pairing a `ClearV2` with an `AfterClear` from the stream a guess.
+//! A stored log is reverted only when delivered with `removed: true`, or when the node holds another
+//! block at its height: a node that answers `eth_getLogs` from behind the head (a lagging backend of
+//! a load-balanced provider) leaves out logs it does not hold yet, and that absence is no removal.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256, U64};
-use backoff::backoff::Backoff;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::decode::{DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, topics};
+use super::decode::{
+    DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, decode_take, topics,
+};
 use super::log::{LogKey, RpcLog};
-use super::rpc::{Endpoint, Head, LogFilter, Notification, RpcClient, RpcError};
+use super::range::RangeControl;
+use super::retry::Retry;
+use super::rpc::{Endpoint, ErrorKind, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
-use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError};
+use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, StoredEvent};
 use crate::status::Status;
+
+/// Most notifications committed in one live batch.
+const LIVE_BATCH: usize = 1_024;
+/// Consecutive transient catch-up failures before the session is replaced (another backend may
+/// answer the next one).
+const TRANSIENT_FAILURES: u32 = 8;
+/// Longest wait before a catch-up page is tried again after a transient failure.
+const CATCH_UP_RETRY_CAP: Duration = Duration::from_secs(5);
 
 /// What the ingestion needs to know about the chain and which fills are ours.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// WebSocket JSON-RPC endpoint.
     pub endpoint: Endpoint,
+    /// The chain the node must serve (`eth_chainId`).
+    pub chain_id: u64,
     /// The orderbook contract.
     pub orderbook: Address,
     /// Which fills are ours.
     pub filter: OwnerFilter,
     /// First block to read when the ledger has no checkpoint.
     pub deployment_block: u64,
-    /// Depth of the reorg window: the last blocks re-read on every new head.
+    /// Depth of the reorg window: the last blocks re-read on every new head (at least 1).
     pub confirmations: u64,
     /// Largest block range of one `eth_getLogs`.
     pub max_range: u64,
@@ -38,7 +59,7 @@ pub struct IngestConfig {
     pub stall_timeout: Duration,
     /// Timeout of one JSON-RPC request.
     pub request_timeout: Duration,
-    /// First delay before reconnecting; doubles (with jitter) up to `max_backoff`.
+    /// First delay before reconnecting or retrying; doubles (jittered below it) up to `max_backoff`.
     pub min_backoff: Duration,
     /// Longest delay before reconnecting.
     pub max_backoff: Duration,
@@ -67,6 +88,14 @@ pub enum IngestError {
         /// The JSON error.
         source: serde_json::Error,
     },
+    /// The node serves another chain.
+    #[error("the node serves chain {actual}, not chain {expected} (CHAIN_ID)")]
+    WrongChain {
+        /// `CHAIN_ID`.
+        expected: u64,
+        /// The node's `eth_chainId`.
+        actual: u64,
+    },
     /// No new head arrived in time.
     #[error("no new head for {0:?}: connection stalled")]
     Stalled(Duration),
@@ -78,6 +107,17 @@ pub enum IngestError {
     UnknownTransaction(B256),
 }
 
+impl IngestError {
+    /// Whether trying the same step again later, on the same connection, may succeed.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Rpc(error) => !matches!(error.kind(), ErrorKind::Oversized | ErrorKind::Closed),
+            Self::Symbol(SymbolError::NotYet { .. } | SymbolError::Rpc { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 /// The ingestion loop and its state.
 #[derive(Debug)]
 pub struct Ingestor {
@@ -85,8 +125,8 @@ pub struct Ingestor {
     ledger: Ledger,
     status: Arc<Status>,
     symbols: Symbols,
-    /// Effective `eth_getLogs` range: shrinks when the node refuses a range as too large.
-    range: u64,
+    /// Effective `eth_getLogs` range.
+    range: RangeControl,
     /// The stored checkpoint (this process is its only writer).
     checkpoint: Option<u64>,
     /// Last block completely processed; ahead of `checkpoint` while only empty blocks followed
@@ -94,14 +134,35 @@ pub struct Ingestor {
     processed: Option<u64>,
 }
 
-/// The subscriptions of one session.
+/// The subscriptions and the catch-up state of one session.
 struct Session {
     client: RpcClient,
     heads: String,
     logs: String,
-    decoder: Decoder,
-    /// Highest new head not yet caught up to.
-    pending_head: Option<u64>,
+    /// Highest head announced and not caught up to yet.
+    target: Option<u64>,
+    /// Next block the catch-up pass in progress reads.
+    cursor: Option<u64>,
+    /// After a transient failure: when the catch-up tries again.
+    retry_at: Option<Instant>,
+    /// Delays between catch-up attempts after transient failures.
+    retry: Retry,
+    /// The session counts as stalled when no head arrives by then.
+    deadline: Instant,
+    /// Whether a catch-up pass completed (the session is live).
+    live: bool,
+}
+
+impl Session {
+    fn catch_up_due(&self, now: Instant) -> bool {
+        self.target.is_some() && self.retry_at.is_none_or(|at| at <= now)
+    }
+}
+
+/// A log notification and when it was read from the socket.
+struct LiveLog {
+    log: RpcLog,
+    received: Instant,
 }
 
 impl Ingestor {
@@ -116,7 +177,7 @@ impl Ingestor {
         if let Some(block) = checkpoint {
             Status::raise(&status.last_block_processed, block);
         }
-        let range = config.max_range.max(1);
+        let range = RangeControl::new(config.max_range);
         Ok(Self {
             config,
             ledger,
@@ -130,21 +191,11 @@ impl Ingestor {
 
     /// Runs sessions until `shutdown` turns true, reconnecting with jittered exponential backoff.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = backoff::ExponentialBackoff {
-            initial_interval: self.config.min_backoff,
-            max_interval: self.config.max_backoff,
-            randomization_factor: 0.5,
-            multiplier: 2.0,
-            max_elapsed_time: None,
-            ..backoff::ExponentialBackoff::default()
-        };
-        backoff.reset(); // starts `current_interval` at `initial_interval`
+        let mut reconnects = Retry::new(self.config.min_backoff, self.config.max_backoff);
         let endpoint = self.config.endpoint.clone();
         while !*shutdown.borrow() {
-            let result = self.session(&mut shutdown, &mut backoff).await;
-            self.status
-                .chain_connected
-                .store(false, std::sync::atomic::Ordering::Relaxed);
+            let result = self.session(&mut shutdown, &mut reconnects).await;
+            self.status.chain_connected.store(false, Ordering::Relaxed);
             let error = match result {
                 Ok(()) => break,
                 Err(error) => error,
@@ -153,7 +204,7 @@ impl Ingestor {
                 Status::add(&self.status.stalls, 1);
             }
             Status::add(&self.status.reconnects, 1);
-            let delay = backoff.next_backoff().unwrap_or(self.config.max_backoff);
+            let delay = reconnects.next_delay();
             tracing::warn!(%error, %endpoint, ?delay, "chain session ended; reconnecting");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
@@ -163,166 +214,310 @@ impl Ingestor {
         tracing::info!("ingestion stopped");
     }
 
-    /// One connection: subscribe, catch up, then follow heads and logs until an error, a stall
-    /// or shutdown (`Ok`). Queued notifications go before the catch-up a new head asks for, so a
-    /// live log is committed without waiting for the `eth_getLogs` that confirms it.
+    /// One connection: check the chain, subscribe, then alternate between the queued notifications
+    /// (heads, and live logs committed in batches) and catch-up pages, until an error, a stall or
+    /// shutdown (`Ok`).
     async fn session(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
-        backoff: &mut backoff::ExponentialBackoff,
+        reconnects: &mut Retry,
     ) -> Result<(), IngestError> {
         let (client, mut notifications) =
             RpcClient::connect(&self.config.endpoint, self.config.request_timeout).await?;
+        self.check_chain(&client).await?;
         // Logs first: nodes that notify in subscription order then send a block's logs before
-        // its head, so the live path commits them before the head's catch-up runs.
+        // its head.
         let logs = client.subscribe_logs(&self.filter(None)).await?;
         let heads = client.subscribe_new_heads().await?;
+        let head = client.block_number().await?;
         let mut session = Session {
             client,
             heads,
             logs,
-            decoder: Decoder::default(),
-            pending_head: None,
+            target: None,
+            cursor: None,
+            retry_at: None,
+            retry: Retry::new(
+                self.config.min_backoff,
+                self.config.max_backoff.min(CATCH_UP_RETRY_CAP),
+            ),
+            deadline: Instant::now() + self.config.stall_timeout,
+            live: false,
         };
-        self.status
-            .chain_connected
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        let head = session.client.block_number().await?;
-        self.catch_up(&session.client, head, shutdown).await?;
-        backoff.reset();
-        tracing::info!(head, "chain session live");
-        let mut deadline = Instant::now() + self.config.stall_timeout;
+        self.status.chain_connected.store(true, Ordering::Relaxed);
+        self.on_head(&mut session, head);
+        tracing::info!(head, "chain session subscribed; catching up");
+        let mut next = None;
         loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let batch = self.collect(&mut session, next.take(), &mut notifications)?;
+            if !batch.is_empty() {
+                self.commit_live(&mut session, batch).await?;
+            }
+            if session.catch_up_due(Instant::now()) {
+                self.catch_up_page(&mut session).await?;
+                if session.live && session.target.is_none() && session.retry.attempts() == 0 {
+                    reconnects.reset();
+                }
+                continue;
+            }
+            let retry_at = session.retry_at.unwrap_or(session.deadline);
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return Ok(()),
                 notification = notifications.recv() => {
-                    let notification = notification.ok_or(IngestError::Closed)?;
-                    if notification.subscription == session.heads {
-                        deadline = Instant::now() + self.config.stall_timeout;
-                        let head = parse_head(notification)?;
-                        session.pending_head = session.pending_head.max(Some(head));
-                    } else if notification.subscription == session.logs {
-                        self.on_log(&mut session, notification).await?;
-                    }
+                    next = Some(notification.ok_or(IngestError::Closed)?);
                 }
-                () = std::future::ready(()), if session.pending_head.is_some() => {
-                    if let Some(head) = session.pending_head.take() {
-                        self.catch_up(&session.client, head, shutdown).await?;
-                        session
-                            .decoder
-                            .forget_before(head.saturating_sub(self.config.confirmations));
-                    }
-                }
-                () = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(retry_at), if session.retry_at.is_some() => {}
+                () = tokio::time::sleep_until(session.deadline) => {
                     return Err(IngestError::Stalled(self.config.stall_timeout));
                 }
             }
-            if *shutdown.borrow() {
-                return Ok(());
-            }
         }
     }
 
-    /// A live log: recorded at once (the catch-up on the next head confirms or reverts it).
-    async fn on_log(
+    /// Refuses a node of another chain.
+    async fn check_chain(&self, client: &RpcClient) -> Result<(), IngestError> {
+        let actual = client.chain_id().await?;
+        let expected = self.config.chain_id;
+        let wrong = if actual == expected { 0 } else { actual };
+        self.status.wrong_chain_id.store(wrong, Ordering::Relaxed);
+        if actual == expected {
+            Ok(())
+        } else {
+            Err(IngestError::WrongChain { expected, actual })
+        }
+    }
+
+    /// A head: the node's own head, and the target of the catch-up.
+    fn on_head(&self, session: &mut Session, head: u64) {
+        Status::raise(&self.status.last_block_seen, head);
+        session.target = session.target.max(Some(head));
+        session.deadline = Instant::now() + self.config.stall_timeout;
+    }
+
+    /// Takes `first` and what else is queued (at most `LIVE_BATCH`): heads move the catch-up's
+    /// target, logs are returned in order for one commit.
+    fn collect(
+        &self,
+        session: &mut Session,
+        first: Option<Notification>,
+        notifications: &mut mpsc::UnboundedReceiver<Notification>,
+    ) -> Result<Vec<LiveLog>, IngestError> {
+        let mut logs = Vec::new();
+        let mut next = first;
+        for _ in 0..LIVE_BATCH {
+            let notification = match next.take() {
+                Some(notification) => notification,
+                None => match notifications.try_recv() {
+                    Ok(notification) => notification,
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        return Err(IngestError::Closed);
+                    }
+                },
+            };
+            if notification.subscription == session.heads {
+                let head = parse_head(notification)?;
+                self.on_head(session, head);
+            } else if notification.subscription == session.logs {
+                let Notification {
+                    result, received, ..
+                } = notification;
+                let log =
+                    serde_json::from_value(result).map_err(|source| IngestError::Notification {
+                        what: "log",
+                        source,
+                    })?;
+                logs.push(LiveLog { log, received });
+            }
+        }
+        Ok(logs)
+    }
+
+    /// Live logs, in order, committed at once: removals apply where they fall, the new takes of
+    /// the batch go in one transaction. A fill whose symbols cannot be read yet is left to the
+    /// catch-up.
+    async fn commit_live(
         &mut self,
         session: &mut Session,
-        notification: Notification,
+        batch: Vec<LiveLog>,
     ) -> Result<(), IngestError> {
-        let Notification {
-            result, received, ..
-        } = notification;
-        let log: RpcLog =
-            serde_json::from_value(result).map_err(|source| IngestError::Notification {
-                what: "log",
-                source,
-            })?;
-        if log.removed {
-            if carries_fills(&log) {
-                let applied = self
-                    .ledger
-                    .apply(&[], &[log.key()], "log delivered with removed: true", None)
-                    .await?;
-                self.count(applied);
+        let mut records = Vec::new();
+        let mut received = Vec::new();
+        for LiveLog { log, received: at } in batch {
+            if log.removed {
+                if carries_fills(&log) {
+                    self.commit_records(&mut records, &mut received).await?;
+                    let reason = "log delivered with removed: true";
+                    let applied = self.ledger.apply(&[], &[log.key()], reason, None).await?;
+                    self.count(applied);
+                }
+                continue;
             }
+            if let Some(event) = decode_take(&log)? {
+                let key = event.key;
+                match self.record(&session.client, event).await {
+                    Ok(Some(record)) => {
+                        records.push(record);
+                        received.push((key, at));
+                    }
+                    Ok(None) => {}
+                    Err(error) if error.is_transient() => {
+                        tracing::debug!(%key, %error, "live fill left to the catch-up");
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        self.commit_records(&mut records, &mut received).await
+    }
+
+    async fn commit_records(
+        &mut self,
+        records: &mut Vec<EventRecord>,
+        received: &mut Vec<(LogKey, Instant)>,
+    ) -> Result<(), IngestError> {
+        if records.is_empty() {
             return Ok(());
         }
-        let events = session.decoder.push(&log)?;
-        let records = self.records(&session.client, events).await?;
-        if !records.is_empty() {
-            let applied = self.ledger.apply(&records, &[], "", None).await?;
-            self.count(applied);
-            let latency_us = u64::try_from(received.elapsed().as_micros()).unwrap_or(u64::MAX);
-            tracing::debug!(target: "schwad::live", key = %log.key(), latency_us, "live log committed");
+        let applied = self.ledger.apply(records, &[], "", None).await?;
+        self.count(applied);
+        for (key, at) in received.drain(..) {
+            let latency_us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+            tracing::debug!(target: "schwad::live", %key, latency_us, "live log committed");
         }
+        records.clear();
         Ok(())
     }
 
-    /// Reads and applies every block from the checkpoint (minus the reorg window) up to `head`.
-    async fn catch_up(
-        &mut self,
-        client: &RpcClient,
-        head: u64,
-        shutdown: &watch::Receiver<bool>,
-    ) -> Result<(), IngestError> {
-        Status::raise(&self.status.last_block_seen, head);
-        let next = self
-            .processed
-            .map_or(self.config.deployment_block, |c| c + 1);
-        let mut from = next
-            .saturating_sub(self.config.confirmations)
-            .max(self.config.deployment_block);
-        while from <= head && !*shutdown.borrow() {
-            let (to, logs) = self.get_logs(client, from, head).await?;
-            self.apply_range(client, from, to, logs).await?;
-            from = to + 1;
+    /// Reads and applies one page of the catch-up pass (from the checkpoint minus the reorg
+    /// window up to the newest head). Transient failures are retried later on this connection;
+    /// too big a range is shrunk.
+    async fn catch_up_page(&mut self, session: &mut Session) -> Result<(), IngestError> {
+        let Some(target) = session.target else {
+            return Ok(());
+        };
+        let deployment = self.config.deployment_block;
+        let from = *session.cursor.get_or_insert_with(|| {
+            self.processed
+                .map_or(deployment, |p| p + 1)
+                .saturating_sub(self.config.confirmations)
+                .max(deployment)
+        });
+        if from > target {
+            self.finish_pass(session, target);
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// `eth_getLogs` from `from` to at most `head`, shrinking the range while the node refuses
-    /// it (too many blocks or results) or its answer exceeds the message limit (which also ends
-    /// the session: the next one starts with the smaller range). Returns the range end read.
-    async fn get_logs(
-        &mut self,
-        client: &RpcClient,
-        from: u64,
-        head: u64,
-    ) -> Result<(u64, Vec<RpcLog>), IngestError> {
-        loop {
-            let to = head.min(from.saturating_add(self.range - 1));
-            match client.get_logs(&self.filter(Some((from, to)))).await {
-                Ok(logs) => return Ok((to, logs)),
-                Err(error) if error.is_too_large() && to > from => {
-                    self.range = (to - from).div_ceil(2).max(1);
-                    tracing::info!(%error, range = self.range, "eth_getLogs range too large; shrinking");
-                    if matches!(error, RpcError::TooLarge { .. }) {
-                        return Err(error.into());
-                    }
-                }
-                Err(error) => return Err(error.into()),
+        let to = self.range.end(from, target);
+        let outcome = match session
+            .client
+            .get_logs(&self.filter(Some((from, to))))
+            .await
+        {
+            Ok(logs) => {
+                self.range.succeeded(from, to);
+                self.apply_range(&session.client, from, to, logs).await
             }
+            Err(error) => match error.kind() {
+                ErrorKind::Oversized => {
+                    // The connection closed with the answer: the next session asks for less.
+                    self.range.shrink(from, to);
+                    return Err(error.into());
+                }
+                ErrorKind::TooBig | ErrorKind::Timeout if self.range.shrink(from, to) => {
+                    tracing::info!(%error, range = self.range.current(), "eth_getLogs range too large; shrinking");
+                    return Ok(());
+                }
+                _ => Err(error.into()),
+            },
+        };
+        match outcome {
+            Ok(read_to) => {
+                if let Some(read_to) = read_to {
+                    session.cursor = Some(read_to + 1);
+                }
+                if read_to == Some(to) {
+                    session.retry.reset();
+                    session.retry_at = None;
+                    if to >= target {
+                        self.finish_pass(session, target);
+                    }
+                } else {
+                    // The node answered from behind the head: ask again shortly, by then it
+                    // likely holds the block.
+                    session.retry_at = Some(Instant::now() + self.config.min_backoff);
+                }
+                Ok(())
+            }
+            Err(error) if error.is_transient() => {
+                if session.retry.attempts() >= TRANSIENT_FAILURES {
+                    return Err(error);
+                }
+                let delay = session.retry.next_delay();
+                tracing::warn!(%error, from, to, ?delay, "catch-up page failed; retrying");
+                session.retry_at = Some(Instant::now() + delay);
+                Ok(())
+            }
+            Err(error) => Err(error),
         }
     }
 
-    /// Applies one `eth_getLogs` answer for `from..=to` in one transaction: reverts the stored
-    /// events that are no longer there, records the new ones and advances the checkpoint to `to`.
+    fn finish_pass(&self, session: &mut Session, target: u64) {
+        session.cursor = None;
+        if session.target == Some(target) {
+            session.target = None;
+        }
+        if !session.live {
+            session.live = true;
+            tracing::info!(head = target, "chain session live");
+        }
+    }
+
+    /// Applies one `eth_getLogs` answer for `from..=to` in one transaction: records the new
+    /// events, reverts the stored ones whose block the node replaced, and advances the checkpoint.
+    /// Returns the last block applied: before `to` when a stored event is missing from the answer
+    /// while the node does not hold another block at its height (it answered from behind); `None`
+    /// when that is already the case at `from`.
     async fn apply_range(
         &mut self,
         client: &RpcClient,
         from: u64,
         to: u64,
-        mut logs: Vec<RpcLog>,
-    ) -> Result<(), IngestError> {
-        let stored: HashSet<LogKey> = self
-            .ledger
-            .events_between(from, to)
-            .await?
-            .into_iter()
-            .collect();
+        logs: Vec<RpcLog>,
+    ) -> Result<Option<u64>, IngestError> {
+        let stored = self.ledger.events_between(from, to).await?;
         let present: HashSet<LogKey> = logs.iter().map(RpcLog::key).collect();
-        let vanished: Vec<LogKey> = stored.difference(&present).copied().collect();
+        let mut missing: BTreeMap<u64, Vec<StoredEvent>> = BTreeMap::new();
+        for event in stored.iter().filter(|e| !present.contains(&e.key)) {
+            missing.entry(event.block_number).or_default().push(*event);
+        }
+        let mut read_to = Some(to);
+        let mut vanished = Vec::new();
+        for (height, events) in missing {
+            let held = client.block_hash(height).await?;
+            if events
+                .iter()
+                .all(|e| held.is_some_and(|h| h != e.block_hash))
+            {
+                vanished.extend(events.iter().map(|e| e.key));
+            } else {
+                tracing::debug!(
+                    height,
+                    ?held,
+                    "a stored log is missing from eth_getLogs, whose node does not hold another block there: not a removal"
+                );
+                read_to = height.checked_sub(1).filter(|h| *h >= from);
+                break;
+            }
+        }
+        let Some(read_to) = read_to else {
+            return Ok(None);
+        };
+        let stored: HashSet<LogKey> = stored.iter().map(|e| e.key).collect();
+        let mut logs: Vec<RpcLog> = logs.into_iter().filter(|l| l.block() <= read_to).collect();
         let events = Decoder::decode_batch(&mut logs)?
             .into_iter()
             .filter(|event| !stored.contains(&event.key))
@@ -331,21 +526,21 @@ impl Ingestor {
         if records.is_empty() && vanished.is_empty() {
             // Nothing to write but progress: persist it once per reorg window, saving an fsync
             // per empty block.
-            let unsaved = to.saturating_sub(self.checkpoint.unwrap_or(0));
+            let unsaved = read_to.saturating_sub(self.checkpoint.unwrap_or(0));
             if self.checkpoint.is_some() && unsaved < self.config.confirmations.max(1) {
-                self.mark_processed(to);
-                return Ok(());
+                self.mark_processed(read_to);
+                return Ok(Some(read_to));
             }
         }
-        let reason = "log no longer returned by eth_getLogs (reorg)";
+        let reason = "the node holds another block at the log's height (reorg)";
         let applied = self
             .ledger
-            .apply(&records, &vanished, reason, Some(to))
+            .apply(&records, &vanished, reason, Some(read_to))
             .await?;
         self.count(applied);
-        self.checkpoint = self.checkpoint.max(Some(to));
-        self.mark_processed(to);
-        Ok(())
+        self.checkpoint = self.checkpoint.max(Some(read_to));
+        self.mark_processed(read_to);
+        Ok(Some(read_to))
     }
 
     fn mark_processed(&mut self, block: u64) {
@@ -359,47 +554,57 @@ impl Ingestor {
         client: &RpcClient,
         events: Vec<OrderbookEvent>,
     ) -> Result<Vec<EventRecord>, IngestError> {
-        let mut records = Vec::new();
-        for event in events
-            .into_iter()
-            .filter_map(|e| self.config.filter.retain(e))
-        {
-            let mut fills = Vec::with_capacity(event.fills.len());
-            for fill in event.fills {
-                let gave_symbol = self
-                    .symbols
-                    .resolve(client, &self.ledger, fill.gave.token)
-                    .await?;
-                let received_symbol = self
-                    .symbols
-                    .resolve(client, &self.ledger, fill.received.token)
-                    .await?;
-                let outcome = fill.classify(&gave_symbol, &received_symbol);
-                if let Err(reason) = &outcome {
-                    tracing::debug!(key = %event.key, %reason, "fill of ours skipped");
-                }
-                fills.push(FillRecord {
-                    fill,
-                    gave_symbol,
-                    received_symbol,
-                    outcome,
-                });
-            }
-            records.push(EventRecord {
-                key: event.key,
-                block_number: event.block_number,
-                block_hash: event.block_hash,
-                kind: event.kind,
-                fills,
-            });
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            records.extend(self.record(client, event).await?);
         }
         Ok(records)
+    }
+
+    /// The event's fills of ours with their symbols and classification; `None` when none is ours.
+    async fn record(
+        &mut self,
+        client: &RpcClient,
+        event: OrderbookEvent,
+    ) -> Result<Option<EventRecord>, IngestError> {
+        let Some(event) = self.config.filter.retain(event) else {
+            return Ok(None);
+        };
+        let mut fills = Vec::with_capacity(event.fills.len());
+        for fill in event.fills {
+            let gave_symbol = self
+                .symbols
+                .resolve(client, &self.ledger, fill.gave.token)
+                .await?;
+            let received_symbol = self
+                .symbols
+                .resolve(client, &self.ledger, fill.received.token)
+                .await?;
+            let outcome = fill.classify(&gave_symbol, &received_symbol);
+            if let Err(reason) = &outcome {
+                tracing::debug!(key = %event.key, %reason, "fill of ours skipped");
+            }
+            fills.push(FillRecord {
+                fill,
+                gave_symbol,
+                received_symbol,
+                outcome,
+            });
+        }
+        Ok(Some(EventRecord {
+            key: event.key,
+            block_number: event.block_number,
+            block_hash: event.block_hash,
+            kind: event.kind,
+            fills,
+        }))
     }
 
     /// Re-processes one transaction by hand: records its fills of ours (duplicates skipped).
     pub async fn process_transaction(&mut self, hash: B256) -> Result<Applied, IngestError> {
         let (client, _notifications) =
             RpcClient::connect(&self.config.endpoint, self.config.request_timeout).await?;
+        self.check_chain(&client).await?;
         let receipt = client
             .transaction_receipt(hash)
             .await?

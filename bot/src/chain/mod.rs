@@ -4,5 +4,7 @@ pub mod abi;
 pub mod decode;
 pub mod ingest;
 pub mod log;
+pub mod range;
+pub mod retry;
 pub mod rpc;
 pub mod symbols;

@@ -19,13 +19,17 @@ use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
 use super::log::RpcLog;
+use super::retry::Retry;
 
 /// JSON-RPC error code of a rate-limited request (EIP-1474 "limit exceeded").
 const LIMIT_EXCEEDED: i64 = -32005;
 /// How many times a rate-limited request is retried before its error is returned.
 const RATE_LIMIT_RETRIES: u32 = 6;
-/// First wait before retrying a rate-limited request; doubles (with jitter) on each retry.
-const RATE_LIMIT_DELAY: Duration = Duration::from_millis(20);
+/// First wait before retrying a rate-limited request; doubles on each retry (jittered below it) up to
+/// `RATE_LIMIT_MAX_DELAY`.
+const RATE_LIMIT_DELAY: Duration = Duration::from_millis(50);
+/// Longest wait before retrying a rate-limited request.
+const RATE_LIMIT_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// A failed JSON-RPC exchange.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,23 @@ pub enum RpcError {
     },
 }
 
+/// What a failed request says about the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The answer exceeded the WebSocket message limit; the connection is gone with it.
+    Oversized,
+    /// The node refused the request as too big (too many blocks or results): a smaller one may succeed.
+    TooBig,
+    /// No answer in time: a smaller request may be answered in time.
+    Timeout,
+    /// The node asks to slow down.
+    RateLimited,
+    /// The connection is closed or could not be opened.
+    Closed,
+    /// Anything else (an internal error of the node, an unexpected answer): try again later.
+    Other,
+}
+
 impl RpcError {
     /// The JSON-RPC error code, when the node answered with one.
     pub fn code(&self) -> Option<i64> {
@@ -87,23 +108,54 @@ impl RpcError {
         }
     }
 
-    /// Whether the request asked for too much: the node refused it with an error (too many blocks or results), or
-    /// its answer exceeded the message limit. A smaller request may succeed.
-    pub fn is_too_large(&self) -> bool {
-        matches!(self, Self::TooLarge { .. }) || (self.code().is_some() && !self.is_rate_limited())
+    /// What kind of failure this is, from the error and the node's message (providers word their limits
+    /// differently: Infura `-32005` "query returned more than 10000 results" or "project ID request rate
+    /// exceeded", Alchemy `-32602` "Log response size exceeded", QuickNode `-32614` "eth_getLogs is limited to a
+    /// 10,000 range", geth "exceed maximum block range").
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::TooLarge { .. } => ErrorKind::Oversized,
+            Self::Timeout { .. } => ErrorKind::Timeout,
+            Self::Disconnected { .. } => ErrorKind::Closed,
+            Self::Connect { source, .. } => match source.as_ref() {
+                tokio_tungstenite::tungstenite::Error::Http(response)
+                    if response.status().as_u16() == 429 =>
+                {
+                    ErrorKind::RateLimited
+                }
+                _ => ErrorKind::Closed,
+            },
+            Self::Decode { .. } => ErrorKind::Other,
+            Self::Rpc { code, message, .. } => {
+                let message = message.to_ascii_lowercase();
+                let says = |words: &[&str]| words.iter().any(|w| message.contains(w));
+                if *code == 429 || says(&["rate", "too many requests", "capacity", "quota"]) {
+                    ErrorKind::RateLimited
+                } else if says(&[
+                    "more than",
+                    "results",
+                    "range",
+                    "too large",
+                    "too wide",
+                    "too big",
+                    "size exceeded",
+                    "exceeds max",
+                    "limited to",
+                ]) {
+                    ErrorKind::TooBig
+                } else if *code == LIMIT_EXCEEDED {
+                    // Infura's bare "limit exceeded" is its rate limit.
+                    ErrorKind::RateLimited
+                } else {
+                    ErrorKind::Other
+                }
+            }
+        }
     }
 
     /// Whether the node asks us to slow down (not a refusal of the request itself).
     pub fn is_rate_limited(&self) -> bool {
-        let Self::Rpc { code, message, .. } = self else {
-            return false;
-        };
-        let message = message.to_ascii_lowercase();
-        *code == 429
-            || (*code == LIMIT_EXCEEDED
-                && ["limit exceeded", "rate limit", "too many requests"]
-                    .iter()
-                    .any(|m| message.contains(m)))
+        self.kind() == ErrorKind::RateLimited
     }
 }
 
@@ -243,16 +295,13 @@ impl RpcClient {
         method: &'static str,
         params: Value,
     ) -> Result<T, RpcError> {
-        let mut delay = RATE_LIMIT_DELAY;
-        let mut retries = 0;
+        let mut delays = Retry::new(RATE_LIMIT_DELAY, RATE_LIMIT_MAX_DELAY);
         loop {
             match self.request_once(method, &params).await {
-                Err(error) if error.is_rate_limited() && retries < RATE_LIMIT_RETRIES => {
-                    retries += 1;
-                    let jittered = delay.mul_f64(0.5 + fastrand::f64());
-                    tracing::debug!(method, ?jittered, "rate limited; retrying");
-                    tokio::time::sleep(jittered).await;
-                    delay *= 2;
+                Err(error) if error.is_rate_limited() && delays.attempts() < RATE_LIMIT_RETRIES => {
+                    let delay = delays.next_delay();
+                    tracing::debug!(method, ?delay, "rate limited; retrying");
+                    tokio::time::sleep(delay).await;
                 }
                 result => return result,
             }
@@ -293,6 +342,20 @@ impl RpcClient {
             Answer::TooLarge => return Err(RpcError::TooLarge { method }),
         };
         serde_json::from_value(value).map_err(|source| RpcError::Decode { method, source })
+    }
+
+    /// `eth_chainId`.
+    pub async fn chain_id(&self) -> Result<u64, RpcError> {
+        let id: U64 = self.request("eth_chainId", json!([])).await?;
+        Ok(id.to())
+    }
+
+    /// The hash of the block the node holds at `number`; `None` when it holds none there (yet).
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>, RpcError> {
+        let block: Option<Head> = self
+            .request("eth_getBlockByNumber", json!([U64::from(number), false]))
+            .await?;
+        Ok(block.map(|block| block.hash))
     }
 
     /// `eth_blockNumber`.
@@ -429,9 +492,45 @@ mod tests {
     #[test]
     fn rate_limits_are_told_apart_from_result_limits() {
         assert!(rpc_error(-32005, "limit exceeded").is_rate_limited());
+        assert!(rpc_error(-32005, "project ID request rate exceeded").is_rate_limited());
         assert!(rpc_error(429, "Too Many Requests").is_rate_limited());
         assert!(!rpc_error(-32005, "query returned more than 10000 results").is_rate_limited());
         assert!(!rpc_error(-32602, "block range is too large").is_rate_limited());
+    }
+
+    #[test]
+    fn only_limit_errors_ask_for_a_smaller_range() {
+        for (code, message) in [
+            (-32005, "query returned more than 10000 results"),
+            (
+                -32602,
+                "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+            ),
+            (-32614, "eth_getLogs is limited to a 10,000 range"),
+            (-32000, "exceed maximum block range: 5000"),
+        ] {
+            assert_eq!(
+                rpc_error(code, message).kind(),
+                ErrorKind::TooBig,
+                "{message}"
+            );
+        }
+        for (code, message) in [
+            (-32603, "internal error"),
+            (-32000, "header not found"),
+            (-32000, "execution reverted"),
+        ] {
+            assert_eq!(
+                rpc_error(code, message).kind(),
+                ErrorKind::Other,
+                "{message}"
+            );
+        }
+        let timeout = RpcError::Timeout {
+            method: "eth_getLogs",
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
     }
 
     #[test]

@@ -1,6 +1,12 @@
-//! ERC-20 symbols by `eth_call` to `symbol()`, cached in memory and in the ledger.
+//! ERC-20 symbols by `eth_call` to `symbol()`, cached in memory and in the ledger. A `symbol()` that
+//! answers nothing readable (`0x` from a backend without the token's code yet, a spurious revert) is asked
+//! again: only after `GIVE_UP_ATTEMPTS` unreadable answers over at least `GIVE_UP_AFTER` does the token
+//! count as having no symbol. Until then its fills wait.
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use alloy_primitives::{Address, Bytes};
 use alloy_sol_types::SolCall;
@@ -11,6 +17,10 @@ use crate::ledger::{Ledger, LedgerError};
 
 /// JSON-RPC error code of a reverted `eth_call` (EIP-1474 / geth).
 const EXECUTION_REVERTED: i64 = 3;
+/// Unreadable answers before a token counts as having no symbol.
+const GIVE_UP_ATTEMPTS: u32 = 5;
+/// Shortest time between a token's first unreadable answer and giving up on it.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// A failed symbol lookup.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +33,14 @@ pub enum SymbolError {
         /// The RPC error.
         source: RpcError,
     },
+    /// The token answered nothing readable, not often or long enough yet to give up: its fills wait.
+    #[error("symbol() of {token} unreadable ({attempts} answers so far); asking again later")]
+    NotYet {
+        /// The token.
+        token: Address,
+        /// Unreadable answers so far.
+        attempts: u32,
+    },
     /// Caching the symbol failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -32,6 +50,8 @@ pub enum SymbolError {
 #[derive(Debug, Default)]
 pub struct Symbols {
     known: HashMap<Address, String>,
+    /// Tokens whose `symbol()` was unreadable: how often, since when.
+    unreadable: HashMap<Address, (u32, Instant)>,
 }
 
 impl Symbols {
@@ -39,11 +59,12 @@ impl Symbols {
     pub async fn load(ledger: &Ledger) -> Result<Self, LedgerError> {
         Ok(Self {
             known: ledger.symbols().await?.into_iter().collect(),
+            unreadable: HashMap::new(),
         })
     }
 
-    /// The token's symbol; empty when the token has none (its `symbol()` reverts or returns
-    /// garbage), which classifies the fill as skipped rather than stopping ingestion.
+    /// The token's symbol; empty when the token has none (its `symbol()` kept reverting or returning
+    /// garbage, see the module), which classifies the fill as skipped rather than stopping ingestion.
     pub async fn resolve(
         &mut self,
         client: &RpcClient,
@@ -60,9 +81,18 @@ impl Symbols {
             Err(source) => return Err(SymbolError::Rpc { token, source }),
         };
         let Some(symbol) = symbol else {
-            tracing::warn!(%token, "token has no readable symbol()");
+            let (attempts, since) = self.unreadable.entry(token).or_insert((0, Instant::now()));
+            *attempts = attempts.saturating_add(1);
+            if *attempts < GIVE_UP_ATTEMPTS || since.elapsed() < GIVE_UP_AFTER {
+                return Err(SymbolError::NotYet {
+                    token,
+                    attempts: *attempts,
+                });
+            }
+            tracing::warn!(%token, attempts = *attempts, "token has no readable symbol(): its fills are skipped");
             return Ok(String::new());
         };
+        self.unreadable.remove(&token);
         ledger.store_symbol(token, &symbol).await?;
         self.known.insert(token, symbol.clone());
         Ok(symbol)

@@ -47,6 +47,8 @@ pub struct Observed {
     pub database_ok: bool,
     /// A chain session is live.
     pub chain_connected: bool,
+    /// The node serves another chain than configured.
+    pub wrong_chain: bool,
     /// Blocks seen but not processed.
     pub lag: u64,
     /// Lag tolerated before "catching up".
@@ -60,6 +62,9 @@ pub fn overall(observed: Observed) -> (Overall, Vec<&'static str>) {
     let mut reasons = Vec::new();
     if !observed.database_ok {
         reasons.push("database unavailable");
+    }
+    if observed.wrong_chain {
+        reasons.push("wrong chain id");
     }
     if !observed.chain_connected {
         reasons.push("chain not connected");
@@ -102,11 +107,13 @@ pub(super) async fn report(state: &AppState) -> Health {
     };
     let status = &state.status;
     let chain_connected = status.chain_connected.load(Ordering::Relaxed);
+    let wrong_chain = status.wrong_chain_id.load(Ordering::Relaxed) != 0;
     let lag = status.lag();
     let broker = status.broker();
     let (overall, reasons) = overall(Observed {
         database_ok,
         chain_connected,
+        wrong_chain,
         lag,
         max_lag: state.max_lag,
         broker,
@@ -134,6 +141,7 @@ mod tests {
         Observed {
             database_ok: true,
             chain_connected: true,
+            wrong_chain: false,
             lag: 0,
             max_lag: 12,
             broker: BrokerHealth::Ready,
@@ -164,6 +172,22 @@ mod tests {
             ..observed()
         };
         assert_eq!(overall(behind), (Overall::Degraded, vec!["catching up"]));
+    }
+
+    #[test]
+    fn a_node_of_another_chain_is_degraded_with_its_reason() {
+        let wrong = Observed {
+            chain_connected: false,
+            wrong_chain: true,
+            ..observed()
+        };
+        assert_eq!(
+            overall(wrong),
+            (
+                Overall::Degraded,
+                vec!["wrong chain id", "chain not connected"]
+            )
+        );
     }
 
     #[test]

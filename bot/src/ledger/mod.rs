@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 
 pub use hedges::Execution;
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
-pub use read::TradeRow;
+pub use read::{StoredEvent, TradeRow};
 pub use tokens::StoredTokens;
 pub use write::Applied;
 

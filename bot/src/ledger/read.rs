@@ -37,6 +37,17 @@ pub struct TradeRow {
     pub recorded_at: String,
 }
 
+/// A stored event and the block it was seen in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The log.
+    pub key: LogKey,
+    /// Its block number.
+    pub block_number: u64,
+    /// Its block hash.
+    pub block_hash: B256,
+}
+
 impl Ledger {
     /// The last block whose logs are completely processed.
     pub async fn checkpoint(&self) -> Result<Option<u64>, LedgerError> {
@@ -47,11 +58,15 @@ impl Ledger {
         Ok(block.and_then(|b| u64::try_from(b).ok()))
     }
 
-    /// Canonical (not removed) events stored for blocks `from..=to`.
-    pub async fn events_between(&self, from: u64, to: u64) -> Result<Vec<LogKey>, LedgerError> {
+    /// Canonical (not removed) events stored for blocks `from..=to`, with the block each was seen in.
+    pub async fn events_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<StoredEvent>, LedgerError> {
         let (from, to) = (int(from), int(to));
         let rows = sqlx::query!(
-            "SELECT tx_hash, log_index FROM chain_events
+            "SELECT tx_hash, log_index, block_number, block_hash FROM chain_events
              WHERE removed = 0 AND block_number BETWEEN ?1 AND ?2",
             from,
             to
@@ -61,15 +76,26 @@ impl Ledger {
         .context("reading events of a block range")?;
         rows.into_iter()
             .map(|row| {
-                let tx_hash = B256::from_str(&row.tx_hash).map_err(|_| LedgerError::Corrupt {
-                    column: "tx_hash",
-                    value: row.tx_hash.clone(),
-                })?;
-                let log_index = u64::try_from(row.log_index).map_err(|_| LedgerError::Corrupt {
-                    column: "log_index",
-                    value: row.log_index.to_string(),
-                })?;
-                Ok(LogKey { tx_hash, log_index })
+                let hash = |column: &'static str, text: &str| {
+                    B256::from_str(text).map_err(|_| LedgerError::Corrupt {
+                        column,
+                        value: text.to_owned(),
+                    })
+                };
+                let number = |column: &'static str, value: i64| {
+                    u64::try_from(value).map_err(|_| LedgerError::Corrupt {
+                        column,
+                        value: value.to_string(),
+                    })
+                };
+                Ok(StoredEvent {
+                    key: LogKey {
+                        tx_hash: hash("tx_hash", &row.tx_hash)?,
+                        log_index: number("log_index", row.log_index)?,
+                    },
+                    block_number: number("block_number", row.block_number)?,
+                    block_hash: hash("block_hash", &row.block_hash)?,
+                })
             })
             .collect()
     }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+mod chain;
 mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,17 @@ use rust_decimal::Decimal;
 use sim_chain::ChainSim;
 use sqlx::sqlite::SqlitePool;
 
+#[allow(unused_imports)] // not every test binary drives the chain simulator itself
+pub use chain::*;
 pub use oracle::*;
+
+/// A numeric setting of a long run or a benchmark, from the environment.
+pub fn env_or(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -155,16 +166,20 @@ pub async fn open_db(url: &str) -> SqlitePool {
     SqlitePool::connect(url).await.expect("database")
 }
 
-/// Stored fills of canonical events, as `(tx hash, log index, side)`; panics on a duplicate.
-pub async fn stored_fills(db: &SqlitePool) -> BTreeSet<(String, i64, String)> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+/// Stored fills of canonical events, as `(tx hash, log index, side)`, one row per stored trade.
+pub async fn stored_fill_rows(db: &SqlitePool) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT e.tx_hash, e.log_index, t.order_side FROM trades t
          JOIN chain_events e ON e.id = t.event_id
          WHERE e.removed = 0 AND t.status <> 'reverted'",
     )
     .fetch_all(db)
     .await
-    .expect("trades");
+}
+
+/// Stored fills of canonical events, as `(tx hash, log index, side)`; panics on a duplicate.
+pub async fn stored_fills(db: &SqlitePool) -> BTreeSet<(String, i64, String)> {
+    let rows = stored_fill_rows(db).await.expect("trades");
     let count = rows.len();
     let set: BTreeSet<_> = rows.into_iter().collect();
     assert_eq!(set.len(), count, "a fill is stored twice");

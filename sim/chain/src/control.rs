@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::chain::ReorgReport;
-use crate::faults::{LogLimits, RateLimit};
+use crate::faults::{CallFailure, Lagging, Latency, LogLimits, RandomErrors, RateLimit};
 use crate::ledger::Fill;
 use crate::node::Node;
 use crate::tokens::Token;
@@ -34,6 +34,12 @@ pub(crate) fn router() -> Router<Arc<Node>> {
         .route("/faults/stall", post(stall))
         .route("/faults/resume", post(resume))
         .route("/faults/duplicates", put(duplicates))
+        .route("/faults/notification-loss", put(notification_loss))
+        .route("/faults/lagging", put(lagging))
+        .route("/faults/errors", put(errors))
+        .route("/faults/latency", put(latency))
+        .route("/faults/call-failures", post(call_failures))
+        .route("/requests", get(requests))
         .route("/faults/rate-limit", put(rate_limit))
         .route("/faults/log-limits", put(log_limits))
         .route("/faults/reorg", post(reorg))
@@ -182,6 +188,45 @@ struct Share {
 async fn duplicates(State(node): State<Arc<Node>>, Json(share): Json<Share>) -> StatusCode {
     node.faults.set_duplicate_share(share.share);
     StatusCode::NO_CONTENT
+}
+
+async fn notification_loss(State(node): State<Arc<Node>>, Json(share): Json<Share>) -> StatusCode {
+    node.faults.set_notification_loss_share(share.share);
+    StatusCode::NO_CONTENT
+}
+
+async fn lagging(State(node): State<Arc<Node>>, Json(lagging): Json<Lagging>) -> StatusCode {
+    node.faults.set_lagging(lagging);
+    StatusCode::NO_CONTENT
+}
+
+async fn errors(State(node): State<Arc<Node>>, Json(errors): Json<RandomErrors>) -> StatusCode {
+    node.faults.set_random_errors(errors);
+    StatusCode::NO_CONTENT
+}
+
+async fn latency(State(node): State<Arc<Node>>, Json(latency): Json<Latency>) -> StatusCode {
+    node.faults.set_latency(latency);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct CallFailures {
+    count: u32,
+    failure: CallFailure,
+}
+
+async fn call_failures(
+    State(node): State<Arc<Node>>,
+    Json(failures): Json<CallFailures>,
+) -> StatusCode {
+    node.faults
+        .fail_next_calls(failures.count, failures.failure);
+    StatusCode::NO_CONTENT
+}
+
+async fn requests(State(node): State<Arc<Node>>) -> Json<std::collections::HashMap<String, u64>> {
+    Json(node.faults.request_counts())
 }
 
 async fn rate_limit(State(node): State<Arc<Node>>, Json(limit): Json<RateLimit>) -> StatusCode {

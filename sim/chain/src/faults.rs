@@ -1,8 +1,10 @@
-//! Faults switched on demand: dropped and stalled WebSockets, duplicate notifications, rate limits and
-//! `eth_getLogs` limits.
+//! Faults switched on demand: dropped and stalled WebSockets, duplicate and lost notifications, rate limits,
+//! `eth_getLogs` limits, and the backends of a load-balanced provider (lagging, erring, slow, late).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -47,6 +49,61 @@ impl Default for LogLimits {
     }
 }
 
+/// A load-balanced provider's view: a share of requests is answered by a backend `blocks` behind the head. Its
+/// `eth_blockNumber`, blocks, receipts and `eth_getLogs` are those of its own head: a log of a newer block is
+/// simply absent from its answers, without an error, as providers behind a load balancer answer.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Lagging {
+    /// How far the lagging backend is behind.
+    pub blocks: u64,
+    /// Share of requests it answers, from 0 to 1.
+    pub share: f64,
+    /// Methods it answers (empty: all).
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// Random JSON-RPC errors, as an overloaded backend returns them (e.g. `-32603` "internal error", `-32000`
+/// "header not found", `-32005` "project ID request rate exceeded").
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RandomErrors {
+    /// Share of requests refused, from 0 to 1.
+    pub share: f64,
+    /// The error code.
+    pub code: i64,
+    /// The error message.
+    pub message: String,
+    /// Methods refused (empty: all).
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// Slow and late answers: each `eth_getLogs` takes `get_logs_micros_per_block` per block of its range (a node
+/// scanning its log index), and a share `late_share` of all answers is held `late_millis` longer, so later
+/// messages (notifications, other answers) overtake it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Latency {
+    /// Time per block of an `eth_getLogs` range, in microseconds.
+    #[serde(default)]
+    pub get_logs_micros_per_block: u64,
+    /// Share of answers held back, in thousandths.
+    #[serde(default)]
+    pub late_per_mille: u32,
+    /// How long a late answer is held back.
+    #[serde(default)]
+    pub late_millis: u64,
+}
+
+/// How an `eth_call` fails when told to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallFailure {
+    /// Empty output (`0x`): what a backend that does not hold the contract's code yet answers.
+    Empty,
+    /// `execution reverted` (code 3), a spurious revert.
+    Revert,
+}
+
 /// The fault switches of one simulator, shared by all its connections.
 #[derive(Debug)]
 pub struct Faults {
@@ -60,8 +117,15 @@ pub struct Faults {
 #[derive(Debug)]
 struct Settings {
     duplicate_share: f64,
+    notification_loss_share: f64,
     rate_limit: RateLimit,
     log_limits: LogLimits,
+    lagging: Lagging,
+    errors: RandomErrors,
+    latency: Latency,
+    call_failures: (u32, CallFailure),
+    /// Requests received, by method (a provider's dashboard).
+    requests: HashMap<String, u64>,
     rng: fastrand::Rng,
 }
 
@@ -74,8 +138,14 @@ impl Faults {
             connections: AtomicU64::new(0),
             settings: Mutex::new(Settings {
                 duplicate_share: 0.0,
+                notification_loss_share: 0.0,
                 rate_limit: RateLimit::default(),
                 log_limits,
+                lagging: Lagging::default(),
+                errors: RandomErrors::default(),
+                latency: Latency::default(),
+                call_failures: (0, CallFailure::Empty),
+                requests: HashMap::new(),
                 rng: fastrand::Rng::with_seed(seed),
             }),
         }
@@ -103,6 +173,41 @@ impl Faults {
     /// Sends each WebSocket notification twice with probability `share` (0 to 1).
     pub fn set_duplicate_share(&self, share: f64) {
         self.settings().duplicate_share = share;
+    }
+
+    /// Loses each WebSocket notification with probability `share` (0 to 1), as an overloaded provider does.
+    pub fn set_notification_loss_share(&self, share: f64) {
+        self.settings().notification_loss_share = share;
+    }
+
+    /// Answers a share of requests from a lagging backend.
+    pub fn set_lagging(&self, lagging: Lagging) {
+        self.settings().lagging = lagging;
+    }
+
+    /// Refuses a share of requests with a JSON-RPC error.
+    pub fn set_random_errors(&self, errors: RandomErrors) {
+        self.settings().errors = errors;
+    }
+
+    /// Slows `eth_getLogs` down and holds a share of answers back.
+    pub fn set_latency(&self, latency: Latency) {
+        self.settings().latency = latency;
+    }
+
+    /// Makes the next `count` `eth_call`s fail as `failure` says.
+    pub fn fail_next_calls(&self, count: u32, failure: CallFailure) {
+        self.settings().call_failures = (count, failure);
+    }
+
+    /// Requests received so far for `method`.
+    pub fn requests(&self, method: &str) -> u64 {
+        self.settings().requests.get(method).copied().unwrap_or(0)
+    }
+
+    /// Requests received so far, by method.
+    pub fn request_counts(&self) -> HashMap<String, u64> {
+        self.settings().requests.clone()
     }
 
     /// Refuses a share of requests.
@@ -140,6 +245,47 @@ impl Faults {
         share > 0.0 && rng.f64() < share
     }
 
+    /// Whether to lose a notification.
+    pub(crate) fn lose(&self, rng: &mut fastrand::Rng) -> bool {
+        let share = self.settings().notification_loss_share;
+        share > 0.0 && rng.f64() < share
+    }
+
+    /// Counts a request for `method` and draws the backend that answers it.
+    pub(crate) fn backend(&self, method: &str) -> Backend {
+        let mut guard = self.settings();
+        let settings = &mut *guard;
+        *settings.requests.entry(method.to_owned()).or_default() += 1;
+        let applies =
+            |methods: &[String]| methods.is_empty() || methods.iter().any(|m| m == method);
+        let rng = &mut settings.rng;
+        let errors = &settings.errors;
+        let error = (errors.share > 0.0 && applies(&errors.methods) && rng.f64() < errors.share)
+            .then(|| (errors.code, errors.message.clone()));
+        let lagging = &settings.lagging;
+        let lag = if lagging.share > 0.0 && applies(&lagging.methods) && rng.f64() < lagging.share {
+            lagging.blocks
+        } else {
+            0
+        };
+        let latency = settings.latency;
+        let late = latency.late_per_mille > 0 && rng.u32(..1000) < latency.late_per_mille;
+        let call_failure = match &mut settings.call_failures {
+            (count, failure) if method == "eth_call" && *count > 0 => {
+                *count -= 1;
+                Some(*failure)
+            }
+            _ => None,
+        };
+        Backend {
+            error,
+            lag,
+            late: late.then(|| Duration::from_millis(latency.late_millis)),
+            get_logs_per_block: Duration::from_micros(latency.get_logs_micros_per_block),
+            call_failure,
+        }
+    }
+
     /// How to refuse this request, if it is one of the rate-limited share.
     pub(crate) fn rate_limited(&self) -> Option<RateLimitStyle> {
         let mut settings = self.settings();
@@ -155,6 +301,21 @@ impl Faults {
     fn settings(&self) -> std::sync::MutexGuard<'_, Settings> {
         self.settings.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The backend drawn for one request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Backend {
+    /// Refuse with this code and message.
+    pub(crate) error: Option<(i64, String)>,
+    /// Blocks this backend is behind the head.
+    pub(crate) lag: u64,
+    /// Hold the answer back this long.
+    pub(crate) late: Option<Duration>,
+    /// Time an `eth_getLogs` takes per block of its range.
+    pub(crate) get_logs_per_block: Duration,
+    /// Fail an `eth_call` this way.
+    pub(crate) call_failure: Option<CallFailure>,
 }
 
 /// One connection's view of the stall switch.

@@ -25,6 +25,12 @@
 //! | `GET ledger` | | every [`Fill`] |
 //! | `POST faults/drop`, `faults/stall`, `faults/resume` | | see [`Faults`] |
 //! | `PUT faults/duplicates` | `{share}` | send notifications twice |
+//! | `PUT faults/notification-loss` | `{share}` | lose notifications |
+//! | `PUT faults/lagging` | [`Lagging`] | answer a share of requests from a backend behind the head |
+//! | `PUT faults/errors` | [`RandomErrors`] | refuse a share of requests with a JSON-RPC error |
+//! | `PUT faults/latency` | [`Latency`] | slow `eth_getLogs`, late answers |
+//! | `POST faults/call-failures` | `{count, failure}` | the next `eth_call`s fail ([`CallFailure`]) |
+//! | `GET requests` | | requests received, by method |
 //! | `PUT faults/rate-limit` | [`RateLimit`] | refuse requests (429 or `-32005`) |
 //! | `PUT faults/log-limits` | [`LogLimits`] | `eth_getLogs` block-range and result limits |
 //! | `POST faults/reorg` | `{depth, drop_share}` | replace the last blocks, returns [`ReorgReport`] |
@@ -54,7 +60,9 @@ mod ws;
 
 pub use chain::{ReorgError, ReorgReport};
 pub use cli::{Args, run};
-pub use faults::{Faults, LogLimits, RateLimit, RateLimitStyle};
+pub use faults::{
+    CallFailure, Faults, Lagging, Latency, LogLimits, RandomErrors, RateLimit, RateLimitStyle,
+};
 pub use ledger::{Fill, TokenAmount};
 pub use sim::{BASE_ORDERBOOK, ChainSim, Config, StartError};
 pub use tokens::{Token, TokenError};

@@ -1,38 +1,87 @@
 //! The `eth_*`, `net_*` and `web3_*` methods the simulated node answers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::chain::{BASE_FEE, Block, Chain, GAS_PER_TX};
-use crate::faults::LogLimits;
+use crate::faults::{Backend, CallFailure, LogLimits};
 use crate::filter::{BlockTag, FilterParams};
 use crate::json::{BlockTransaction, BlockView, ReceiptView, RpcLog, TransactionView};
 use crate::node::Node;
 use crate::rpc::{RpcError, param, positional};
 use crate::tokens::CallOutcome;
 
-/// Answers a stateless method with the JSON text of its result.
-pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, RpcError> {
+/// A method's result and the time the backend spends on it.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The JSON text of the result.
+    pub(crate) json: String,
+    /// Work time (an `eth_getLogs` scan).
+    pub(crate) work: Duration,
+}
+
+/// Answers a stateless method as `backend` does: from its own head, with its faults.
+pub(crate) fn call(
+    node: &Node,
+    method: &str,
+    params: Value,
+    backend: &Backend,
+) -> Result<Answer, RpcError> {
+    let view = node
+        .chain()
+        .head()
+        .header
+        .number
+        .saturating_sub(backend.lag);
+    let instant = |json: Result<String, RpcError>| {
+        json.map(|json| Answer {
+            json,
+            work: Duration::ZERO,
+        })
+    };
+    if method == "eth_getLogs" {
+        let [filter] = positional(params)?;
+        let filter: FilterParams = param(filter, 0)?;
+        let (logs, scanned) = get_logs(&node.chain(), node.faults.log_limits(), &filter, view)?;
+        return Ok(Answer {
+            json: to_json(&logs)?,
+            work: backend.get_logs_per_block * u32::try_from(scanned).unwrap_or(u32::MAX),
+        });
+    }
+    if method == "eth_call"
+        && let Some(failure) = backend.call_failure
+    {
+        return match failure {
+            CallFailure::Empty => instant(to_json(&Bytes::new())),
+            CallFailure::Revert => Err(RpcError::server("execution reverted")),
+        };
+    }
+    instant(answer(node, method, params, view))
+}
+
+/// Answers a method as a node whose head is `view`.
+fn answer(node: &Node, method: &str, params: Value, view: u64) -> Result<String, RpcError> {
+    let held = |block: &Block| block.header.number <= view;
     match method {
         "eth_chainId" => no_params(params).and_then(|()| to_json(&quantity(node.chain_id))),
         "net_version" => no_params(params).and_then(|()| to_json(&node.chain_id.to_string())),
         "web3_clientVersion" => no_params(params)
             .and_then(|()| to_json(&concat!("sim-chain/v", env!("CARGO_PKG_VERSION")))),
-        "eth_blockNumber" => {
-            no_params(params).and_then(|()| to_json(&quantity(node.chain().head().header.number)))
-        }
+        "eth_blockNumber" => no_params(params).and_then(|()| to_json(&quantity(view))),
         "eth_getBlockByNumber" => {
             let [tag, full] = positional(params)?;
             let tag: BlockTag = param(tag, 0)?;
             let full: bool = param(full, 1)?;
             let chain = node.chain();
-            let number = tag.resolve(chain.head().header.number);
+            let number = tag.resolve(view);
             to_json(
                 &chain
                     .block(number)
+                    .filter(|block| held(block))
                     .map(|block| block_view(node.chain_id, block, full)),
             )
         }
@@ -44,14 +93,9 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node
                     .chain()
                     .block_by_hash(&hash)
+                    .filter(|block| held(block))
                     .map(|block| block_view(node.chain_id, block, full)),
             )
-        }
-        "eth_getLogs" => {
-            let [filter] = positional(params)?;
-            let filter: FilterParams = param(filter, 0)?;
-            let logs = get_logs(&node.chain(), node.faults.log_limits(), &filter)?;
-            to_json(&logs)
         }
         "eth_getTransactionReceipt" => {
             let [hash] = positional(params)?;
@@ -60,6 +104,7 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node
                     .chain()
                     .transaction(&hash)
+                    .filter(|(block, _)| held(block))
                     .map(|(block, index)| receipt(block, index)),
             )
         }
@@ -70,6 +115,7 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node
                     .chain()
                     .transaction(&hash)
+                    .filter(|(block, _)| held(block))
                     .map(|(block, index)| transaction(node.chain_id, block, index)),
             )
         }
@@ -81,6 +127,7 @@ pub(crate) fn call(node: &Node, method: &str, params: Value) -> Result<String, R
                 &node.chain(),
                 &request,
                 tag.unwrap_or(BlockTag::Latest),
+                view,
             )?)
         }
         _ => Err(RpcError::method_not_found(method)),
@@ -100,12 +147,14 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, RpcError> {
         .map_err(|error| RpcError::server(format!("cannot encode result: {error}")))
 }
 
-/// The logs of `filter`, within the provider-style `limits`.
+/// The logs of `filter` as a node whose head is `view` answers them (a range past its head is cut at it,
+/// without an error, as geth does), within the provider-style `limits`; and how many blocks it scanned.
 pub(crate) fn get_logs(
     chain: &Chain,
     limits: LogLimits,
     filter: &FilterParams,
-) -> Result<Vec<RpcLog>, RpcError> {
+    view: u64,
+) -> Result<(Vec<RpcLog>, u64), RpcError> {
     let matcher = filter.matcher().map_err(RpcError::invalid_params)?;
     let blocks: &[Arc<Block>] = if let Some(hash) = filter.block_hash {
         if filter.from_block.is_some() || filter.to_block.is_some() {
@@ -115,12 +164,12 @@ pub(crate) fn get_logs(
         }
         let block = chain
             .block_by_hash(&hash)
+            .filter(|block| block.header.number <= view)
             .ok_or_else(|| RpcError::server("unknown block"))?;
         std::slice::from_ref(block)
     } else {
-        let head = chain.head().header.number;
-        let from = filter.from_block.unwrap_or(BlockTag::Latest).resolve(head);
-        let to = filter.to_block.unwrap_or(BlockTag::Latest).resolve(head);
+        let from = filter.from_block.unwrap_or(BlockTag::Latest).resolve(view);
+        let to = filter.to_block.unwrap_or(BlockTag::Latest).resolve(view);
         if from > to {
             return Err(RpcError::server("invalid block range params"));
         }
@@ -135,7 +184,7 @@ pub(crate) fn get_logs(
                 ),
             ));
         }
-        chain.blocks(from..=to)
+        chain.blocks(from..=to.min(view))
     };
     let mut logs = Vec::new();
     for block in blocks {
@@ -153,7 +202,7 @@ pub(crate) fn get_logs(
             return Err(too_many_results(max, blocks, before, block));
         }
     }
-    Ok(logs)
+    Ok((logs, blocks.len() as u64))
 }
 
 /// Infura's answer to a query past the result limit, suggesting the range that fits.
@@ -251,9 +300,13 @@ struct CallRequest {
     data: Option<Bytes>,
 }
 
-fn eth_call(chain: &Chain, request: &CallRequest, tag: BlockTag) -> Result<Bytes, RpcError> {
-    let head = chain.head().header.number;
-    if tag.resolve(head) > head {
+fn eth_call(
+    chain: &Chain,
+    request: &CallRequest,
+    tag: BlockTag,
+    view: u64,
+) -> Result<Bytes, RpcError> {
+    if tag.resolve(view) > view {
         return Err(RpcError::server("header not found"));
     }
     let input = request.data.clone().unwrap_or_default();

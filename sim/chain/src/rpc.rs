@@ -1,5 +1,7 @@
 //! JSON-RPC 2.0 envelopes: single and batch requests, notifications, ids and error objects.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::methods;
@@ -64,69 +66,89 @@ impl RpcError {
     }
 }
 
+/// The answer to one message and how long the backend takes to send it.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    /// The JSON text; nothing when every call was a notification.
+    pub(crate) text: Option<String>,
+    /// Time the answering backend works on it (slow `eth_getLogs`, late answers).
+    pub(crate) delay: Duration,
+}
+
 /// Answers one HTTP body or WebSocket message: a call or a batch. `subscriptions` is the connection's
-/// (none over HTTP); `rate_limited` refuses every call with `-32005`. Returns nothing when every call
-/// was a notification.
+/// (none over HTTP); `rate_limited` refuses every call with `-32005`.
 pub(crate) fn handle_message(
     node: &Node,
     text: &str,
     mut subscriptions: Option<&mut Subscriptions>,
     rate_limited: bool,
-) -> Option<String> {
+) -> Reply {
+    let error = |error: RpcError| Reply {
+        text: Some(error_response(&Value::Null, &error)),
+        delay: Duration::ZERO,
+    };
     match serde_json::from_str(text) {
-        Err(error) => Some(error_response(&Value::Null, &RpcError::parse_error(error))),
-        Ok(Value::Array(calls)) if calls.is_empty() => Some(error_response(
-            &Value::Null,
-            &RpcError::invalid_request("empty batch"),
-        )),
+        Err(parse) => error(RpcError::parse_error(parse)),
+        Ok(Value::Array(calls)) if calls.is_empty() => {
+            error(RpcError::invalid_request("empty batch"))
+        }
         Ok(Value::Array(calls)) => {
+            let mut delay = Duration::ZERO;
             let responses: Vec<String> = calls
                 .into_iter()
                 .filter_map(|call| {
-                    handle_call(node, call, subscriptions.as_deref_mut(), rate_limited)
+                    let (text, took) =
+                        handle_call(node, call, subscriptions.as_deref_mut(), rate_limited);
+                    delay = delay.max(took);
+                    text
                 })
                 .collect();
-            (!responses.is_empty()).then(|| format!("[{}]", responses.join(",")))
+            Reply {
+                text: (!responses.is_empty()).then(|| format!("[{}]", responses.join(","))),
+                delay,
+            }
         }
-        Ok(call) => handle_call(node, call, subscriptions, rate_limited),
+        Ok(call) => {
+            let (text, delay) = handle_call(node, call, subscriptions, rate_limited);
+            Reply { text, delay }
+        }
     }
 }
 
-/// Answers one call object; `None` for a notification (no `id`).
+/// Answers one call object (`None` for a notification, without `id`) and the time it takes.
 fn handle_call(
     node: &Node,
     call: Value,
     subscriptions: Option<&mut Subscriptions>,
     rate_limited: bool,
-) -> Option<String> {
+) -> (Option<String>, Duration) {
+    let refuse = |id: &Value, error: RpcError| (Some(error_response(id, &error)), Duration::ZERO);
     let Value::Object(mut call) = call else {
-        return Some(error_response(
-            &Value::Null,
-            &RpcError::invalid_request("invalid request"),
-        ));
+        return refuse(&Value::Null, RpcError::invalid_request("invalid request"));
     };
     let id = call.remove("id");
     let version_ok = call.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
     let method = call.remove("method");
     let reply_id = id.clone().unwrap_or(Value::Null);
     let Some(Value::String(method)) = method.filter(|_| version_ok) else {
-        return Some(error_response(
-            &reply_id,
-            &RpcError::invalid_request("invalid request"),
-        ));
+        return refuse(&reply_id, RpcError::invalid_request("invalid request"));
     };
     if !matches!(
         id,
         None | Some(Value::Null | Value::Number(_) | Value::String(_))
     ) {
-        return Some(error_response(
+        return refuse(
             &Value::Null,
-            &RpcError::invalid_request("invalid request id"),
-        ));
+            RpcError::invalid_request("invalid request id"),
+        );
     }
     let params = call.remove("params").unwrap_or(Value::Null);
+    let backend = node.faults.backend(&method);
+    let mut delay = backend.late.unwrap_or_default();
     let result = if rate_limited {
         Err(RpcError::limit_exceeded())
+    } else if let Some((code, message)) = &backend.error {
+        Err(RpcError::new(*code, message.clone()))
     } else {
         match (method.as_str(), subscriptions) {
             ("eth_subscribe", Some(subscriptions)) => subscriptions.subscribe(params),
@@ -134,15 +156,21 @@ fn handle_call(
             ("eth_subscribe" | "eth_unsubscribe", None) => {
                 Err(RpcError::new(-32601, "notifications not supported"))
             }
-            (method, _) => methods::call(node, method, params),
+            (method, _) => methods::call(node, method, params, &backend).map(|answer| {
+                delay += answer.work;
+                answer.json
+            }),
         }
     };
-    let id = id?;
-    Some(match result {
+    let Some(id) = id else {
+        return (None, delay);
+    };
+    let text = match result {
         // `result` is already JSON text: splice it in rather than parse it back.
         Ok(result) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#),
         Err(error) => error_response(&id, &error),
-    })
+    };
+    (Some(text), delay)
 }
 
 fn error_response(id: &Value, error: &RpcError) -> String {

@@ -31,6 +31,7 @@ async fn json_rpc(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let limited = node.faults.rate_limited();
     let text = String::from_utf8_lossy(&body);
     let reply = rpc::handle_message(&node, &text, None, limited.is_some());
+    tokio::time::sleep(reply.delay).await;
     let status = match limited {
         Some(RateLimitStyle::Http429) => StatusCode::TOO_MANY_REQUESTS,
         Some(RateLimitStyle::JsonRpc) | None => StatusCode::OK,
@@ -38,7 +39,7 @@ async fn json_rpc(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
-        reply.unwrap_or_default(),
+        reply.text.unwrap_or_default(),
     )
         .into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {

@@ -1,5 +1,6 @@
-//! One WebSocket connection: answers calls, pushes subscription notifications, and obeys the drop,
-//! stall and duplicate faults.
+//! One WebSocket connection: answers calls (each as soon as its backend is done, so a slow answer is
+//! overtaken by later ones and by notifications), pushes subscription notifications, and obeys the drop,
+//! stall, duplicate and loss faults.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use crate::node::Node;
 use crate::rpc;
@@ -23,16 +25,23 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
     let mut rng = fastrand::Rng::with_seed(node.faults.seed());
     // Requests that arrived as a stall began, answered when it ends.
     let mut held: Vec<String> = Vec::new();
+    // Answers whose backend takes time, sent when it is done.
+    let (late, mut finished) = mpsc::unbounded_channel::<String>();
     loop {
         let stalled = stall.stalled();
         if !stalled {
             for text in held.drain(..) {
-                if !answer(&node, &mut sink, &mut subscriptions, &text).await {
+                if !answer(&node, &mut sink, &mut subscriptions, &text, &late).await {
                     return;
                 }
             }
         }
         tokio::select! {
+            Some(reply) = finished.recv(), if !stalled => {
+                if sink.send(Message::Text(reply.into())).await.is_err() {
+                    return;
+                }
+            }
             _ = drops.changed() => {
                 tracing::debug!("dropping WebSocket connection");
                 return;
@@ -51,7 +60,7 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                 };
                 if stall.stalled() {
                     held.push(text);
-                } else if !answer(&node, &mut sink, &mut subscriptions, &text).await {
+                } else if !answer(&node, &mut sink, &mut subscriptions, &text, &late).await {
                     return;
                 }
             }
@@ -68,7 +77,13 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
                     continue;
                 }
                 for notification in subscriptions.notifications(&event) {
-                    let copies = if node.faults.duplicate(&mut rng) { 2 } else { 1 };
+                    let copies = if node.faults.lose(&mut rng) {
+                        0
+                    } else if node.faults.duplicate(&mut rng) {
+                        2
+                    } else {
+                        1
+                    };
                     for _ in 0..copies {
                         if sink.feed(Message::Text(notification.clone().into())).await.is_err() {
                             return;
@@ -83,16 +98,27 @@ pub(crate) async fn serve(node: Arc<Node>, socket: WebSocket) {
     }
 }
 
-/// Answers one message; false when the socket is gone.
+/// Answers one message, at once or through `late` once its backend is done; false when the socket is gone.
 async fn answer(
     node: &Node,
     sink: &mut SplitSink<WebSocket, Message>,
     subscriptions: &mut Subscriptions,
     text: &str,
+    late: &mpsc::UnboundedSender<String>,
 ) -> bool {
     let rate_limited = node.faults.rate_limited().is_some();
-    match rpc::handle_message(node, text, Some(subscriptions), rate_limited) {
-        Some(reply) => sink.send(Message::Text(reply.into())).await.is_ok(),
-        None => true,
+    let reply = rpc::handle_message(node, text, Some(subscriptions), rate_limited);
+    let Some(text) = reply.text else {
+        return true;
+    };
+    if reply.delay.is_zero() {
+        return sink.send(Message::Text(text.into())).await.is_ok();
     }
+    let late = late.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(reply.delay).await;
+        // The connection may be gone by then.
+        let _ = late.send(text);
+    });
+    true
 }

@@ -1,0 +1,54 @@
+//! The chain simulator as the ingestion tests drive it: started with our owner, random trading, and one
+//! fill of ours made to order.
+
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, U256};
+use sim_chain::{ChainSim, Config, Leg, OrderFill, Trade};
+
+use super::OWNER;
+
+/// A simulator whose random trades include our owner's orders.
+pub async fn start_sim(seed: u64) -> ChainSim {
+    ChainSim::start(Config {
+        owner: OWNER,
+        seed,
+        ..Config::default()
+    })
+    .await
+    .expect("chain simulator")
+}
+
+/// Mines `blocks` blocks of `per_block` random transactions, `interval` apart.
+pub async fn trade(sim: &ChainSim, blocks: usize, per_block: usize, interval: Duration) {
+    for _ in 0..blocks {
+        sim.submit_random(per_block);
+        sim.mine();
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Our sell of 2.5 AAPL0x for 500 USDC, taken by a stranger; `nonce` tells orders apart.
+pub fn our_take(sim: &ChainSim, nonce: u64) -> Trade {
+    let token = |symbol: &str| {
+        sim.tokens()
+            .into_iter()
+            .find(|t| t.symbol == symbol)
+            .expect("a default token")
+    };
+    Trade::Take {
+        taker: Address::repeat_byte(0x99),
+        order: OrderFill {
+            owner: OWNER,
+            nonce: B256::from(U256::from(nonce)),
+            gave: Leg {
+                token: token("AAPL0x").address,
+                amount: U256::from(2_500_000_000_000_000_000u128),
+            },
+            received: Leg {
+                token: token("USDC").address,
+                amount: U256::from(500_000_000u64),
+            },
+        },
+    }
+}
