@@ -33,10 +33,16 @@ pub(crate) async fn place(
     Path(hash): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let account = accounts::by_hash(&sim, &hash)?;
+    let account = accounts::by_hash(&sim, &hash)?.account_number.clone();
     let (before, after) = sim.world().faults.take_order_delay();
-    tokio::time::sleep(Duration::from_millis(before)).await;
-    let (id, lost) = create(&sim, &account.account_number, &body, None)?;
+    // Schwab acts on a request it received even if the client is gone by then.
+    let acting = Arc::clone(&sim);
+    let (id, lost) = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(before)).await;
+        create(&acting, &account, &body, None)
+    })
+    .await
+    .map_err(|_| GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR))??;
     tracing::info!(order_id = id, lost = ?lost, "order placed");
     tokio::time::sleep(Duration::from_millis(after)).await;
     Ok(accepted(&sim, &hash, id, lost, &connection).await)
