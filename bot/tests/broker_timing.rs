@@ -21,9 +21,6 @@ use support::{
     violations, wait_until,
 };
 
-/// Longer than the test's request timeout (1 s) plus the list lag used here (0.5 s).
-const SETTLE: &str = "4s";
-
 /// A bot hedging at the Schwab simulator, with the chain simulator feeding it fills.
 struct Stage {
     _dir: tempfile::TempDir,
@@ -47,10 +44,7 @@ impl Stage {
         .await
         .unwrap();
         let schwab = start_schwab("sim-app-secret").await;
-        let env = BotEnv::new(dir.path(), &chain)
-            .with_schwab(&schwab)
-            .with("ORDER_SETTLE_PERIOD", SETTLE)
-            .with("RECONCILE_INTERVAL", "200ms");
+        let env = BotEnv::new(dir.path(), &chain).with_schwab(&schwab);
         login(&env, &schwab);
         let log = dir.path().join("schwad.log");
         let bot = Some(Bot::start(&env, &log));

@@ -335,3 +335,42 @@ async fn the_dry_run_fills_at_its_configured_price() {
     .await;
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bot_on_the_same_database_refuses_to_start_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = start_chain(17).await;
+    let env = BotEnv::new(dir.path(), &chain).with("BROKER", "dry-run");
+    let first = Bot::start(&env, &dir.path().join("first.log"));
+    wait_until(Duration::from_secs(10), "the first bot", || async {
+        reqwest::get(format!("http://127.0.0.1:{}/health", first.port))
+            .await
+            .is_ok()
+    })
+    .await;
+    let mut second_env = env.clone();
+    second_env.port = support::free_port();
+    let log = dir.path().join("second.log");
+    let second = Bot::start(&second_env, &log);
+    let status = second.wait(Duration::from_secs(10));
+    assert!(!status.success(), "the second bot ran");
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("another `schwad run` uses this database")
+            && logs.contains(&format!("pid {}", first.id())),
+        "{logs}"
+    );
+    // Once the first is gone (even by SIGKILL), a bot starts again.
+    first.kill();
+    let again = Bot::start(&env, &dir.path().join("again.log"));
+    wait_until(
+        Duration::from_secs(10),
+        "the bot to start again",
+        || async {
+            reqwest::get(format!("http://127.0.0.1:{}/health", again.port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+}

@@ -126,6 +126,21 @@ impl Bot {
         }
     }
 
+    /// Waits up to `limit` for the process to exit on its own.
+    pub fn wait(mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "schwad still runs after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -243,6 +258,8 @@ impl BotEnv {
             .with("ORDER_POLL_INTERVAL", "40ms")
             .with("HEDGE_TICK", "100ms")
             .with("FAILED_HEDGE_COOLDOWN", "200ms")
+            .with("ORDER_SETTLE_PERIOD", "4s")
+            .with("RECONCILE_INTERVAL", "200ms")
     }
 
     /// The value of a setting added with [`BotEnv::with`].
