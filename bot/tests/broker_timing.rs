@@ -207,6 +207,8 @@ async fn an_order_created_after_a_crash_is_found_by_the_restarted_bot() {
     })
     .await;
     stage.restart();
+    // Past the moment the order is created: a second order would be visible by then.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
     stage.assert_at_rest(&BTreeSet::new()).await;
     assert_eq!(stage.orders().len(), 1, "{:#?}", stage.orders());
 }
