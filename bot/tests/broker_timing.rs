@@ -159,7 +159,7 @@ impl Stage {
 }
 
 /// An AAPL order as a person enters it by hand.
-fn by_hand(order_type: &str, duration: &str, instruction: &str, quantity: u64) -> Value {
+fn by_hand_order(order_type: &str, duration: &str, instruction: &str, quantity: u64) -> Value {
     let mut body = json!({
         "orderType": order_type,
         "session": "NORMAL",
@@ -269,7 +269,7 @@ async fn a_persons_order_is_never_adopted_and_a_foreign_fill_degrades_health() {
     // A person's limit order, good till canceled: same symbol, side and quantity as the hedge.
     let person = stage
         .schwab
-        .enter_order(&by_hand("LIMIT", "GOOD_TILL_CANCEL", "BUY", 3), None)
+        .enter_order(&by_hand_order("LIMIT", "GOOD_TILL_CANCEL", "BUY", 3), None)
         .unwrap();
     stage.schwab.inject(Fault::LoseOrderResponse {
         orders: 1,
@@ -289,7 +289,7 @@ async fn a_persons_order_is_never_adopted_and_a_foreign_fill_degrades_health() {
     // A person's market order fills: the broker no longer holds what the ledger hedged.
     let foreign = stage
         .schwab
-        .enter_order(&by_hand("MARKET", "DAY", "SELL", 1), None)
+        .enter_order(&by_hand_order("MARKET", "DAY", "SELL", 1), None)
         .unwrap();
     wait_until(
         Duration::from_secs(10),
@@ -328,7 +328,7 @@ async fn two_candidate_orders_block_the_symbol_and_health_names_both() {
     // Meanwhile a person buys 3 at market: indistinguishable from the bot's order.
     let person = stage
         .schwab
-        .enter_order(&by_hand("MARKET", "DAY", "BUY", 3), None)
+        .enter_order(&by_hand_order("MARKET", "DAY", "BUY", 3), None)
         .unwrap();
     let ours = stage.orders()[0].order_id;
     let mut both = vec![ours, person];
@@ -435,10 +435,101 @@ async fn a_replaced_order_is_followed_to_its_fill() {
     // Replaced at the broker by an order that fills.
     stage
         .schwab
-        .enter_order(&by_hand("MARKET", "DAY", "SELL", 2), Some(stuck))
+        .enter_order(&by_hand_order("MARKET", "DAY", "SELL", 2), Some(stuck))
         .unwrap();
     stage.assert_at_rest(&BTreeSet::new()).await;
     let statuses: Vec<OrderStatus> = stage.orders().iter().map(|o| o.status).collect();
     assert_eq!(statuses, [OrderStatus::Replaced, OrderStatus::Filled]);
     assert!(stage.logs().contains("following the replacing order"));
+}
+
+/// A seeded randomized campaign of broker faults: each run trades random fractional fills over
+/// three symbols while the POST is delayed before and after Schwab acts, answers are lost
+/// (502, dropped, timed out), the list lags, symbols go missing, Schwab's clock is skewed, a
+/// person enters limit orders and the bot is SIGKILLed at random points; then the oracle's
+/// invariants must hold. The suite runs `CAMPAIGN_RUNS` (default 2) runs from `CAMPAIGN_SEED`
+/// (default 1); a long run, e.g.
+/// `CAMPAIGN_RUNS=50 CAMPAIGN_SEED=$RANDOM cargo nextest run -p schwad --test broker_timing campaign --no-capture`,
+/// prints its runs and violations. Delays are scaled to the tests' timeout (1 s) and settle
+/// period (4 s): at most 2.5 s before Schwab acts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_of_random_broker_faults_keeps_every_invariant() {
+    let env = |key: &str, default: u64| {
+        std::env::var(key)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let (seed, runs) = (env("CAMPAIGN_SEED", 1), env("CAMPAIGN_RUNS", 2));
+    let mut failed = Vec::new();
+    for run in 0..runs {
+        let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(run));
+        let mut stage = Stage::start(seed.wrapping_add(run)).await;
+        let mut by_hand = BTreeSet::new();
+        stage.schwab.set_quirks(Quirks {
+            clock_offset_ms: rng.i64(-15_000..=15_000),
+            ..Quirks::default()
+        });
+        for _ in 0..5 {
+            match rng.u8(0..6) {
+                0 => stage.schwab.inject(Fault::DelayOrders {
+                    orders: 1,
+                    before_ms: rng.u64(0..2_500),
+                    after_ms: rng.u64(0..2_500),
+                }),
+                1 => stage.schwab.inject(Fault::LoseOrderResponse {
+                    orders: 1,
+                    instead: match rng.u8(0..3) {
+                        0 => LostResponse::Status { status: 502 },
+                        1 => LostResponse::Drop,
+                        _ => LostResponse::Timeout {
+                            after_ms: rng.u64(0..1_500),
+                        },
+                    },
+                }),
+                2 => {
+                    let clock_offset_ms = stage.schwab.quirks().clock_offset_ms;
+                    stage.schwab.set_quirks(Quirks {
+                        list_lag_ms: rng.u64(0..800),
+                        omit_symbols: rng.bool(),
+                        clock_offset_ms,
+                    });
+                }
+                3 => {
+                    let quantity = rng.u64(1..4);
+                    let order = by_hand_order("LIMIT", "GOOD_TILL_CANCEL", "BUY", quantity);
+                    by_hand.insert(stage.schwab.enter_order(&order, None).unwrap());
+                }
+                _ => {}
+            }
+            for _ in 0..rng.usize(1..4) {
+                let symbol = ["AAPL0x", "NVDAs1", "TSLA0x"][rng.usize(0..3)];
+                stage.fill(symbol, rng.bool(), rng.u64(100..3_000));
+            }
+            tokio::time::sleep(Duration::from_millis(rng.u64(0..1_000))).await;
+            if rng.u8(0..4) == 0 {
+                stage.restart();
+            }
+        }
+        let violations = violations(
+            &stage.chain,
+            &stage.schwab,
+            &stage.db,
+            &by_hand,
+            Duration::from_secs(30),
+        )
+        .await;
+        println!(
+            "campaign run {run} (seed {}): {} orders, {} violations",
+            seed.wrapping_add(run),
+            stage.orders().len(),
+            violations.len()
+        );
+        failed.extend(violations.into_iter().map(|v| format!("run {run}: {v}")));
+    }
+    println!(
+        "campaign: seed {seed}, {runs} runs, {} violations",
+        failed.len()
+    );
+    assert!(failed.is_empty(), "{failed:#?}");
 }

@@ -193,6 +193,11 @@ impl Handle {
         self.sim.set_quirks(quirks);
     }
 
+    /// The lasting deviations in force.
+    pub fn quirks(&self) -> Quirks {
+        self.sim.quirks()
+    }
+
     /// Enters an order by hand (a person, another app), replacing `old` if given; returns its
     /// id, or why it was refused.
     pub fn enter_order(&self, body: &serde_json::Value, old: Option<i64>) -> Result<i64, String> {
