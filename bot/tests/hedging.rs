@@ -1,9 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 //! The real `schwad` binary against both simulators: random fractional fills across symbols and
-//! directions end hedged to the integer part of each net position, exactly once, through SIGKILLs
-//! (also between an order POST and its id being stored), injected API faults, an expired login
-//! renewed with `schwad auth`, and a closed market.
+//! directions end hedged within a share of each net position (the oracle's invariants), exactly
+//! once, through SIGKILLs (also between an order POST and its id being stored), injected API
+//! faults, an expired login renewed with `schwad auth`, a closed market, and a second bot.
 
 mod support;
 
