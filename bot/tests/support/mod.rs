@@ -310,18 +310,22 @@ pub async fn health(port: u16) -> serde_json::Value {
         .expect("health JSON")
 }
 
+/// A stored execution: id, symbol, side, shares, status, filled shares, unhedged net at decision,
+/// its broker orders (comma separated).
+type ExecutionTuple = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
 /// Every hedge execution, read back as plain data for the oracle.
 pub async fn executions(db: &SqlitePool) -> Vec<ExecutionRow> {
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        i64,
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<ExecutionTuple> = sqlx::query_as(
         "SELECT e.id, e.symbol, e.side, e.shares, e.status, e.filled_shares,
                     e.unhedged_at_decision, group_concat(o.broker_order_id)
              FROM hedge_executions e LEFT JOIN hedge_order_ids o ON o.execution_id = e.id
