@@ -242,12 +242,7 @@ async fn an_expired_login_degrades_until_schwad_auth_then_hedging_resumes() {
         },
     )
     .await;
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", bot.port))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = support::metrics(bot.port).await;
     assert!(
         metrics.contains("\nschwad_broker_reauth_needed 1\n"),
         "{metrics}"

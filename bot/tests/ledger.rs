@@ -238,27 +238,9 @@ async fn a_failed_execution_returns_its_unexecuted_shares() {
     assert_eq!(net(&ledger).await, "-2.4");
     let again = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
     assert_eq!(again.shares, 2);
-    // The failed execution's links no longer cover the trade: the new one links it again.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("l.db").display()))
-        .await
-        .unwrap();
-    let links: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1",
-    )
-    .bind(again.id)
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(links, vec![(1, "2".to_owned())]);
-    // The failed execution keeps the link of the share it executed.
-    let kept: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1",
-    )
-    .bind(execution.id)
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(kept, vec![(1, "1".to_owned())]);
+    // The failed execution keeps the link of the share it executed; the new one links the rest.
+    assert_eq!(links(&dir, again.id).await, vec![(1, "2".to_owned())]);
+    assert_eq!(links(&dir, execution.id).await, vec![(1, "1".to_owned())]);
 }
 
 async fn links(dir: &tempfile::TempDir, execution: i64) -> Vec<(i64, String)> {

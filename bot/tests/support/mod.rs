@@ -113,21 +113,16 @@ impl Bot {
             .status()
             .expect("the kill command (procps) is required");
         assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + grace;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "schwad did not stop within {grace:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.exit_within(grace, "SIGTERM")
     }
 
     /// Waits up to `limit` for the process to exit on its own.
     pub fn wait(mut self, limit: Duration) -> ExitStatus {
+        self.exit_within(limit, "start")
+    }
+
+    /// Its exit status, once it exits within `limit` of `what`.
+    fn exit_within(&mut self, limit: Duration, what: &str) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -135,7 +130,7 @@ impl Bot {
             }
             assert!(
                 Instant::now() < deadline,
-                "schwad still runs after {limit:?}"
+                "schwad still runs {limit:?} after its {what}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -298,6 +293,16 @@ pub async fn open_executions(db: &SqlitePool) -> i64 {
     .fetch_one(db)
     .await
     .expect("executions")
+}
+
+/// `GET /metrics` of a running bot.
+pub async fn metrics(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
 }
 
 /// `GET /health` of a running bot.
