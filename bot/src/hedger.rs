@@ -234,15 +234,6 @@ impl<B: Broker> Hedger<B> {
         execution: &Execution,
         market_open: bool,
     ) -> Result<bool, HedgeError> {
-        let Some(sent_at) = execution.sent_at else {
-            // Never sent: nothing can be at the broker.
-            if market_open {
-                let sent = self.ledger.mark_sending(execution.id).await?;
-                tracing::info!(execution = execution.id, %sent, "placing a hedge never sent");
-                self.place(execution).await?;
-            }
-            return Ok(false);
-        };
         let now = Instant::now();
         let lookups = *self
             .lookups
@@ -287,7 +278,7 @@ impl<B: Broker> Hedger<B> {
             }
             Lookup::Absent => {
                 self.ambiguous.remove(&execution.id);
-                let unknown_for = started - sent_at;
+                let unknown_for = started - execution.sent_at;
                 let settled = unknown_for
                     >= TimeDelta::from_std(self.config.settle_period).unwrap_or(TimeDelta::MAX);
                 if !settled || done < 2 {
@@ -463,11 +454,7 @@ impl<B: Broker> Hedger<B> {
         let pending: Vec<_> = open
             .iter()
             .filter(|execution| execution.order_id.is_none())
-            .filter_map(|execution| {
-                execution
-                    .sent_at
-                    .map(|sent| (execution.id, execution.ticker.clone(), sent))
-            })
+            .map(|execution| (execution.id, execution.ticker.clone(), execution.sent_at))
             .collect();
         self.lookups
             .retain(|id, _| pending.iter().any(|(pending, ..)| pending == id));

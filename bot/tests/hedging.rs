@@ -140,8 +140,9 @@ async fn random_fills_are_hedged_exactly_once_through_crashes_and_faults() {
             .fetch_one(&db)
             .await
             .unwrap();
-    assert_eq!(
-        pending, 1,
+    // Another symbol's order may be in flight too: other symbols go on while one is unknown.
+    assert!(
+        pending >= 1,
         "the bot was not killed between POST and id stored"
     );
     db.close().await;

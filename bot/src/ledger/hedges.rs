@@ -32,8 +32,8 @@ pub struct Execution {
     pub order_id: Option<i64>,
     /// When it was opened (before the order was sent).
     pub created_at: DateTime<Utc>,
-    /// When its order was last sent (or about to be); `None` if it never was.
-    pub sent_at: Option<DateTime<Utc>>,
+    /// When its order was last sent (or about to be: an execution is opened right before).
+    pub sent_at: DateTime<Utc>,
 }
 
 fn parse_time(column: &'static str, text: &str) -> Result<DateTime<Utc>, LedgerError> {
@@ -60,8 +60,9 @@ impl Ledger {
     /// Every pending or submitted execution, oldest first.
     pub async fn open_executions(&self) -> Result<Vec<Execution>, LedgerError> {
         let rows = sqlx::query!(
-            "SELECT id, symbol, side, shares, broker_order_id, created_at, sent_at
-             FROM hedge_executions WHERE status IN ('pending', 'submitted') ORDER BY id"
+            r#"SELECT id, symbol, side, shares, broker_order_id, created_at,
+                   COALESCE(sent_at, created_at) AS "sent_at!: String"
+               FROM hedge_executions WHERE status IN ('pending', 'submitted') ORDER BY id"#
         )
         .fetch_all(&self.pool)
         .await
@@ -79,11 +80,7 @@ impl Ledger {
                         .map_err(|_| corrupt("hedge_executions.shares", row.shares.to_string()))?,
                     order_id: row.broker_order_id,
                     created_at: parse_time("hedge_executions.created_at", &row.created_at)?,
-                    sent_at: row
-                        .sent_at
-                        .as_deref()
-                        .map(|text| parse_time("hedge_executions.sent_at", text))
-                        .transpose()?,
+                    sent_at: parse_time("hedge_executions.sent_at", &row.sent_at)?,
                 })
             })
             .collect()
@@ -181,23 +178,23 @@ impl Ledger {
             shares: intent.shares,
             order_id: None,
             created_at,
-            sent_at: Some(created_at),
+            sent_at: created_at,
         }))
     }
 
     /// Records that a pending execution's order is about to be sent again (its absence at the
-    /// broker established); returns the time stored.
-    pub async fn mark_sending(&self, id: i64) -> Result<DateTime<Utc>, LedgerError> {
-        let sent_at = sqlx::query_scalar!(
-            r#"UPDATE hedge_executions SET sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-                   updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-               WHERE id = ?1 AND status = 'pending' RETURNING sent_at AS "sent_at!""#,
+    /// broker established).
+    pub async fn mark_sending(&self, id: i64) -> Result<(), LedgerError> {
+        sqlx::query!(
+            "UPDATE hedge_executions SET sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND status = 'pending'",
             id
         )
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .context("recording a hedge order about to be sent")?;
-        parse_time("hedge_executions.sent_at", &sent_at)
+        Ok(())
     }
 
     /// A submitted execution's order was replaced at the broker: it follows the replacing order.
