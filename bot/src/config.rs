@@ -220,6 +220,14 @@ pub struct BrokerArgs {
     /// How long a symbol waits after a failed order before it is hedged again.
     #[arg(long, env = "FAILED_HEDGE_COOLDOWN", default_value = "60s", value_parser = humantime::parse_duration)]
     pub failed_hedge_cooldown: Duration,
+    /// After an order whose outcome is unknown (timeout, 5xx, lost connection, crash), how long
+    /// from sending it the bot looks it up before it may place it again. Must exceed
+    /// SCHWAB_TIMEOUT plus Schwab's order-list lag.
+    #[arg(long, env = "ORDER_SETTLE_PERIOD", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub order_settle_period: Duration,
+    /// How often broker positions are compared with the ledger's hedges.
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub reconcile_interval: Duration,
 }
 
 /// `schwad auth`.
@@ -275,6 +283,11 @@ pub enum ConfigError {
     /// The encryption key is malformed (its value is never shown).
     #[error("ENCRYPTION_KEY must be 64 hex characters (32 bytes)")]
     EncryptionKey,
+    /// An unknown order outcome would be settled before its request could have timed out.
+    #[error(
+        "ORDER_SETTLE_PERIOD must be longer than SCHWAB_TIMEOUT (plus Schwab's order-list lag)"
+    )]
+    SettlePeriod,
 }
 
 /// The broker settings of `schwad run`.
@@ -316,15 +329,21 @@ impl RunArgs {
             ("ORDER_POLL_INTERVAL", broker.order_poll_interval),
             ("HEDGE_TICK", broker.hedge_tick),
             ("MARKET_HOURS_RECHECK", broker.market_hours_recheck),
+            ("RECONCILE_INTERVAL", broker.reconcile_interval),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::Zero(name));
             }
         }
+        if broker.order_settle_period <= broker.app.schwab_timeout {
+            return Err(ConfigError::SettlePeriod);
+        }
         let hedger = HedgerConfig {
             tick: broker.hedge_tick,
             poll_interval: broker.order_poll_interval,
             failure_cooldown: broker.failed_hedge_cooldown,
+            settle_period: broker.order_settle_period,
+            reconcile_interval: broker.reconcile_interval,
         };
         let settings = match broker.broker {
             BrokerKind::DryRun => BrokerSettings::DryRun {

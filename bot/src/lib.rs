@@ -13,6 +13,7 @@ pub mod hedge;
 pub mod hedger;
 pub mod http;
 pub mod ledger;
+pub mod lock;
 pub mod secret;
 pub mod service;
 pub mod status;

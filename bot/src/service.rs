@@ -14,6 +14,7 @@ use crate::config::{BrokerSettings, RunSettings};
 use crate::hedger::{Hedger, HedgerConfig};
 use crate::http::{AppState, router};
 use crate::ledger::{Ledger, LedgerError};
+use crate::lock::{InstanceLock, LockError};
 use crate::status::Status;
 
 /// Why the service could not run.
@@ -33,6 +34,9 @@ pub enum ServiceError {
     /// The broker could not be set up (e.g. stored tokens that do not decrypt).
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// Another bot uses the database (or its lock file is unusable).
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
@@ -40,6 +44,8 @@ pub enum ServiceError {
 
 /// Runs the service until SIGTERM or Ctrl-C.
 pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
+    // Held until the service ends: two bots on one database would both hedge.
+    let _lock = InstanceLock::acquire(&settings.database_url)?;
     let ledger = Ledger::open(&settings.database_url).await?;
     let status = Arc::new(Status::default());
     let max_lag = settings.ingest.confirmations;

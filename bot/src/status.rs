@@ -2,7 +2,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
+use std::sync::{Mutex, PoisonError};
+
 use tokio::sync::Notify;
+
+use crate::hedge::report::HedgingReport;
 
 /// What the hedger last found out about the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,8 @@ pub struct Status {
     pub hedges_filled: AtomicU64,
     /// Hedge orders refused, rejected, canceled or expired.
     pub hedges_failed: AtomicU64,
+    /// The hedger's problems after its last pass.
+    pub hedging: Mutex<HedgingReport>,
 }
 
 impl Status {
@@ -94,6 +100,19 @@ impl Status {
         } else if before == reauth && health != BrokerHealth::ReauthNeeded {
             tracing::info!("broker login restored: hedging resumes");
         }
+    }
+
+    /// The hedger's problems after its last pass.
+    pub fn hedging(&self) -> HedgingReport {
+        self.hedging
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the hedger's problems.
+    pub fn set_hedging(&self, report: HedgingReport) {
+        *self.hedging.lock().unwrap_or_else(PoisonError::into_inner) = report;
     }
 
     /// Raises a monotonic gauge to `value` if it is higher.

@@ -1,13 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 //! The real `schwad` binary against both simulators: random fractional fills across symbols and
-//! directions end hedged to the integer part of each net position, exactly once, through SIGKILLs
-//! (also between an order POST and its id being stored), injected API faults, an expired login
-//! renewed with `schwad auth`, and a closed market.
+//! directions end hedged within a share of each net position (the oracle's invariants), exactly
+//! once, through SIGKILLs (also between an order POST and its id being stored), injected API
+//! faults, an expired login renewed with `schwad auth`, a closed market, and a second bot.
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,8 +15,8 @@ use sim_chain::ChainSim;
 use sim_schwab::{Fault, LostResponse};
 use sqlx::sqlite::SqlitePool;
 use support::{
-    Bot, BotEnv, broker_positions, expected_hedges, health, login, open_db, open_executions,
-    start_chain, start_schwab, stored_fills, wait_until,
+    Bot, BotEnv, broker_positions, health, login, open_db, open_executions, start_chain,
+    start_schwab, stored_fills, unhedged, violations, wait_until,
 };
 
 async fn trade(chain: &ChainSim, blocks: usize, per_block: usize) {
@@ -27,26 +27,14 @@ async fn trade(chain: &ChainSim, blocks: usize, per_block: usize) {
     }
 }
 
-/// Waits until every fill is stored, nothing is open, and the broker holds exactly the hedge of
-/// every symbol's net.
+/// Waits until the bot is at rest, then checks the oracle's invariants: every fill stored once,
+/// every symbol hedged within a share, no order below one share, every order tied to exactly one
+/// execution and the broker's positions equal to the executed hedges.
 async fn assert_hedged(chain: &ChainSim, schwab: &sim_schwab::Handle, db: &SqlitePool) {
-    chain.mine_blocks(8);
-    let expected = expected_hedges(&chain.ledger());
-    let fills = support::expected_fills(&chain.ledger());
-    wait_until(
-        Duration::from_secs(30),
-        "the hedges to converge",
-        || async {
-            stored_fills(db).await == fills
-                && open_executions(db).await == 0
-                && broker_positions(schwab) == expected
-        },
-    )
-    .await;
-    assert!(
-        expected.len() >= 2,
-        "too few symbols to hedge: {expected:?}"
-    );
+    let violations = violations(chain, schwab, db, &BTreeSet::new(), Duration::from_secs(30)).await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    let hedged = broker_positions(schwab);
+    assert!(hedged.len() >= 2, "too few symbols hedged: {hedged:?}");
     assert_links(db).await;
 }
 
@@ -142,8 +130,9 @@ async fn random_fills_are_hedged_exactly_once_through_crashes_and_faults() {
             .fetch_one(&db)
             .await
             .unwrap();
-    assert_eq!(
-        pending, 1,
+    // Another symbol's order may be in flight too: other symbols go on while one is unknown.
+    assert!(
+        pending >= 1,
         "the bot was not killed between POST and id stored"
     );
     db.close().await;
@@ -244,12 +233,7 @@ async fn an_expired_login_degrades_until_schwad_auth_then_hedging_resumes() {
         },
     )
     .await;
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", bot.port))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = support::metrics(bot.port).await;
     assert!(
         metrics.contains("\nschwad_broker_reauth_needed 1\n"),
         "{metrics}"
@@ -314,8 +298,8 @@ async fn the_dry_run_fills_at_its_configured_price() {
     trade(&chain, 20, 3).await;
     chain.mine_blocks(8);
     let db = open_db(&env.database_url()).await;
-    let expected = expected_hedges(&chain.ledger());
-    assert!(!expected.is_empty());
+    let ledger = chain.ledger();
+    assert!(!unhedged(&ledger, &BTreeMap::new()).is_empty());
     wait_until(Duration::from_secs(20), "dry-run hedges", || async {
         let filled: Vec<(String, String, i64, String)> = sqlx::query_as(
             "SELECT symbol, side, shares, average_price FROM hedge_executions
@@ -330,8 +314,49 @@ async fn the_dry_run_fills_at_its_configured_price() {
                 if side == "buy" { *shares } else { -shares };
         }
         hedged.retain(|_, shares| *shares != 0);
-        filled.iter().all(|(.., price)| price == "123.45") && hedged == expected
+        filled.iter().all(|(.., price)| price == "123.45")
+            && open_executions(&db).await == 0
+            && unhedged(&ledger, &hedged).is_empty()
     })
     .await;
     db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bot_on_the_same_database_refuses_to_start_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = start_chain(17).await;
+    let env = BotEnv::new(dir.path(), &chain).with("BROKER", "dry-run");
+    let first = Bot::start(&env, &dir.path().join("first.log"));
+    wait_until(Duration::from_secs(10), "the first bot", || async {
+        reqwest::get(format!("http://127.0.0.1:{}/health", first.port))
+            .await
+            .is_ok()
+    })
+    .await;
+    let mut second_env = env.clone();
+    second_env.port = support::free_port();
+    let log = dir.path().join("second.log");
+    let second = Bot::start(&second_env, &log);
+    let status = second.wait(Duration::from_secs(10));
+    assert!(!status.success(), "the second bot ran");
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("another `schwad run` uses this database")
+            && logs.contains(&format!("pid {}", first.id())),
+        "{logs}"
+    );
+    // Once the first is gone (even by SIGKILL), a bot starts again.
+    first.kill();
+    let again = Bot::start(&env, &dir.path().join("again.log"));
+    wait_until(
+        Duration::from_secs(10),
+        "the bot to start again",
+        || async {
+            reqwest::get(format!("http://127.0.0.1:{}/health", again.port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
 }

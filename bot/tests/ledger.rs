@@ -238,16 +238,47 @@ async fn a_failed_execution_returns_its_unexecuted_shares() {
     assert_eq!(net(&ledger).await, "-2.4");
     let again = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
     assert_eq!(again.shares, 2);
-    // The failed execution's links no longer cover the trade: the new one links it again.
+    // The failed execution keeps the link of the share it executed; the new one links the rest.
+    assert_eq!(links(&dir, again.id).await, vec![(1, "2".to_owned())]);
+    assert_eq!(links(&dir, execution.id).await, vec![(1, "1".to_owned())]);
+}
+
+async fn links(dir: &tempfile::TempDir, execution: i64) -> Vec<(i64, String)> {
     let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("l.db").display()))
         .await
         .unwrap();
-    let links: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1",
+    let links = sqlx::query_as(
+        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1
+         ORDER BY trade_id",
     )
-    .bind(again.id)
+    .bind(execution)
     .fetch_all(&db)
     .await
     .unwrap();
-    assert_eq!(links, vec![(1, "2".to_owned())]);
+    db.close().await;
+    links
+}
+
+#[tokio::test]
+async fn a_partially_filled_failure_keeps_exact_links_and_reopens_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(&dir).await;
+    for tx in 1..=3 {
+        ledger
+            .apply(&[event(tx, 1_000, false)], &[], "", Some(u64::from(tx)))
+            .await
+            .unwrap();
+    }
+    let first = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(first.shares, 3);
+    ledger.mark_submitted(first.id, 7).await.unwrap();
+    // One share of three executed before the cancel.
+    ledger.mark_failed(first.id, "CANCELED", 1).await.unwrap();
+    assert_eq!(links(&dir, first.id).await, vec![(1, "1".to_owned())]);
+    let again = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(again.shares, 2);
+    assert_eq!(
+        links(&dir, again.id).await,
+        vec![(2, "1".to_owned()), (3, "1".to_owned())]
+    );
 }

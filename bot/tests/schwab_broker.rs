@@ -11,11 +11,12 @@ use chrono::{TimeDelta, Utc};
 use schwad::broker::schwab::api::RetryPolicy;
 use schwad::broker::schwab::{AccountChoice, AppConfig, SchwabBroker, SchwabConfig};
 use schwad::broker::{Broker, BrokerError, OrderRequest, OrderState};
+use schwad::broker::{Lookup, OrderId};
 use schwad::hedge::BrokerSide;
 use schwad::ledger::Ledger;
 use schwad::secret::Secret;
 use schwad::trade::Ticker;
-use sim_schwab::{Fault, LostResponse};
+use sim_schwab::{Fault, LostResponse, Quirks};
 
 const KEY: &str = "11223344556677881122334455667788112233445566778811223344556677ff";
 
@@ -98,23 +99,127 @@ async fn a_lost_order_response_is_never_retried_and_is_found_by_lookup() {
     }
     let placed: Vec<i64> = schwab.ledger().orders.iter().map(|o| o.order_id).collect();
     assert_eq!(placed.len(), 2, "a POST was retried");
-    let first = broker
+    // Both could be the order: neither is adopted.
+    let both = broker
         .find_order(&order(BrokerSide::Buy, 3), since, &HashSet::new())
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(first.0, placed[0]);
+    assert_eq!(
+        both,
+        Lookup::Ambiguous(placed.iter().copied().map(OrderId).collect())
+    );
     let second = broker
         .find_order(&order(BrokerSide::Buy, 3), since, &[placed[0]].into())
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(second.0, placed[1]);
+    assert_eq!(second, Lookup::Found(OrderId(placed[1])));
     let none = broker
         .find_order(&order(BrokerSide::Sell, 3), since, &HashSet::new())
         .await
         .unwrap();
-    assert_eq!(none, None, "another side must not match");
+    assert_eq!(none, Lookup::Absent, "another side must not match");
+}
+
+/// A person's order: a limit order good till canceled, same symbol, side and quantity.
+fn by_hand(order_type: &str, duration: &str) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "orderType": order_type,
+        "session": "NORMAL",
+        "duration": duration,
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [{
+            "instruction": "BUY",
+            "quantity": 3,
+            "instrument": { "symbol": "AAPL", "assetType": "EQUITY" }
+        }]
+    });
+    if order_type == "LIMIT" {
+        body["price"] = serde_json::json!("1.00");
+    }
+    body
+}
+
+#[tokio::test]
+async fn recovery_finds_its_order_through_skew_and_missing_symbols_but_never_a_persons() {
+    let schwab = sim().await;
+    let (broker, _dir) = broker(&schwab, AccountChoice::Index(0)).await;
+    // Schwab's clock runs 10 s behind the host's, and lists orders without their symbol.
+    schwab.set_quirks(Quirks {
+        omit_symbols: true,
+        clock_offset_ms: -10_000,
+        ..Quirks::default()
+    });
+    assert!(broker.market_open().await.unwrap()); // any answer measures the skew
+    let since = Utc::now();
+    let person = schwab
+        .enter_order(&by_hand("LIMIT", "GOOD_TILL_CANCEL"), None)
+        .unwrap();
+    schwab.inject(Fault::LoseOrderResponse {
+        orders: 1,
+        instead: LostResponse::Status { status: 502 },
+    });
+    broker.place(&order(BrokerSide::Buy, 3)).await.unwrap_err();
+    let ours = schwab.ledger().orders.last().unwrap().order_id;
+    assert_ne!(ours, person);
+    assert_eq!(
+        broker
+            .find_order(&order(BrokerSide::Buy, 3), since, &HashSet::new())
+            .await
+            .unwrap(),
+        Lookup::Found(OrderId(ours)),
+        "the bot's own order, entered 10 s 'before' it was sent by the host's clock"
+    );
+    // An order entered before the execution opened is not its order.
+    assert_eq!(
+        broker
+            .find_order(
+                &order(BrokerSide::Buy, 3),
+                Utc::now() + TimeDelta::seconds(5),
+                &HashSet::new()
+            )
+            .await
+            .unwrap(),
+        Lookup::Absent
+    );
+    // A person's market order is indistinguishable: two candidates, none adopted.
+    let market = schwab.enter_order(&by_hand("MARKET", "DAY"), None).unwrap();
+    let mut both = vec![OrderId(ours), OrderId(market)];
+    both.sort_unstable_by_key(|id| id.0);
+    assert_eq!(
+        broker
+            .find_order(&order(BrokerSide::Buy, 3), since, &HashSet::new())
+            .await
+            .unwrap(),
+        Lookup::Ambiguous(both)
+    );
+}
+
+#[tokio::test]
+async fn broker_positions_are_read_per_symbol() {
+    let schwab = sim().await;
+    let (broker, _dir) = broker(&schwab, AccountChoice::Index(0)).await;
+    let id = broker.place(&order(BrokerSide::Sell, 2)).await.unwrap();
+    settle(&broker, id).await;
+    let positions = broker.positions().await.unwrap().unwrap();
+    assert_eq!(
+        positions,
+        [("AAPL".to_owned(), "-2".parse().unwrap())].into()
+    );
+}
+
+#[tokio::test]
+async fn a_replaced_order_is_followed_to_its_replacement() {
+    let schwab = sim().await;
+    let (broker, _dir) = broker(&schwab, AccountChoice::Index(0)).await;
+    schwab.inject(Fault::StickOrders { orders: 1 });
+    let id = broker.place(&order(BrokerSide::Buy, 3)).await.unwrap();
+    let by = schwab
+        .enter_order(&by_hand("MARKET", "DAY"), Some(id.0))
+        .unwrap();
+    assert_eq!(
+        broker.order_state(id).await.unwrap(),
+        OrderState::Replaced { by: OrderId(by) }
+    );
 }
 
 #[tokio::test]

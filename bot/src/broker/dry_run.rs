@@ -1,13 +1,13 @@
 //! The dry-run broker: orders are logged and filled at once at a configured price; nothing leaves
 //! the process. For a first run without Schwab credentials.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::{Broker, BrokerError, OrderId, OrderRequest, OrderState};
+use super::{Broker, BrokerError, Lookup, OrderId, OrderRequest, OrderState};
 
 /// Fills every order at `fill_price`; the market is always open.
 #[derive(Debug)]
@@ -59,8 +59,12 @@ impl Broker for DryRunBroker {
         _order: &OrderRequest,
         _since: DateTime<Utc>,
         _known: &HashSet<i64>,
-    ) -> Result<Option<OrderId>, BrokerError> {
+    ) -> Result<Lookup, BrokerError> {
         // Nothing was ever sent anywhere: placing again cannot double a real order.
+        Ok(Lookup::Absent)
+    }
+
+    async fn positions(&self) -> Result<Option<BTreeMap<String, Decimal>>, BrokerError> {
         Ok(None)
     }
 }

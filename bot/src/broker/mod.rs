@@ -4,7 +4,7 @@
 pub mod dry_run;
 pub mod schwab;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::future::Future;
 
@@ -45,13 +45,29 @@ pub enum OrderState {
         /// Quantity-weighted average execution price.
         average_price: Decimal,
     },
-    /// Ended without filling completely (canceled, rejected, expired, replaced).
+    /// Ended without filling completely (canceled, rejected, expired).
     Failed {
         /// The broker's status and reason.
         reason: String,
         /// Shares executed before it ended.
         filled_shares: u64,
     },
+    /// Replaced by another order, which can still fill: the execution follows it.
+    Replaced {
+        /// The replacing order.
+        by: OrderId,
+    },
+}
+
+/// What a search for an order the bot may have placed found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// No order the bot could have placed matches.
+    Absent,
+    /// Exactly one matches.
+    Found(OrderId),
+    /// Several match: which one is the bot's cannot be told; a person decides.
+    Ambiguous(Vec<OrderId>),
 }
 
 /// Why a broker call did not succeed.
@@ -94,12 +110,20 @@ pub trait Broker: Send + Sync + 'static {
         id: OrderId,
     ) -> impl Future<Output = Result<OrderState, BrokerError>> + Send;
 
-    /// An order matching `order` (symbol, side, quantity) entered since `since` whose id is not
-    /// in `known`: how a placement with an unknown outcome is recovered.
+    /// The orders the bot could have placed for `order` (a market day order of the regular
+    /// session, single, equity, with its instruction and quantity; its symbol when the broker
+    /// shows one) entered since `since` (the host's clock; the broker's skew is allowed for)
+    /// whose ids are not in `known`: how a placement with an unknown outcome is recovered.
     fn find_order(
         &self,
         order: &OrderRequest,
         since: DateTime<Utc>,
         known: &HashSet<i64>,
-    ) -> impl Future<Output = Result<Option<OrderId>, BrokerError>> + Send;
+    ) -> impl Future<Output = Result<Lookup, BrokerError>> + Send;
+
+    /// Net shares held per symbol (negative when short), or `None` when the broker holds
+    /// nothing real to compare (the dry run).
+    fn positions(
+        &self,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, Decimal>>, BrokerError>> + Send;
 }

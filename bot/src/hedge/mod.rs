@@ -1,10 +1,11 @@
-//! Pure hedging decisions: a symbol's net position becomes a whole-share broker order.
+//! Pure hedging decisions: a symbol's unhedged net becomes a whole-share broker order.
 //!
-//! The threshold is on the onchain net = bought − sold (never on one side's bucket): the broker
-//! position must offset its whole part, truncated toward zero. When the shares hedged so far differ
-//! from that by at least one share, the difference is ordered; the fractional rest carries over
-//! with the net's sign. Targeting the whole part (rather than re-hedging the unhedged remainder)
-//! keeps the broker from overshooting when the net crosses zero.
+//! The rule has hysteresis: an order is due only when the unhedged net (onchain bought − sold −
+//! hedged) is at least one share either way, and it is for the whole shares of that net, so
+//! after it fills less than one share is unhedged. While |unhedged| < 1 nothing is ordered,
+//! however the onchain net moves around a whole number.
+
+pub mod report;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -77,13 +78,12 @@ pub struct HedgeIntent {
     pub carried: Shares,
 }
 
-/// Decides the hedge for a position: the whole shares between what is hedged and the whole part
-/// of the onchain net, if that is at least one share.
+/// Decides the hedge for a position: the whole shares of its unhedged net, if that is at least
+/// one share.
 pub fn plan(position: &Position) -> Option<HedgeIntent> {
-    let target = position.onchain_net().value().trunc();
-    let delta = target - position.hedged.value();
-    let shares = delta.abs().trunc().to_u64().filter(|&n| n >= 1)?;
-    let side = if delta.is_sign_positive() {
+    let net = position.net().value();
+    let shares = net.abs().trunc().to_u64().filter(|&n| n >= 1)?;
+    let side = if net.is_sign_positive() {
         BrokerSide::Sell
     } else {
         BrokerSide::Buy
@@ -138,7 +138,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn after_the_hedge_the_broker_offsets_the_whole_part_of_the_net(
+        fn an_order_only_at_one_share_and_less_than_one_left_after_it(
             bought in 0i64..10_000_000,
             sold in 0i64..10_000_000,
             hedged in -10_000i64..10_000,
@@ -149,30 +149,44 @@ mod tests {
                 sold: Shares::new(Decimal::new(sold, 3)),
                 hedged: Shares::new(Decimal::from(hedged)),
             };
-            let onchain = p.onchain_net().value();
-            let hedged_after = match plan(&p) {
-                None => p.hedged,
+            let unhedged = (Decimal::new(bought, 3) - Decimal::new(sold, 3)) - Decimal::from(hedged);
+            match plan(&p) {
+                None => proptest::prop_assert!(unhedged.abs() < Decimal::ONE),
                 Some(intent) => {
-                    proptest::prop_assert_eq!(intent.side.offset(intent.shares) + intent.carried, p.net());
-                    p.hedged + intent.side.offset(intent.shares)
+                    proptest::prop_assert!(unhedged.abs() >= Decimal::ONE);
+                    // A sell offsets shares bought, a buy shares sold: never the wrong way.
+                    let signed = match intent.side {
+                        BrokerSide::Sell => Decimal::from(intent.shares),
+                        BrokerSide::Buy => -Decimal::from(intent.shares),
+                    };
+                    let left = unhedged - signed;
+                    proptest::prop_assert!(left.abs() < Decimal::ONE);
+                    // Never overshoots: what is left keeps the sign of what was unhedged.
+                    proptest::prop_assert!(left * unhedged >= Decimal::ZERO);
                 }
-            };
-            proptest::prop_assert_eq!(hedged_after.value(), onchain.trunc());
-            let carried = onchain - hedged_after.value();
-            proptest::prop_assert!(carried.abs() < Decimal::ONE);
-            // The carry keeps the onchain net's sign (or is zero): never an over-hedge.
-            proptest::prop_assert!(carried * onchain >= Decimal::ZERO);
+            }
         }
     }
 
     #[test]
-    fn a_net_crossing_zero_is_not_overshot() {
-        // Bought back 19 when the net was -19.5; now the net is -2.1: sell 17, not 16.
-        let mut p = position("132.4", "134.5");
-        p.hedged = BrokerSide::Buy.offset(19);
+    fn a_reversal_below_one_share_is_not_bought_back() {
+        // +1.2 sold 1 at the broker; then -0.7 onchain: unhedged -0.5, nothing to do.
+        let mut p = position("1.2", "0.7");
+        p.hedged = BrokerSide::Sell.offset(1);
+        assert_eq!(plan(&p), None);
+    }
+
+    #[test]
+    fn a_net_oscillating_around_one_is_ordered_once() {
+        let mut p = position("1.05", "0");
         let intent = plan(&p).unwrap();
-        assert_eq!((intent.side, intent.shares), (BrokerSide::Sell, 17));
-        assert_eq!(intent.carried.to_string(), "-0.1");
+        assert_eq!((intent.side, intent.shares), (BrokerSide::Sell, 1));
+        p.hedged = BrokerSide::Sell.offset(1);
+        for (bought, sold) in [("1.05", "0.1"), ("1.15", "0.1"), ("1.15", "0.2")] {
+            p.bought = bought.parse().unwrap();
+            p.sold = sold.parse().unwrap();
+            assert_eq!(plan(&p), None, "{bought} - {sold}");
+        }
     }
 
     #[test]

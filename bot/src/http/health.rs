@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::{AppState, git_commit};
+use crate::hedge::report::HedgingReport;
 use crate::status::BrokerHealth;
 
 /// Overall state.
@@ -38,6 +39,8 @@ pub struct Health {
     pub(super) lag: u64,
     pub(super) broker: &'static str,
     pub(super) broker_kind: &'static str,
+    /// Hedging problems: unknown outcomes, ambiguous orders, symbols backing off, mismatches.
+    pub(super) hedging: HedgingReport,
 }
 
 /// What was observed, for the pure decision.
@@ -87,6 +90,23 @@ pub fn overall(observed: Observed) -> (Overall, Vec<&'static str>) {
     (overall, reasons)
 }
 
+/// Adds the hedger's problems: any of them makes an `ok` service `degraded`.
+pub fn with_hedging(
+    overall: Overall,
+    mut reasons: Vec<&'static str>,
+    hedging: Vec<&'static str>,
+) -> (Overall, Vec<&'static str>) {
+    if hedging.is_empty() {
+        return (overall, reasons);
+    }
+    reasons.extend(hedging);
+    let overall = match overall {
+        Overall::Ok => Overall::Degraded,
+        other => other,
+    };
+    (overall, reasons)
+}
+
 pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let health = report(&state).await;
     let code = match health.status {
@@ -118,6 +138,8 @@ pub(super) async fn report(state: &AppState) -> Health {
         max_lag: state.max_lag,
         broker,
     });
+    let hedging = status.hedging();
+    let (overall, reasons) = with_hedging(overall, reasons, hedging.reasons());
     Health {
         status: overall,
         reasons,
@@ -130,6 +152,7 @@ pub(super) async fn report(state: &AppState) -> Health {
         lag,
         broker: broker.as_str(),
         broker_kind: state.broker_kind,
+        hedging,
     }
 }
 
@@ -199,6 +222,28 @@ mod tests {
         assert_eq!(
             overall(reauth),
             (Overall::Degraded, vec!["re-authentication needed"])
+        );
+    }
+
+    #[test]
+    fn a_hedging_problem_degrades_but_never_hides_a_failure() {
+        let (state, reasons) = overall(observed());
+        assert_eq!(
+            with_hedging(state, reasons, vec!["hedge order outcome unknown"]),
+            (Overall::Degraded, vec!["hedge order outcome unknown"])
+        );
+        assert_eq!(
+            with_hedging(Overall::Ok, vec![], vec![]),
+            (Overall::Ok, vec![])
+        );
+        assert_eq!(
+            with_hedging(
+                Overall::Failing,
+                vec!["database unavailable"],
+                vec!["broker position mismatch"]
+            )
+            .0,
+            Overall::Failing
         );
     }
 

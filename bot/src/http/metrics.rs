@@ -107,6 +107,22 @@ pub fn render(status: &Status) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         );
     }
+    let hedging = status.hedging();
+    let _ = write!(
+        out,
+        "# HELP schwad_hedge_outcomes_unknown Hedge orders whose outcome is unknown past the settle period.\n\
+         # TYPE schwad_hedge_outcomes_unknown gauge\nschwad_hedge_outcomes_unknown {}\n\
+         # HELP schwad_broker_position_mismatch_shares Broker position minus the ledger's hedges.\n\
+         # TYPE schwad_broker_position_mismatch_shares gauge\n",
+        hedging.unknown_outcomes.len()
+    );
+    for mismatch in &hedging.mismatches {
+        let _ = writeln!(
+            out,
+            "schwad_broker_position_mismatch_shares{{symbol=\"{}\"}} {}",
+            mismatch.symbol, mismatch.difference
+        );
+    }
     out
 }
 

@@ -1,7 +1,9 @@
 //! Hedge executions: `pending → submitted(order id) → filled | failed`, each step committed
 //! before the next side effect. Opening one reserves its shares on the position (so the same
-//! shares are never ordered twice) and links it to the trades it covers; a failure returns the
-//! unexecuted shares to the accumulator.
+//! shares are never ordered twice), records the unhedged net it decided on, and links it to the
+//! trades it covers (oldest open ones first, read through an index: never a symbol's history); a
+//! failure returns the unexecuted shares to the accumulator and keeps the links of the executed
+//! ones.
 
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
@@ -30,6 +32,17 @@ pub struct Execution {
     pub order_id: Option<i64>,
     /// When it was opened (before the order was sent).
     pub created_at: DateTime<Utc>,
+    /// When its order was last sent (or about to be: an execution is opened right before).
+    pub sent_at: DateTime<Utc>,
+}
+
+fn parse_time(column: &'static str, text: &str) -> Result<DateTime<Utc>, LedgerError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| LedgerError::Corrupt {
+            column,
+            value: text.to_owned(),
+        })
 }
 
 fn side_of(text: &str) -> Result<BrokerSide, LedgerError> {
@@ -47,8 +60,9 @@ impl Ledger {
     /// Every pending or submitted execution, oldest first.
     pub async fn open_executions(&self) -> Result<Vec<Execution>, LedgerError> {
         let rows = sqlx::query!(
-            "SELECT id, symbol, side, shares, broker_order_id, created_at FROM hedge_executions
-             WHERE status IN ('pending', 'submitted') ORDER BY id"
+            r#"SELECT id, symbol, side, shares, broker_order_id, created_at,
+                   COALESCE(sent_at, created_at) AS "sent_at!: String"
+               FROM hedge_executions WHERE status IN ('pending', 'submitted') ORDER BY id"#
         )
         .fetch_all(&self.pool)
         .await
@@ -65,26 +79,39 @@ impl Ledger {
                     shares: u64::try_from(row.shares)
                         .map_err(|_| corrupt("hedge_executions.shares", row.shares.to_string()))?,
                     order_id: row.broker_order_id,
-                    created_at: DateTime::parse_from_rfc3339(&row.created_at)
-                        .map_err(|_| {
-                            corrupt("hedge_executions.created_at", row.created_at.clone())
-                        })?
-                        .with_timezone(&Utc),
+                    created_at: parse_time("hedge_executions.created_at", &row.created_at)?,
+                    sent_at: parse_time("hedge_executions.sent_at", &row.sent_at)?,
                 })
             })
             .collect()
     }
 
-    /// Every broker order id already tied to an execution.
+    /// Every broker order id ever tied to an execution (replaced ones included).
     pub async fn known_order_ids(&self) -> Result<HashSet<i64>, LedgerError> {
-        let ids = sqlx::query_scalar!(
-            r#"SELECT broker_order_id AS "id!" FROM hedge_executions
-               WHERE broker_order_id IS NOT NULL"#
+        let ids = sqlx::query_scalar!("SELECT broker_order_id FROM hedge_order_ids")
+            .fetch_all(&self.pool)
+            .await
+            .context("reading broker order ids")?;
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Per symbol: the net whole shares the broker executed for the bot's hedges (positive when
+    /// it bought) and whether an execution of the symbol is still open.
+    pub async fn executed_hedges(&self) -> Result<BTreeMap<String, (i64, bool)>, LedgerError> {
+        let rows = sqlx::query!(
+            r#"SELECT symbol AS "symbol!",
+                   SUM(CASE WHEN side = 'buy' THEN filled_shares ELSE -filled_shares END)
+                       AS "net!: i64",
+                   MAX(status IN ('pending', 'submitted')) AS "open!: bool"
+               FROM hedge_executions GROUP BY symbol"#
         )
         .fetch_all(&self.pool)
         .await
-        .context("reading broker order ids")?;
-        Ok(ids.into_iter().collect())
+        .context("reading executed hedges")?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.symbol, (row.net, row.open)))
+            .collect())
     }
 
     /// In one transaction: plans `ticker`'s hedge from its position as it is now and, if one is
@@ -114,14 +141,18 @@ impl Ledger {
         };
         let side = intent.side.as_str();
         let shares = i64::try_from(intent.shares).unwrap_or(i64::MAX);
+        let unhedged = position.net().to_string();
+        // Opened right before its order is sent: `sent_at` is set with it.
         let inserted = sqlx::query!(
-            "INSERT INTO hedge_executions (symbol, side, shares, status)
-             VALUES (?1, ?2, ?3, 'pending')
+            "INSERT INTO hedge_executions (symbol, side, shares, status, unhedged_at_decision,
+                 sent_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
              ON CONFLICT DO NOTHING
              RETURNING id, created_at",
             symbol,
             side,
-            shares
+            shares,
+            unhedged
         )
         .fetch_optional(&mut *tx)
         .await
@@ -139,33 +170,78 @@ impl Ledger {
         tx.commit()
             .await
             .context("committing a new hedge execution")?;
+        let created_at = parse_time("hedge_executions.created_at", &inserted.created_at)?;
         Ok(Some(Execution {
             id: inserted.id,
             ticker: ticker.clone(),
             side: intent.side,
             shares: intent.shares,
             order_id: None,
-            created_at: DateTime::parse_from_rfc3339(&inserted.created_at)
-                .map_err(|_| LedgerError::Corrupt {
-                    column: "hedge_executions.created_at",
-                    value: inserted.created_at.clone(),
-                })?
-                .with_timezone(&Utc),
+            created_at,
+            sent_at: created_at,
         }))
+    }
+
+    /// Records that a pending execution's order is about to be sent again (its absence at the
+    /// broker established).
+    pub async fn mark_sending(&self, id: i64) -> Result<(), LedgerError> {
+        sqlx::query!(
+            "UPDATE hedge_executions SET sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND status = 'pending'",
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .context("recording a hedge order about to be sent")?;
+        Ok(())
+    }
+
+    /// A submitted execution's order was replaced at the broker: it follows the replacing order.
+    pub async fn follow_replacement(
+        &self,
+        id: i64,
+        replaced: i64,
+        replacing: i64,
+    ) -> Result<(), LedgerError> {
+        let mut tx = self.write_tx().await?;
+        let moved = sqlx::query!(
+            "UPDATE hedge_executions SET broker_order_id = ?3,
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND broker_order_id = ?2 AND status = 'submitted'",
+            id,
+            replaced,
+            replacing
+        )
+        .execute(&mut *tx)
+        .await
+        .context("following a replacing order")?;
+        if moved.rows_affected() == 1 {
+            record_order_id(&mut tx, id, replacing).await?;
+        }
+        tx.commit().await.context("committing a replacing order")?;
+        Ok(())
     }
 
     /// `pending → submitted`: the broker accepted the order (or it was found there).
     pub async fn mark_submitted(&self, id: i64, order_id: i64) -> Result<(), LedgerError> {
-        sqlx::query!(
+        let mut tx = self.write_tx().await?;
+        let marked = sqlx::query!(
             "UPDATE hedge_executions SET status = 'submitted', broker_order_id = ?2,
                  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE id = ?1 AND status = 'pending'",
             id,
             order_id
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("marking a hedge execution submitted")?;
+        if marked.rows_affected() == 1 {
+            record_order_id(&mut tx, id, order_id).await?;
+        }
+        tx.commit()
+            .await
+            .context("committing a submitted hedge execution")?;
         Ok(())
     }
 
@@ -211,15 +287,7 @@ impl Ledger {
         let Some(row) = row else {
             return Ok(());
         };
-        // Its links no longer cover anything: the trades are open to the next execution.
-        sqlx::query!(
-            "UPDATE trades SET hedge_covered = 0 WHERE id IN
-                 (SELECT trade_id FROM hedge_execution_trades WHERE execution_id = ?1)",
-            id
-        )
-        .execute(&mut *tx)
-        .await
-        .context("reopening the trades of a failed execution")?;
+        keep_executed_links(&mut tx, id, row.filled_shares).await?;
         let hedged = sqlx::query_scalar!(
             "SELECT hedged_shares FROM positions WHERE symbol = ?1",
             row.symbol
@@ -236,6 +304,86 @@ impl Ledger {
             .context("committing a failed hedge execution")?;
         Ok(())
     }
+}
+
+async fn record_order_id(
+    conn: &mut SqliteConnection,
+    execution_id: i64,
+    order_id: i64,
+) -> Result<(), LedgerError> {
+    sqlx::query!(
+        "INSERT INTO hedge_order_ids (broker_order_id, execution_id) VALUES (?1, ?2)
+         ON CONFLICT DO NOTHING",
+        order_id,
+        execution_id
+    )
+    .execute(&mut *conn)
+    .await
+    .context("recording a broker order id")?;
+    Ok(())
+}
+
+/// Trims a failed execution's links to the `executed` shares (oldest trades first): the rest
+/// of each trade is open to the next execution again.
+async fn keep_executed_links(
+    conn: &mut SqliteConnection,
+    execution_id: i64,
+    executed: i64,
+) -> Result<(), LedgerError> {
+    let links = sqlx::query!(
+        "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1
+         ORDER BY trade_id",
+        execution_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading the links of a failed execution")?;
+    let mut kept = Decimal::from(executed);
+    for link in links {
+        let shares = parse_decimal(&link.shares)?;
+        let keep = shares.min(kept).max(Decimal::ZERO);
+        kept -= keep;
+        if keep == shares {
+            continue;
+        }
+        if keep.is_zero() {
+            sqlx::query!(
+                "DELETE FROM hedge_execution_trades WHERE execution_id = ?1 AND trade_id = ?2",
+                execution_id,
+                link.trade_id
+            )
+            .execute(&mut *conn)
+            .await
+            .context("unlinking a trade of a failed execution")?;
+        } else {
+            let keep = keep.normalize().to_string();
+            sqlx::query!(
+                "UPDATE hedge_execution_trades SET shares = ?3
+                 WHERE execution_id = ?1 AND trade_id = ?2",
+                execution_id,
+                link.trade_id,
+                keep
+            )
+            .execute(&mut *conn)
+            .await
+            .context("trimming a link of a failed execution")?;
+        }
+        sqlx::query!(
+            "UPDATE trades SET hedge_covered = 0 WHERE id = ?1",
+            link.trade_id
+        )
+        .execute(&mut *conn)
+        .await
+        .context("reopening a trade of a failed execution")?;
+    }
+    Ok(())
+}
+
+fn parse_decimal(value: &str) -> Result<Decimal, LedgerError> {
+    Decimal::from_str(value).map_err(|_| LedgerError::Corrupt {
+        column: "shares",
+        value: value.to_owned(),
+    })
 }
 
 async fn set_hedged(
@@ -257,9 +405,13 @@ async fn set_hedged(
     Ok(())
 }
 
-/// Links the oldest trades not yet covered by a live (not failed) execution, in the direction
-/// the hedge offsets (a broker sell covers onchain buys), up to `shares`; a trade fully covered
-/// is marked so, and never read again unless its execution fails.
+/// Trades read per step while linking.
+const LINK_BATCH: i64 = 32;
+
+/// Links the oldest trades not yet fully covered, in the direction the hedge offsets (a broker
+/// sell covers onchain buys), up to `shares`. Reads open trades in id order through the
+/// `trades_to_cover` index and stops once the shares are covered: the cost grows with the
+/// trades linked, not with the symbol's history. A trade fully covered is marked so.
 async fn link_trades(
     conn: &mut SqliteConnection,
     execution_id: i64,
@@ -271,64 +423,59 @@ async fn link_trades(
         BrokerSide::Sell => "buy",
         BrokerSide::Buy => "sell",
     };
-    let rows = sqlx::query!(
-        r#"SELECT t.id, t.shares AS "shares!", l.shares AS "covered?"
-           FROM trades t
-           LEFT JOIN hedge_execution_trades l ON l.trade_id = t.id AND l.execution_id IN
-               (SELECT id FROM hedge_executions WHERE status <> 'failed')
-           WHERE t.symbol = ?1 AND t.status = 'recorded' AND t.onchain_direction = ?2
-               AND t.hedge_covered = 0
-           ORDER BY t.id"#,
-        symbol,
-        onchain
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .context("reading trades to cover")?;
-    let mut uncovered: BTreeMap<i64, Decimal> = BTreeMap::new();
-    for row in rows {
-        let parse = |value: &str| {
-            Decimal::from_str(value).map_err(|_| LedgerError::Corrupt {
-                column: "shares",
-                value: value.to_owned(),
-            })
-        };
-        let left = match uncovered.get(&row.id) {
-            Some(left) => *left,
-            None => parse(&row.shares)?,
-        };
-        let covered = row.covered.as_deref().map(parse).transpose()?;
-        uncovered.insert(row.id, left - covered.unwrap_or_default());
-    }
     let mut remaining = Decimal::from(shares);
-    for (trade_id, left) in uncovered {
-        if remaining <= Decimal::ZERO {
+    let mut after = 0_i64;
+    while remaining > Decimal::ZERO {
+        let rows = sqlx::query!(
+            r#"SELECT t.id, t.shares AS "shares!",
+                   (SELECT group_concat(l.shares) FROM hedge_execution_trades l
+                    WHERE l.trade_id = t.id) AS "covered?: String"
+               FROM trades t
+               WHERE t.symbol = ?1 AND t.onchain_direction = ?2 AND t.hedge_covered = 0
+                   AND t.status = 'recorded' AND t.id > ?3
+               ORDER BY t.id LIMIT ?4"#,
+            symbol,
+            onchain,
+            after,
+            LINK_BATCH
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .context("reading trades to cover")?;
+        if rows.is_empty() {
             break;
         }
-        if left <= Decimal::ZERO {
-            continue;
+        for row in rows {
+            after = row.id;
+            let mut left = parse_decimal(&row.shares)?;
+            for covered in row.covered.iter().flat_map(|text| text.split(',')) {
+                left -= parse_decimal(covered)?;
+            }
+            let take = left.min(remaining).max(Decimal::ZERO);
+            remaining -= take;
+            if take == left {
+                sqlx::query!("UPDATE trades SET hedge_covered = 1 WHERE id = ?1", row.id)
+                    .execute(&mut *conn)
+                    .await
+                    .context("marking a trade covered")?;
+            }
+            if !take.is_zero() {
+                let take = take.normalize().to_string();
+                sqlx::query!(
+                    "INSERT INTO hedge_execution_trades (execution_id, trade_id, shares)
+                     VALUES (?1, ?2, ?3)",
+                    execution_id,
+                    row.id,
+                    take
+                )
+                .execute(&mut *conn)
+                .await
+                .context("linking a hedge execution to a trade")?;
+            }
+            if remaining <= Decimal::ZERO {
+                break;
+            }
         }
-        let take = left.min(remaining);
-        remaining -= take;
-        if take == left {
-            sqlx::query!(
-                "UPDATE trades SET hedge_covered = 1 WHERE id = ?1",
-                trade_id
-            )
-            .execute(&mut *conn)
-            .await
-            .context("marking a trade covered")?;
-        }
-        let take = take.normalize().to_string();
-        sqlx::query!(
-            "INSERT INTO hedge_execution_trades (execution_id, trade_id, shares) VALUES (?1, ?2, ?3)",
-            execution_id,
-            trade_id,
-            take
-        )
-        .execute(&mut *conn)
-        .await
-        .context("linking a hedge execution to a trade")?;
     }
     Ok(())
 }

@@ -135,14 +135,24 @@ impl Bot {
             .status()
             .expect("the kill command (procps) is required");
         assert!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + grace;
+        self.exit_within(grace, "SIGTERM")
+    }
+
+    /// Waits up to `limit` for the process to exit on its own.
+    pub fn wait(mut self, limit: Duration) -> ExitStatus {
+        self.exit_within(limit, "start")
+    }
+
+    /// Its exit status, once it exits within `limit` of `what`.
+    fn exit_within(&mut self, limit: Duration, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "schwad did not stop within {grace:?} of SIGTERM"
+                "schwad still runs {limit:?} after its {what}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -269,6 +279,8 @@ impl BotEnv {
             .with("ORDER_POLL_INTERVAL", "40ms")
             .with("HEDGE_TICK", "100ms")
             .with("FAILED_HEDGE_COOLDOWN", "200ms")
+            .with("ORDER_SETTLE_PERIOD", "4s")
+            .with("RECONCILE_INTERVAL", "200ms")
     }
 
     /// The value of a setting added with [`BotEnv::with`].
@@ -309,6 +321,16 @@ pub async fn open_executions(db: &SqlitePool) -> i64 {
     .expect("executions")
 }
 
+/// `GET /metrics` of a running bot.
+pub async fn metrics(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// `GET /health` of a running bot.
 pub async fn health(port: u16) -> serde_json::Value {
     reqwest::get(format!("http://127.0.0.1:{port}/health"))
@@ -317,4 +339,155 @@ pub async fn health(port: u16) -> serde_json::Value {
         .json()
         .await
         .expect("health JSON")
+}
+
+/// A stored execution: id, symbol, side, shares, status, filled shares, unhedged net at decision,
+/// its broker orders (comma separated).
+type ExecutionTuple = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// Every hedge execution, read back as plain data for the oracle.
+pub async fn executions(db: &SqlitePool) -> Vec<ExecutionRow> {
+    let rows: Vec<ExecutionTuple> = sqlx::query_as(
+        "SELECT e.id, e.symbol, e.side, e.shares, e.status, e.filled_shares,
+                    e.unhedged_at_decision, group_concat(o.broker_order_id)
+             FROM hedge_executions e LEFT JOIN hedge_order_ids o ON o.execution_id = e.id
+             GROUP BY e.id ORDER BY e.id",
+    )
+    .fetch_all(db)
+    .await
+    .expect("executions");
+    rows.into_iter()
+        .map(
+            |(id, symbol, side, shares, status, filled_shares, unhedged, orders)| ExecutionRow {
+                id,
+                symbol,
+                side,
+                shares,
+                status,
+                filled_shares,
+                unhedged_at_decision: unhedged,
+                order_ids: orders
+                    .iter()
+                    .flat_map(|orders| orders.split(','))
+                    .map(|id| id.parse().expect("order id"))
+                    .collect(),
+            },
+        )
+        .collect()
+}
+
+/// Mines past the confirmation depth, waits up to `limit` for the bot to come to rest (every fill stored,
+/// nothing open, every symbol hedged within a share), then checks the oracle's invariants (a)-(d). Returns the
+/// violations, each described; orders in `by_hand` were entered by a person.
+pub async fn violations(
+    chain: &ChainSim,
+    schwab: &sim_schwab::Handle,
+    db: &SqlitePool,
+    by_hand: &BTreeSet<i64>,
+    limit: Duration,
+) -> Vec<String> {
+    chain.mine_blocks(8);
+    let ledger = chain.ledger();
+    let fills = expected_fills(&ledger);
+    let bots_positions = || {
+        let broker = schwab.ledger();
+        let mut positions: BTreeMap<String, i64> = BTreeMap::new();
+        for order in broker
+            .orders
+            .iter()
+            .filter(|o| !by_hand.contains(&o.order_id))
+        {
+            let sign = match order.instruction {
+                sim_schwab::Instruction::Buy | sim_schwab::Instruction::BuyToCover => 1,
+                sim_schwab::Instruction::Sell | sim_schwab::Instruction::SellShort => -1,
+            };
+            *positions.entry(order.symbol.clone()).or_default() +=
+                sign * i64::try_from(order.filled_quantity).expect("fits");
+        }
+        positions
+    };
+    let deadline = Instant::now() + limit;
+    let mut violations = Vec::new();
+    loop {
+        let stored = stored_fills(db).await;
+        let open = open_executions(db).await;
+        let gaps = unhedged(&ledger, &bots_positions());
+        if stored == fills && open == 0 && gaps.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            if stored != fills {
+                violations.push(format!(
+                    "(d) fills: {} expected, {} stored, missing {:?}",
+                    fills.len(),
+                    stored.len(),
+                    fills.difference(&stored).collect::<Vec<_>>()
+                ));
+            }
+            if open != 0 {
+                violations.push(format!("{open} executions still open after {limit:?}"));
+            }
+            if !gaps.is_empty() {
+                violations.push(format!("(a) unhedged by a share or more at rest: {gaps:?}"));
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let executions = executions(db).await;
+    violations.extend(
+        decision_violations(&executions)
+            .into_iter()
+            .map(|v| format!("(b) {v}")),
+    );
+    violations.extend(
+        order_violations(&executions, &schwab.ledger(), by_hand)
+            .into_iter()
+            .map(|v| format!("(c) {v}")),
+    );
+    violations
+}
+
+/// Our order trading `thousandths` / 1000 shares of `equity` for USDC (the owner sells them when
+/// `sell`); `nonce` makes each order distinct.
+pub fn owner_take(
+    usdc: &sim_chain::Token,
+    equity: &sim_chain::Token,
+    sell: bool,
+    thousandths: u64,
+    nonce: u64,
+) -> sim_chain::Trade {
+    use alloy_primitives::{B256, U256};
+    let share = sim_chain::Leg {
+        token: equity.address,
+        amount: U256::from(thousandths) * U256::from(10).pow(U256::from(equity.decimals))
+            / U256::from(1_000),
+    };
+    let dollars = sim_chain::Leg {
+        token: usdc.address,
+        amount: U256::from(200_000 * thousandths),
+    };
+    let (gave, received) = if sell {
+        (share, dollars)
+    } else {
+        (dollars, share)
+    };
+    sim_chain::Trade::Take {
+        taker: alloy_primitives::Address::repeat_byte(0x99),
+        order: sim_chain::OrderFill {
+            owner: OWNER,
+            nonce: B256::from(U256::from(nonce)),
+            gave,
+            received,
+        },
+    }
 }

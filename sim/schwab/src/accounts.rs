@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -38,7 +37,7 @@ pub(crate) async fn list(
     State(sim): State<Arc<Sim>>,
     Query(query): Query<FieldsQuery>,
 ) -> Json<Value> {
-    let world = sim.world_at(Utc::now());
+    let world = sim.world_at(sim.now());
     let accounts = sim
         .accounts
         .iter()
@@ -53,7 +52,7 @@ pub(crate) async fn get(
     Query(query): Query<FieldsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = by_hash(&sim, &hash)?;
-    let world = sim.world_at(Utc::now());
+    let world = sim.world_at(sim.now());
     Ok(Json(account_json(
         &sim,
         account,

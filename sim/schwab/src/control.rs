@@ -10,8 +10,11 @@ use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::errors::ApiError;
 use crate::faults::Fault;
 use crate::ledger::Ledger;
+use crate::orders::handlers;
+use crate::quirks::Quirks;
 use crate::state::{Authorization, Sim};
 
 /// The control routes.
@@ -27,6 +30,49 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         )
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/ledger", get(ledger))
+        .route("/_sim/quirks", get(quirks).put(set_quirks))
+        .route("/_sim/orders", post(enter_order))
+        .route(
+            "/_sim/orders/{id}",
+            axum::routing::delete(cancel_order).put(replace_order),
+        )
+}
+
+async fn quirks(State(sim): State<Arc<Sim>>) -> Json<Quirks> {
+    Json(sim.quirks())
+}
+
+async fn set_quirks(State(sim): State<Arc<Sim>>, Json(quirks): Json<Quirks>) -> StatusCode {
+    sim.set_quirks(quirks);
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_sim/orders` with a place-order body: an order a person enters by hand.
+async fn enter_order(
+    State(sim): State<Arc<Sim>>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let id = handlers::enter_by_hand(&sim, &body, None)?;
+    Ok(Json(json!({ "orderId": id })))
+}
+
+/// `PUT /_sim/orders/{id}` with a place-order body: a person replaces an order.
+async fn replace_order(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let id = handlers::enter_by_hand(&sim, &body, Some(id))?;
+    Ok(Json(json!({ "orderId": id })))
+}
+
+/// `DELETE /_sim/orders/{id}`: a person cancels an order.
+async fn cancel_order(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    handlers::cancel_by_hand(&sim, id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Base URL, app key, callback and accounts (never the app secret).

@@ -47,6 +47,38 @@ pub enum Fault {
         /// How many orders get stuck.
         orders: u32,
     },
+    /// The next `orders` placements reach Schwab `before_ms` late (the order is created then, as
+    /// when a POST is slow to arrive) and their answer leaves `after_ms` after Schwab acted.
+    DelayOrders {
+        /// How many placements are delayed.
+        orders: u32,
+        /// Delay before the order is created.
+        #[serde(default)]
+        before_ms: u64,
+        /// Delay between creating the order and answering.
+        #[serde(default)]
+        after_ms: u64,
+    },
+    /// The next `calls` `GET .../orders/{id}` answer 404, as for an order Schwab cannot show yet.
+    OrderNotFound {
+        /// How many lookups fail.
+        calls: u32,
+    },
+    /// The next `calls` `GET .../orders/{id}` show the order without its executions (a `FILLED`
+    /// order without execution legs).
+    HideExecutions {
+        /// How many lookups lack executions.
+        calls: u32,
+    },
+}
+
+/// How the next `GET .../orders/{id}` misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LookupFault {
+    /// Answer 404.
+    NotFound,
+    /// Omit `orderActivityCollection`.
+    HideExecutions,
 }
 
 /// What replaces the 201 of a placed order whose response is lost.
@@ -75,7 +107,9 @@ impl Fault {
             | Self::ServerError { calls, .. } => calls,
             Self::LoseOrderResponse { orders, .. }
             | Self::RejectOrders { orders, .. }
-            | Self::StickOrders { orders } => orders,
+            | Self::StickOrders { orders }
+            | Self::DelayOrders { orders, .. } => orders,
+            Self::OrderNotFound { calls } | Self::HideExecutions { calls } => calls,
         }
     }
 
@@ -131,6 +165,31 @@ impl Faults {
             _ => None,
         };
         (Fate { reject, stuck }, lost)
+    }
+
+    /// Consumes one use of an armed order delay: `(before, after)` in milliseconds.
+    pub(crate) fn take_order_delay(&mut self) -> (u64, u64) {
+        match self.take(|fault| matches!(fault, Fault::DelayOrders { .. })) {
+            Some(Fault::DelayOrders {
+                before_ms,
+                after_ms,
+                ..
+            }) => (before_ms, after_ms),
+            _ => (0, 0),
+        }
+    }
+
+    /// Consumes one use of the first armed order-lookup fault.
+    pub(crate) fn take_lookup_fault(&mut self) -> Option<LookupFault> {
+        match self.take(|fault| {
+            matches!(
+                fault,
+                Fault::OrderNotFound { .. } | Fault::HideExecutions { .. }
+            )
+        })? {
+            Fault::OrderNotFound { .. } => Some(LookupFault::NotFound),
+            _ => Some(LookupFault::HideExecutions),
+        }
     }
 
     /// Consumes one use of the first armed fault that `matches`.

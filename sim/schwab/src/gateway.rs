@@ -71,6 +71,17 @@ fn unauthorized(detail: &str) -> GatewayError {
     GatewayError::new(StatusCode::UNAUTHORIZED).detail(detail)
 }
 
+/// Stamps every response with Schwab's clock in `Date` (the host's, shifted by the clock
+/// offset quirk), as a client measuring its skew sees it.
+pub(crate) async fn date(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let date = sim.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
+}
+
 /// Echoes the caller's `Schwab-Client-CorrelId` or mints one, on every response.
 pub(crate) async fn correlation_id(request: Request, next: Next) -> Response {
     let id = request

@@ -13,7 +13,8 @@
 //! (a fresh code and its redirect URL), `GET|PUT /_sim/market` (`{"open":bool}`),
 //! `PUT /_sim/prices/{symbol}` (`[price, ...]`), `GET|POST|DELETE /_sim/faults` (a [`Fault`] as JSON,
 //! e.g. `{"kind":"unauthorized","calls":2}`), `POST /_sim/tokens/expire` (`{"refresh":bool}`),
-//! `GET /_sim/ledger` (a [`Ledger`]).
+//! `GET /_sim/ledger` (a [`Ledger`]), `GET|PUT /_sim/quirks` (a [`Quirks`]: list lag, missing symbols,
+//! clock offset), `POST /_sim/orders` (an order placed by hand, as a person would: `{"orderId":...}`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sim_schwab::SimError> {
@@ -37,6 +38,7 @@ mod ledger;
 mod market;
 mod oauth;
 mod orders;
+mod quirks;
 mod rate_limit;
 mod server;
 mod state;
@@ -47,5 +49,6 @@ pub use config::{Config, DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_CALLBACK_U
 pub use faults::{Fault, LostResponse};
 pub use ledger::{Ledger, LedgerFill, LedgerOrder};
 pub use orders::{Instruction, OrderStatus};
+pub use quirks::Quirks;
 pub use server::{Handle, SimError, start};
 pub use state::{AccountNumber, Authorization};

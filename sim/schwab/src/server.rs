@@ -17,6 +17,7 @@ use crate::errors::GatewayError;
 use crate::faults::Fault;
 use crate::ledger::Ledger;
 use crate::orders::handlers as orders;
+use crate::quirks::Quirks;
 use crate::state::{AccountNumber, Authorization, Sim};
 use crate::{accounts, control, gateway, market, oauth};
 
@@ -111,6 +112,10 @@ fn router(sim: Arc<Sim>) -> Router {
         .merge(control::routes())
         .fallback(|| async { GatewayError::new(StatusCode::NOT_FOUND).into_response() })
         .layer(axum::middleware::from_fn(gateway::correlation_id))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&sim),
+            gateway::date,
+        ))
         .with_state(sim)
 }
 
@@ -181,6 +186,27 @@ impl Handle {
     /// Expires every access token now; with `refresh`, the refresh token too, forcing a new login.
     pub fn expire_tokens(&self, refresh: bool) {
         self.sim.expire_tokens(refresh);
+    }
+
+    /// Switches the lasting deviations (list lag, missing symbols, clock offset).
+    pub fn set_quirks(&self, quirks: Quirks) {
+        self.sim.set_quirks(quirks);
+    }
+
+    /// The lasting deviations in force.
+    pub fn quirks(&self) -> Quirks {
+        self.sim.quirks()
+    }
+
+    /// Enters an order by hand (a person, another app), replacing `old` if given; returns its
+    /// id, or why it was refused.
+    pub fn enter_order(&self, body: &serde_json::Value, old: Option<i64>) -> Result<i64, String> {
+        orders::enter_by_hand(&self.sim, body, old).map_err(|error| format!("{error:?}"))
+    }
+
+    /// Cancels an order by hand.
+    pub fn cancel_order(&self, id: i64) -> Result<(), String> {
+        orders::cancel_by_hand(&self.sim, id).map_err(|error| format!("{error:?}"))
     }
 
     /// Every order placed and the resulting positions.

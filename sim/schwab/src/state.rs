@@ -11,6 +11,7 @@ use crate::ledger::Ledger;
 use crate::market::MarketClock;
 use crate::oauth::tokens::{Lifetimes, TokenStore};
 use crate::orders::{OrderBook, Pricing, Timing};
+use crate::quirks::Quirks;
 use crate::rate_limit::SlidingWindow;
 
 /// A linked account: its plain number and the hash every per-account endpoint takes.
@@ -42,6 +43,7 @@ pub(crate) struct World {
     pub(crate) requests: SlidingWindow,
     pub(crate) order_requests: SlidingWindow,
     pub(crate) pricing: Pricing,
+    pub(crate) quirks: Quirks,
 }
 
 /// One simulator instance.
@@ -78,6 +80,7 @@ impl Sim {
                 prices: config.prices.clone(),
                 default_price: config.default_price,
             },
+            quirks: Quirks::default(),
         };
         Self {
             config,
@@ -100,6 +103,23 @@ impl Sim {
         } = &mut *world;
         orders.advance(now, self.timing(), pricing);
         world
+    }
+
+    /// Schwab's clock: the host's shifted by the configured offset.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let offset = self.world().quirks.clock_offset_ms;
+        Utc::now() + chrono::TimeDelta::milliseconds(offset)
+    }
+
+    /// The lasting deviations in force.
+    pub(crate) fn quirks(&self) -> Quirks {
+        self.world().quirks
+    }
+
+    /// Switches the lasting deviations.
+    pub(crate) fn set_quirks(&self, quirks: Quirks) {
+        tracing::info!(?quirks, "quirks set");
+        self.world().quirks = quirks;
     }
 
     /// Order stage durations.
@@ -154,7 +174,7 @@ impl Sim {
 
     /// Opens or closes the market; queued orders start executing when it opens.
     pub(crate) fn set_market_open(&self, open: bool) {
-        let now = Utc::now();
+        let now = self.now();
         let mut world = self.world_at(now);
         if open && !world.market.open {
             world.market.opened_at = now;
@@ -194,7 +214,7 @@ impl Sim {
 
     /// Every order and position.
     pub(crate) fn ledger(&self) -> Ledger {
-        Ledger::of(self.world_at(Utc::now()).orders.orders())
+        Ledger::of(self.world_at(self.now()).orders.orders())
     }
 }
 

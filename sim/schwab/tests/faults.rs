@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Session, fast_config, market_order};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sim_schwab::{Config, Fault, Ledger, LostResponse, OrderStatus};
+use sim_schwab::{Config, Fault, Ledger, LostResponse, OrderStatus, Quirks};
 
 const NUMBERS: &str = "/trader/v1/accounts/accountNumbers";
 
@@ -389,4 +389,99 @@ async fn correlation_ids_are_echoed_or_minted_on_every_response() {
     let not_found = session.get("/trader/v1/nothing").await;
     assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
     assert!(not_found.headers().contains_key("schwab-client-correlid"));
+}
+
+/// `GET .../orders` of the session's account over the last and next hour.
+async fn listed(session: &Session) -> Value {
+    let now = chrono::Utc::now();
+    let query = format!(
+        "fromEnteredTime={}&toEnteredTime={}",
+        (now - chrono::TimeDelta::hours(1)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        (now + chrono::TimeDelta::hours(1)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    );
+    session
+        .get(&format!(
+            "/trader/v1/accounts/{}/orders?{query}",
+            session.hash
+        ))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn quirks_lag_the_list_hide_symbols_and_skew_the_clock() {
+    let session = Session::start(fast_config()).await;
+    session.sim.set_quirks(Quirks {
+        list_lag_ms: 300,
+        omit_symbols: true,
+        clock_offset_ms: -10_000,
+    });
+    let before = chrono::Utc::now();
+    let id = session.place_ok(&market_order("BUY", "AAPL", 1)).await;
+    // The list shows the order only after its lag; the order itself at once, without symbol.
+    assert_eq!(listed(&session).await, json!([]));
+    let order = session.order(id).await;
+    assert!(
+        order["orderLegCollection"][0]["instrument"]
+            .get("symbol")
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(listed(&session).await[0]["orderId"], id);
+    // Schwab's stamps and Date header run 10 s behind the host.
+    let entered = chrono::DateTime::parse_from_str(
+        order["enteredTime"].as_str().unwrap(),
+        "%Y-%m-%dT%H:%M:%S%z",
+    )
+    .unwrap();
+    let behind = before - entered.with_timezone(&chrono::Utc);
+    assert!((9..=11).contains(&behind.num_seconds()), "{behind}");
+    let date = session.get(NUMBERS).await.headers()["date"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let date = chrono::DateTime::parse_from_rfc2822(&date).unwrap();
+    let behind = chrono::Utc::now() - date.with_timezone(&chrono::Utc);
+    assert!((9..=11).contains(&behind.num_seconds()), "{behind}");
+}
+
+#[tokio::test]
+async fn a_late_order_is_created_even_when_the_client_gave_up() {
+    let session = Session::start(fast_config()).await;
+    session.sim.inject(Fault::DelayOrders {
+        orders: 1,
+        before_ms: 500,
+        after_ms: 0,
+    });
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let sent = quick
+        .post(session.url(&format!("/trader/v1/accounts/{}/orders", session.hash)))
+        .bearer_auth(&session.access_token)
+        .json(&market_order("SELL", "AAPL", 1))
+        .send()
+        .await;
+    assert!(sent.unwrap_err().is_timeout());
+    assert!(session.sim.ledger().orders.is_empty());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(session.sim.ledger().orders.len(), 1, "Schwab acted on it");
+}
+
+#[tokio::test]
+async fn order_lookups_can_answer_404_or_hide_executions() {
+    let session = Session::start(fast_config()).await;
+    let id = session.place_ok(&market_order("BUY", "AAPL", 1)).await;
+    session.wait_for_status(id, "FILLED").await;
+    session.sim.inject(Fault::OrderNotFound { calls: 1 });
+    session.sim.inject(Fault::HideExecutions { calls: 1 });
+    let path = format!("/trader/v1/accounts/{}/orders/{id}", session.hash);
+    assert_eq!(session.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let hidden: Value = session.get(&path).await.json().await.unwrap();
+    assert_eq!(hidden["status"], "FILLED");
+    assert!(hidden.get("orderActivityCollection").is_none());
+    assert!(session.order(id).await["orderActivityCollection"].is_array());
 }

@@ -1,12 +1,14 @@
 //! Calls to the Trader and Market Data APIs: bearer auth, client-side rate limits, backoff on 429
-//! and 5xx for reads (honouring `Retry-After`), one refresh-and-retry on 401, and order POSTs sent
-//! exactly once.
+//! and 5xx for reads (honouring `Retry-After`), one refresh-and-retry on 401, order POSTs sent
+//! exactly once, and Schwab's clock measured from the `Date` header of every answer.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use backoff::ExponentialBackoff;
 use backoff::backoff::Backoff as _;
-use reqwest::header::{LOCATION, RETRY_AFTER};
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::header::{DATE, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -36,6 +38,8 @@ pub struct Api {
     requests: RateLimiter,
     orders: RateLimiter,
     retry: RetryPolicy,
+    /// Schwab's clock minus ours in milliseconds, from the last `Date` header read.
+    skew_ms: AtomicI64,
 }
 
 impl Api {
@@ -55,6 +59,35 @@ impl Api {
             requests,
             orders,
             retry,
+            skew_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Schwab's clock minus ours, as last measured (zero before any answer). `Date` has whole
+    /// seconds, so it is off by up to a second plus the round trip.
+    pub fn clock_skew(&self) -> TimeDelta {
+        TimeDelta::milliseconds(self.skew_ms.load(Ordering::Relaxed))
+    }
+
+    /// Measures the skew from an answer's `Date`, read as the middle of its second.
+    fn measure_skew(&self, response: &Response) {
+        let Some(date) = response
+            .headers()
+            .get(DATE)
+            .and_then(|date| date.to_str().ok())
+            .and_then(|date| DateTime::parse_from_rfc2822(date).ok())
+        else {
+            return;
+        };
+        let skew = date.with_timezone(&Utc) + TimeDelta::milliseconds(500) - Utc::now();
+        let before = self
+            .skew_ms
+            .swap(skew.num_milliseconds(), Ordering::Relaxed);
+        if (skew.num_milliseconds() - before).abs() > 2_000 {
+            tracing::info!(
+                skew_ms = skew.num_milliseconds(),
+                "Schwab's clock differs from ours"
+            );
         }
     }
 
@@ -83,6 +116,9 @@ impl Api {
                 .query(query)
                 .send()
                 .await;
+            if let Ok(response) = &sent {
+                self.measure_skew(response);
+            }
             let (problem, retry_after) = match sent {
                 Err(error) => (unreachable(path, &error), None),
                 Ok(response) if response.status().is_success() => {
@@ -141,6 +177,7 @@ impl Api {
             .send()
             .await
             .map_err(|error| BrokerError::Unavailable(unreachable(path, &error)))?;
+        self.measure_skew(&response);
         let status = response.status();
         if status.is_success() {
             return response

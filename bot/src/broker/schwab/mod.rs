@@ -9,10 +9,11 @@ pub mod oauth;
 pub mod rate_limit;
 pub mod tokens;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
@@ -25,7 +26,7 @@ use self::model::{AccountNumber, Order};
 use self::oauth::OAuthClient;
 use self::rate_limit::RateLimiter;
 use self::tokens::TokenManager;
-use super::{Broker, BrokerError, OrderId, OrderRequest, OrderState};
+use super::{Broker, BrokerError, Lookup, OrderId, OrderRequest, OrderState};
 use crate::ledger::Ledger;
 use crate::secret::Secret;
 
@@ -237,30 +238,55 @@ impl Broker for SchwabBroker {
         order: &OrderRequest,
         since: DateTime<Utc>,
         known: &HashSet<i64>,
-    ) -> Result<Option<OrderId>, BrokerError> {
+    ) -> Result<Lookup, BrokerError> {
         let hash = self.account_hash().await?;
-        // Generous bounds: the broker's clock may differ from ours by a little.
-        let from = since - TimeDelta::minutes(1);
-        let to = Utc::now() + TimeDelta::minutes(1);
+        // `since` on Schwab's clock, less the measurement's error (`Date` has whole seconds).
+        let since = since + self.api.clock_skew() - SKEW_MARGIN;
+        let to = Utc::now() + self.api.clock_skew() + TimeDelta::minutes(1);
         let orders: Vec<Order> = self
             .api
             .get(
                 &format!("trader/v1/accounts/{hash}/orders"),
                 &[
-                    ("fromEnteredTime", model::format_time(from)),
+                    (
+                        "fromEnteredTime",
+                        model::format_time(since - TimeDelta::minutes(1)),
+                    ),
                     ("toEnteredTime", model::format_time(to)),
                 ],
             )
             .await?;
-        Ok(orders
+        let mut found: Vec<OrderId> = orders
             .iter()
-            .filter(|candidate| candidate.matches(order, since - TimeDelta::seconds(5)))
+            .filter(|candidate| candidate.matches(order, since))
             .filter_map(|candidate| candidate.order_id)
             .filter(|id| !known.contains(id))
-            .min()
-            .map(OrderId))
+            .map(OrderId)
+            .collect();
+        found.sort_unstable_by_key(|id| id.0);
+        found.dedup();
+        Ok(match found.as_slice() {
+            [] => Lookup::Absent,
+            [one] => Lookup::Found(*one),
+            _ => Lookup::Ambiguous(found),
+        })
+    }
+
+    async fn positions(&self) -> Result<Option<BTreeMap<String, Decimal>>, BrokerError> {
+        let hash = self.account_hash().await?;
+        let account: model::Account = self
+            .api
+            .get(
+                &format!("trader/v1/accounts/{hash}"),
+                &[("fields", "positions".to_owned())],
+            )
+            .await?;
+        Ok(Some(account.net_positions()))
     }
 }
+
+/// Error allowed on the measured clock skew: `Date` has whole seconds, plus a round trip.
+const SKEW_MARGIN: TimeDelta = TimeDelta::seconds(2);
 
 /// `schwad auth`'s exchange: the code from the pasted redirect URL becomes the stored login.
 pub async fn log_in(

@@ -1,12 +1,14 @@
 //! Schwab's JSON, as data: the order body sent, and the orders, account numbers and market hours
 //! read back, with the pure rules over them (status mapping, fill price, recovery match).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::broker::{OrderRequest, OrderState};
+use crate::broker::{OrderId, OrderRequest, OrderState};
 use crate::hedge::BrokerSide;
 
 /// One entry of `GET /trader/v1/accounts/accountNumbers`.
@@ -27,6 +29,17 @@ pub struct Order {
     pub order_id: Option<i64>,
     /// `FILLED`, `WORKING`, `REJECTED`, ...
     pub status: String,
+    /// `MARKET`, `LIMIT`, ...
+    pub order_type: Option<String>,
+    /// `NORMAL`, `AM`, `PM`, `SEAMLESS`.
+    pub session: Option<String>,
+    /// `DAY`, `GOOD_TILL_CANCEL`, ...
+    pub duration: Option<String>,
+    /// `SINGLE`, `OCO`, `TRIGGER`, ...
+    pub order_strategy_type: Option<String>,
+    /// The orders that replaced this one (status `REPLACED`).
+    #[serde(default)]
+    pub replacing_order_collection: Vec<ReplacingOrder>,
     /// Why it was rejected or canceled, if Schwab says.
     pub status_description: Option<String>,
     /// When it was entered, e.g. `2025-09-02T15:31:07+0000`.
@@ -42,10 +55,20 @@ pub struct Order {
     pub order_activity_collection: Vec<Activity>,
 }
 
+/// An order that replaced another (only its id is read).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacingOrder {
+    /// Its id.
+    pub order_id: Option<i64>,
+}
+
 /// One leg of an order.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLeg {
+    /// `EQUITY`, `OPTION`, ...
+    pub order_leg_type: Option<String>,
     /// `BUY`, `SELL`, ...
     pub instruction: Option<String>,
     /// Shares of the leg.
@@ -57,9 +80,12 @@ pub struct OrderLeg {
 
 /// The traded instrument.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Instrument {
     /// The ticker.
     pub symbol: Option<String>,
+    /// `EQUITY`, `OPTION`, ...
+    pub asset_type: Option<String>,
 }
 
 /// An order activity; executions carry legs.
@@ -80,6 +106,57 @@ pub struct ExecutionLeg {
     /// Shares executed.
     #[serde(with = "rust_decimal::serde::float")]
     pub quantity: Decimal,
+}
+
+/// `GET /trader/v1/accounts/{hash}?fields=positions`, as far as the positions go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The account.
+    pub securities_account: SecuritiesAccount,
+}
+
+/// The account's holdings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritiesAccount {
+    /// Every position (absent when there is none).
+    #[serde(default)]
+    pub positions: Vec<Holding>,
+}
+
+/// One position.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Holding {
+    /// Shares held long.
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub long_quantity: Option<Decimal>,
+    /// Shares held short.
+    #[serde(default, with = "rust_decimal::serde::float_option")]
+    pub short_quantity: Option<Decimal>,
+    /// What is held.
+    pub instrument: Option<Instrument>,
+}
+
+impl Account {
+    /// Net shares per equity symbol (long − short); holdings without a symbol are left out.
+    pub fn net_positions(&self) -> BTreeMap<String, Decimal> {
+        let mut net = BTreeMap::new();
+        for holding in &self.securities_account.positions {
+            let Some(instrument) = &holding.instrument else {
+                continue;
+            };
+            let (Some(symbol), None | Some("EQUITY")) =
+                (&instrument.symbol, instrument.asset_type.as_deref())
+            else {
+                continue;
+            };
+            *net.entry(symbol.clone()).or_insert(Decimal::ZERO) +=
+                holding.long_quantity.unwrap_or_default()
+                    - holding.short_quantity.unwrap_or_default();
+        }
+        net
+    }
 }
 
 /// Statuses after which an order never changes again.
@@ -134,6 +211,14 @@ impl Order {
             return Ok(OrderState::Open);
         }
         let filled = self.executed_shares();
+        if self.status == "REPLACED" {
+            return self
+                .replacing_order_collection
+                .iter()
+                .find_map(|replacing| replacing.order_id)
+                .map(|by| OrderState::Replaced { by: OrderId(by) })
+                .ok_or_else(|| "REPLACED order without its replacing order".to_owned());
+        }
         if self.status == "FILLED" {
             return self
                 .average_price()
@@ -170,20 +255,29 @@ impl Order {
         u64::try_from(shares).unwrap_or(0)
     }
 
-    /// Whether this is the order `request` would have placed, entered at or after `since`.
+    /// Whether this is an order the bot could have placed for `request`, entered at or after
+    /// `since` (the broker's clock): a market day order of the regular session, single, equity,
+    /// with the request's instruction and quantity. The symbol is compared when shown (Schwab
+    /// omits it for some instruments), never required.
     pub fn matches(&self, request: &OrderRequest, since: DateTime<Utc>) -> bool {
         let entered = self.entered_time.as_deref().and_then(parse_time);
         let [leg] = self.order_leg_collection.as_slice() else {
             return false;
         };
+        let instrument = leg.instrument.as_ref();
+        let symbol = instrument.and_then(|instrument| instrument.symbol.as_deref());
+        let asset_type = instrument.and_then(|instrument| instrument.asset_type.as_deref());
+        let equity = [leg.order_leg_type.as_deref(), asset_type];
         entered.is_some_and(|entered| entered >= since)
+            && self.order_type.as_deref() == Some("MARKET")
+            && self.duration.as_deref() == Some("DAY")
+            && self.session.as_deref() == Some("NORMAL")
+            && self.order_strategy_type.as_deref() == Some("SINGLE")
+            && equity.iter().any(Option::is_some)
+            && equity.iter().flatten().all(|kind| *kind == "EQUITY")
             && leg.instruction.as_deref() == Some(instruction(request.side))
             && leg.quantity == Some(Decimal::from(request.shares))
-            && leg
-                .instrument
-                .as_ref()
-                .and_then(|instrument| instrument.symbol.as_deref())
-                == Some(request.ticker.as_str())
+            && symbol.is_none_or(|symbol| symbol == request.ticker.as_str())
     }
 }
 
@@ -323,6 +417,75 @@ mod tests {
         let b = parse_time("2025-09-02T15:31:07.000Z").unwrap();
         assert_eq!(a, b);
         assert_eq!(format_time(a), "2025-09-02T15:31:07.000Z");
+    }
+
+    fn listed(overrides: Value) -> Order {
+        let mut order = json!({
+            "status": "WORKING",
+            "orderType": "MARKET",
+            "session": "NORMAL",
+            "duration": "DAY",
+            "orderStrategyType": "SINGLE",
+            "enteredTime": "2025-09-02T15:31:07+0000",
+            "orderId": 7,
+            "orderLegCollection": [{
+                "orderLegType": "EQUITY",
+                "instruction": "SELL",
+                "quantity": 3.0,
+                "instrument": { "assetType": "EQUITY", "symbol": "FAKE" }
+            }]
+        });
+        for (path, value) in overrides.as_object().unwrap() {
+            let mut target = &mut order;
+            for key in path.split('.') {
+                target = match key.parse::<usize>() {
+                    Ok(index) => &mut target[index],
+                    Err(_) => &mut target[key],
+                };
+            }
+            *target = value.clone();
+        }
+        serde_json::from_value(order).unwrap()
+    }
+
+    #[test]
+    fn recovery_adopts_only_what_the_bot_could_have_placed() {
+        let since = parse_time("2025-09-02T15:31:00Z").unwrap();
+        let sell3 = request(BrokerSide::Sell, 3);
+        assert!(listed(json!({})).matches(&sell3, since));
+        // The symbol is compared when shown, never required.
+        let no_symbol = listed(json!({"orderLegCollection.0.instrument.symbol": null}));
+        assert!(no_symbol.matches(&sell3, since));
+        let no_instrument = listed(json!({"orderLegCollection.0.instrument": null}));
+        assert!(no_instrument.matches(&sell3, since));
+        for foreign in [
+            json!({"orderType": "LIMIT"}),
+            json!({"duration": "GOOD_TILL_CANCEL"}),
+            json!({"session": "SEAMLESS"}),
+            json!({"orderStrategyType": "OCO"}),
+            json!({"orderType": null}),
+            json!({"orderLegCollection.0.orderLegType": "OPTION"}),
+            json!({"orderLegCollection.0.instrument.assetType": "OPTION"}),
+            json!({"orderLegCollection.0.orderLegType": null, "orderLegCollection.0.instrument.assetType": null}),
+            json!({"orderLegCollection.0.instrument.symbol": "OTHER"}),
+            json!({"orderLegCollection.0.instruction": "SELL_SHORT"}),
+            json!({"orderLegCollection.0.quantity": 2.0}),
+            json!({"enteredTime": "2025-09-02T15:30:59+0000"}),
+            json!({"enteredTime": null}),
+        ] {
+            assert!(!listed(foreign.clone()).matches(&sell3, since), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn a_replaced_order_points_to_its_replacement() {
+        let replaced =
+            listed(json!({"status": "REPLACED", "replacingOrderCollection": [{"orderId": 8}]}));
+        assert_eq!(
+            replaced.state().unwrap(),
+            OrderState::Replaced { by: OrderId(8) }
+        );
+        assert!(listed(json!({"status": "REPLACED"})).state().is_err());
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub(crate) struct Order {
     pub(crate) entered: DateTime<Utc>,
     pub(crate) closed: Option<DateTime<Utc>>,
     pub(crate) executions: Vec<Execution>,
+    /// The order that replaced it (status `REPLACED`).
+    pub(crate) replaced_by: Option<i64>,
     /// When it goes `WORKING` (None while the market is closed).
     activate_at: Option<DateTime<Utc>>,
     working_since: Option<DateTime<Utc>>,
@@ -218,6 +220,7 @@ impl OrderBook {
             status_description: fate.reject,
             entered: now,
             executions: Vec::new(),
+            replaced_by: None,
             activate_at,
             working_since: None,
             planned: Vec::new(),
@@ -275,6 +278,13 @@ impl OrderBook {
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
         self.close(account_number, id, OrderStatus::Replaced, now)
+    }
+
+    /// Records that `new` replaced `old` (Schwab's `replacingOrderCollection`).
+    pub(crate) fn link_replacement(&mut self, old: i64, new: i64) {
+        if let Some(order) = self.orders.iter_mut().find(|order| order.id == old) {
+            order.replaced_by = Some(new);
+        }
     }
 
     fn close(

@@ -14,11 +14,12 @@ use serde_json::Value;
 
 use super::book::ChangeError;
 use super::status::OrderStatus;
+use super::view::Omit;
 use super::{request, view};
 use crate::accounts;
 use crate::connection::Connection;
 use crate::errors::{ApiError, GatewayError, TraderError};
-use crate::faults::LostResponse;
+use crate::faults::{LookupFault, LostResponse};
 use crate::state::Sim;
 use crate::time;
 
@@ -32,25 +33,18 @@ pub(crate) async fn place(
     Path(hash): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let account = accounts::by_hash(&sim, &hash)?;
-    let now = Utc::now();
-    let (id, lost) = {
-        let mut world = sim.world_at(now);
-        world.order_requests.try_hit(now).map_err(order_limit)?;
-        let order = request::parse(&body).map_err(validation_failed)?;
-        let (fate, lost) = world.faults.take_order_faults();
-        let open = world.market.open;
-        let id = world.orders.place(
-            &account.account_number,
-            order,
-            fate,
-            now,
-            open,
-            sim.timing(),
-        );
-        (id, lost)
-    };
+    let account = accounts::by_hash(&sim, &hash)?.account_number.clone();
+    let (before, after) = sim.world().faults.take_order_delay();
+    // Schwab acts on a request it received even if the client is gone by then.
+    let acting = Arc::clone(&sim);
+    let (id, lost) = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(before)).await;
+        create(&acting, &account, &body, None)
+    })
+    .await
+    .map_err(|_| GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR))??;
     tracing::info!(order_id = id, lost = ?lost, "order placed");
+    tokio::time::sleep(Duration::from_millis(after)).await;
     Ok(accepted(&sim, &hash, id, lost, &connection).await)
 }
 
@@ -64,29 +58,72 @@ pub(crate) async fn replace(
 ) -> Result<Response, ApiError> {
     let account = accounts::by_hash(&sim, &hash)?;
     let old = order_id(&id)?;
-    let now = Utc::now();
-    let (id, lost) = {
-        let mut world = sim.world_at(now);
-        world.order_requests.try_hit(now).map_err(order_limit)?;
-        let order = request::parse(&body).map_err(validation_failed)?;
-        world
-            .orders
-            .replace(&account.account_number, old, now)
-            .map_err(|error| change_refused(error, "replaced"))?;
-        let (fate, lost) = world.faults.take_order_faults();
-        let open = world.market.open;
-        let id = world.orders.place(
-            &account.account_number,
-            order,
-            fate,
-            now,
-            open,
-            sim.timing(),
-        );
-        (id, lost)
-    };
+    let (id, lost) = create(&sim, &account.account_number, &body, Some(old))?;
     tracing::info!(replaced = old, order_id = id, lost = ?lost, "order replaced");
     Ok(accepted(&sim, &hash, id, lost, &connection).await)
+}
+
+/// Validates and enters an order now (replacing `old`, if given), consuming the order faults.
+fn create(
+    sim: &Sim,
+    account_number: &str,
+    body: &[u8],
+    old: Option<i64>,
+) -> Result<(i64, Option<LostResponse>), ApiError> {
+    let now = sim.now();
+    let mut world = sim.world_at(now);
+    world.order_requests.try_hit(now).map_err(order_limit)?;
+    let order = request::parse(body).map_err(validation_failed)?;
+    if let Some(old) = old {
+        world
+            .orders
+            .replace(account_number, old, now)
+            .map_err(|error| change_refused(error, "replaced"))?;
+    }
+    let (fate, lost) = world.faults.take_order_faults();
+    let open = world.market.open;
+    let id = world
+        .orders
+        .place(account_number, order, fate, now, open, sim.timing());
+    if let Some(old) = old {
+        world.orders.link_replacement(old, id);
+    }
+    Ok((id, lost))
+}
+
+/// An order a person enters by hand (another app, the website), replacing `old` if given:
+/// no gateway, no faults' lost responses.
+pub(crate) fn enter_by_hand(
+    sim: &Sim,
+    body: &serde_json::Value,
+    old: Option<i64>,
+) -> Result<i64, ApiError> {
+    let account = sim
+        .accounts
+        .first()
+        .map(|account| account.account_number.clone())
+        .unwrap_or_default();
+    let body = serde_json::to_vec(body).unwrap_or_default();
+    create(sim, &account, &body, old).map(|(id, _)| id)
+}
+
+/// Cancels an order by hand, as a person would.
+pub(crate) fn cancel_by_hand(sim: &Sim, id: i64) -> Result<(), ApiError> {
+    let now = sim.now();
+    let mut world = sim.world_at(now);
+    let Some(account) = world
+        .orders
+        .orders()
+        .iter()
+        .find(|order| order.id == id)
+        .map(|order| order.account_number.clone())
+    else {
+        return Err(order_not_found());
+    };
+    world
+        .orders
+        .cancel(&account, id, now)
+        .map_err(|error| change_refused(error, "canceled"))
 }
 
 /// The 201 of an accepted order, or what replaces it when an injected fault loses it.
@@ -139,13 +176,21 @@ pub(crate) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let account = accounts::by_hash(&sim, &hash)?;
     let id = order_id(&id)?;
-    let world = sim.world_at(Utc::now());
+    let mut world = sim.world_at(sim.now());
+    let fault = world.faults.take_lookup_fault();
+    if fault == Some(LookupFault::NotFound) {
+        return Err(order_not_found());
+    }
+    let omit = Omit {
+        symbol: world.quirks.omit_symbols,
+        executions: fault == Some(LookupFault::HideExecutions),
+    };
     world
         .orders
         .orders()
         .iter()
         .find(|order| order.id == id && order.account_number == account.account_number)
-        .map(|order| Json(view::order_json(order)))
+        .map(|order| Json(view::order_json(order, omit)))
         .ok_or_else(order_not_found)
 }
 
@@ -156,7 +201,7 @@ pub(crate) async fn cancel(
 ) -> Result<StatusCode, ApiError> {
     let account = accounts::by_hash(&sim, &hash)?;
     let id = order_id(&id)?;
-    let now = Utc::now();
+    let now = sim.now();
     let mut world = sim.world_at(now);
     world.order_requests.try_hit(now).map_err(order_limit)?;
     match world.orders.cancel(&account.account_number, id, now) {
@@ -227,7 +272,14 @@ fn list(
                 bad_request(format!("maxResults must be between 1 and {MAX_RESULTS}"))
             })?,
     };
-    let world = sim.world_at(Utc::now());
+    let now = sim.now();
+    let world = sim.world_at(now);
+    let omit = Omit {
+        symbol: world.quirks.omit_symbols,
+        executions: false,
+    };
+    // The list lags: an order shows in it only a while after it was entered.
+    let visible_until = now - TimeDelta::milliseconds(to_millis(world.quirks.list_lag_ms));
     let orders: Vec<Value> = world
         .orders
         .orders()
@@ -235,11 +287,16 @@ fn list(
         .rev()
         .filter(|order| account_number.is_none_or(|number| order.account_number == number))
         .filter(|order| order.entered >= from && order.entered <= to)
+        .filter(|order| order.entered <= visible_until)
         .filter(|order| status.is_none_or(|status| order.status == status))
         .take(max_results)
-        .map(view::order_json)
+        .map(|order| view::order_json(order, omit))
         .collect();
     Ok(Json(Value::Array(orders)))
+}
+
+fn to_millis(millis: u64) -> i64 {
+    i64::try_from(millis).unwrap_or(i64::MAX)
 }
 
 fn required_time(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, ApiError> {

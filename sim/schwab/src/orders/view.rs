@@ -5,8 +5,17 @@ use serde_json::{Value, json};
 use super::book::Order;
 use crate::{instrument, time};
 
+/// What a response leaves out of an order, as the real API sometimes does.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Omit {
+    /// `orderLegCollection[].instrument.symbol`.
+    pub(crate) symbol: bool,
+    /// `orderActivityCollection`.
+    pub(crate) executions: bool,
+}
+
 /// Renders an order like `GET /trader/v1/accounts/{hash}/orders/{id}` does.
-pub(crate) fn order_json(order: &Order) -> Value {
+pub(crate) fn order_json(order: &Order, omit: Omit) -> Value {
     let request = &order.request;
     let filled = order.filled_quantity();
     let mut json = json!({
@@ -45,8 +54,16 @@ pub(crate) fn order_json(order: &Order) -> Value {
     if let Some(description) = &order.status_description {
         json["statusDescription"] = json!(description);
     }
-    if !order.executions.is_empty() {
+    if !order.executions.is_empty() && !omit.executions {
         json["orderActivityCollection"] = activities(order);
+    }
+    if let Some(replacement) = order.replaced_by {
+        json["replacingOrderCollection"] = json!([{ "orderId": replacement }]);
+    }
+    if omit.symbol
+        && let Some(instrument) = json["orderLegCollection"][0]["instrument"].as_object_mut()
+    {
+        instrument.remove("symbol");
     }
     json
 }
