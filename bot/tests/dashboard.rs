@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use support::{
-    Bot, BotEnv, ENCRYPTION_KEY, broker_positions, expected_hedges, expected_positions, login,
-    open_db, open_executions, start_chain, start_schwab, stored_positions, wait_until,
+    Bot, BotEnv, ENCRYPTION_KEY, broker_positions, expected_positions, login, open_db,
+    open_executions, start_chain, start_schwab, stored_positions, unhedged, wait_until,
 };
 
 const APP_SECRET: &str = "SENTINEL-dashboard-secret-7c3e";
@@ -110,13 +110,12 @@ async fn the_dashboard_shows_the_hedged_positions_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     chain.mine_blocks(8);
-    let expected_hedges = expected_hedges(&chain.ledger());
     let expected = expected_positions(&chain.ledger());
     let db = open_db(&env.database_url()).await;
     wait_until(Duration::from_secs(30), "the hedges to settle", || async {
         stored_positions(&db).await == expected
             && open_executions(&db).await == 0
-            && broker_positions(&schwab) == expected_hedges
+            && unhedged(&chain.ledger(), &broker_positions(&schwab)).is_empty()
     })
     .await;
     assert!(expected.len() >= 2, "too few symbols: {expected:?}");

@@ -211,6 +211,7 @@ mod tests {
             shares: 2,
             order_id: None,
             created_at: now - chrono::Duration::milliseconds(90_250),
+            sent_at: now - chrono::Duration::milliseconds(90_000),
         }];
         let position = crate::hedge::Position {
             ticker,
