@@ -627,6 +627,7 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
         );
         assert!(ops.contains(&"create_volume"), "{case}: {ops:?}");
     }
+}
 
 /// Issue 15 case 1: a deploy killed during its gate leaves the new container running with matching labels but no
 /// verdict. That is not converged: the gate runs again, with a revert to the last good kept container.
