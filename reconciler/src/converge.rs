@@ -321,8 +321,9 @@ impl Prepared {
             RunEnd::GateFailed(failure) => Some(*failure),
             RunEnd::Error(e) => {
                 // Nothing to revert while the container under the name runs and passed its gate (a pull or a
-                // create that failed): report the error. Otherwise the app was interrupted: quarantine the
-                // revision and go back.
+                // create that failed), or when the engine did not refuse the step (a lost connection, a hung
+                // call): report the error; the next run gates the unverified container again. Otherwise the
+                // revision was refused after the app was interrupted: quarantine it and go back.
                 let current = engine.status(&app.container_name).await.ok().flatten();
                 let record = state.load(&app.container_name).unwrap_or_default();
                 let intact = current.as_ref().is_some_and(|c| {
@@ -343,7 +344,7 @@ impl Prepared {
                                 | Operation::StartContainer { .. }
                         )
                     });
-                if intact || !touched {
+                if intact || !touched || !e.is_engine_refusal() {
                     report.ended = Ended::Failed(e.into());
                     done(&mut report, "failed");
                     return Ok(report);

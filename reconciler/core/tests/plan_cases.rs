@@ -98,7 +98,7 @@ fn volume_renamed(d: &mut DesiredState, _: &mut ObservedState) {
 }
 
 fn droplet_image_changed(d: &mut DesiredState, _: &mut ObservedState) {
-    d.infra.droplet.image = "ubuntu-24-04-x64".into();
+    d.infra.droplet.image = "ubuntu-22-04-x64".into();
 }
 
 fn droplets_unknown(_: &mut DesiredState, o: &mut ObservedState) {

@@ -392,6 +392,23 @@ pub async fn with_timeout<T>(
 }
 
 /// An error with its causes, `outer: inner: ...`.
+impl ExecuteError {
+    /// Whether the engine answered and refused the step (a port taken, a value it rejects): the revision's own
+    /// fault. A lost connection or a hung call says nothing about the revision, so it is not quarantined for it.
+    pub fn is_engine_refusal(&self) -> bool {
+        matches!(
+            self,
+            ExecuteError::Docker {
+                source: DockerError::Call {
+                    source: bollard::errors::Error::DockerResponseServerError { .. },
+                    ..
+                },
+                ..
+            }
+        )
+    }
+}
+
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
