@@ -305,9 +305,9 @@ impl<B: Broker> Hedger<B> {
         }
     }
 
-    /// Sends the order once. A refusal fails the execution; a lost login stops the pass; any
-    /// other error leaves the outcome unknown and the execution pending, to be looked up before
-    /// it is ever placed again.
+    /// Sends the order. A refusal, or an order proven not placed, fails the execution (its shares
+    /// go back to the symbol's unhedged net); a lost login stops the pass; any other error leaves
+    /// the outcome unknown and the execution pending, to be looked up before it is ever placed again.
     async fn place(&mut self, execution: &Execution) -> Result<(), HedgeError> {
         self.forget(execution.id);
         match self.broker.place(&request(execution)).await {
@@ -321,7 +321,14 @@ impl<B: Broker> Hedger<B> {
             }
             Err(BrokerError::Refused(reason)) => {
                 tracing::warn!(execution = execution.id, %reason, "hedge order refused");
-                self.fail(execution, &reason, 0).await
+                self.fail(execution, &reason, 0, self.config.failure_cooldown)
+                    .await
+            }
+            Err(BrokerError::NotPlaced(reason)) => {
+                tracing::warn!(execution = execution.id, %reason, "hedge order not placed: its shares wait for the next pass");
+                // Not the order's fault: sent again after a poll interval, not the failure cooldown.
+                self.fail(execution, &reason, 0, self.config.poll_interval)
+                    .await
             }
             Err(BrokerError::ReauthNeeded) => Err(BrokerError::ReauthNeeded.into()),
             Err(error) => {
@@ -370,7 +377,13 @@ impl<B: Broker> Hedger<B> {
                 filled_shares,
             } => {
                 tracing::warn!(execution = execution.id, %order_id, %reason, filled_shares, "hedge order failed");
-                self.fail(execution, &reason, filled_shares).await?;
+                self.fail(
+                    execution,
+                    &reason,
+                    filled_shares,
+                    self.config.failure_cooldown,
+                )
+                .await?;
             }
         }
         Ok(false)
@@ -381,15 +394,14 @@ impl<B: Broker> Hedger<B> {
         execution: &Execution,
         reason: &str,
         filled_shares: u64,
+        cooldown: Duration,
     ) -> Result<(), HedgeError> {
         self.ledger
             .mark_failed(execution.id, reason, filled_shares)
             .await?;
         self.next_poll.remove(&execution.id);
-        self.cooldown.insert(
-            execution.ticker.clone(),
-            Instant::now() + self.config.failure_cooldown,
-        );
+        self.cooldown
+            .insert(execution.ticker.clone(), Instant::now() + cooldown);
         Status::add(&self.status.hedges_failed, 1);
         Ok(())
     }

@@ -120,6 +120,36 @@ async fn a_lost_order_response_is_never_retried_and_is_found_by_lookup() {
     assert_eq!(none, Lookup::Absent, "another side must not match");
 }
 
+#[tokio::test]
+async fn an_order_turned_away_at_the_door_is_sent_again_or_reported_not_placed() {
+    let schwab = sim().await;
+    let (broker, _dir) = broker(&schwab, AccountChoice::Index(0)).await;
+    let placed = |schwab: &sim_schwab::Handle| schwab.ledger().orders.len();
+    // A revoked access token: the 401 proves nothing was placed, so one refreshed retry places it.
+    schwab.inject(Fault::Unauthorized { calls: 1 });
+    broker.place(&order(BrokerSide::Buy, 3)).await.unwrap();
+    assert_eq!(placed(&schwab), 1);
+    assert!(schwab.faults().is_empty());
+    // A login refused twice, and a rate limit: not placed, known for sure (no lookup needed).
+    schwab.inject(Fault::Unauthorized { calls: 2 });
+    let error = broker.place(&order(BrokerSide::Buy, 3)).await.unwrap_err();
+    assert!(matches!(error, BrokerError::NotPlaced(_)), "{error}");
+    schwab.inject(Fault::RateLimited {
+        calls: 1,
+        retry_after_secs: Some(0),
+    });
+    let error = broker.place(&order(BrokerSide::Buy, 3)).await.unwrap_err();
+    assert!(matches!(error, BrokerError::NotPlaced(_)), "{error}");
+    assert_eq!(placed(&schwab), 1, "an order turned away was placed");
+    // A lost answer is not such a proof: the outcome stays unknown.
+    schwab.inject(Fault::ServerError {
+        calls: 1,
+        status: 503,
+    });
+    let error = broker.place(&order(BrokerSide::Buy, 3)).await.unwrap_err();
+    assert!(matches!(error, BrokerError::Unavailable(_)), "{error}");
+}
+
 /// A person's order: a limit order good till canceled, same symbol, side and quantity.
 fn by_hand(order_type: &str, duration: &str) -> serde_json::Value {
     let mut body = serde_json::json!({

@@ -83,6 +83,10 @@ pub enum BrokerError {
     /// order placement the outcome is unknown.
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// An order placement turned away before the broker could act on it (never connected, a
+    /// rejected login, a rate limit): nothing was placed, and sending it again later is safe.
+    #[error("order not placed: {0}")]
+    NotPlaced(String),
     /// The stored tokens could not be read or written.
     #[error(transparent)]
     Tokens(#[from] schwab::TokenError),

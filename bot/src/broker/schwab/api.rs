@@ -159,47 +159,70 @@ impl Api {
         }
     }
 
-    /// POSTs an order once and returns its `Location`. Never retried: an error that is not a
-    /// definite refusal leaves the outcome unknown, for the caller to look up.
+    /// POSTs an order and returns its `Location`. Sent again only after an answer that proves
+    /// Schwab did not act (a 401, once, with a refreshed token); an error that is not such a proof
+    /// leaves the outcome unknown, for the caller to look up.
     pub async fn post_order(
         &self,
         path: &str,
         body: &serde_json::Value,
     ) -> Result<String, BrokerError> {
-        self.orders.acquire().await;
-        self.requests.acquire().await;
-        let token = self.tokens.access_token().await?;
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(token.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(|error| BrokerError::Unavailable(unreachable(path, &error)))?;
-        self.measure_skew(&response);
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .headers()
-                .get(LOCATION)
-                .and_then(|location| location.to_str().ok())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    BrokerError::Unavailable(format!("{status} without a Location header"))
-                });
-        }
-        let problem = failure(path, response).await;
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                self.tokens.expire(&token).await;
-                Err(BrokerError::Unavailable(problem))
+        let mut refreshed = false;
+        loop {
+            self.orders.acquire().await;
+            self.requests.acquire().await;
+            let token = self
+                .tokens
+                .access_token()
+                .await
+                .map_err(|error| match error {
+                    BrokerError::Unavailable(problem) => {
+                        BrokerError::NotPlaced(format!("no access token: {problem}"))
+                    }
+                    other => other,
+                })?;
+            let response = self
+                .http
+                .post(self.url(path))
+                .bearer_auth(token.expose())
+                .json(body)
+                .send()
+                .await
+                .map_err(|error| {
+                    let problem = unreachable(path, &error);
+                    if error.is_connect() {
+                        BrokerError::NotPlaced(problem)
+                    } else {
+                        BrokerError::Unavailable(problem)
+                    }
+                })?;
+            self.measure_skew(&response);
+            let status = response.status();
+            if status.is_success() {
+                return response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|location| location.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        BrokerError::Unavailable(format!("{status} without a Location header"))
+                    });
             }
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
-                Err(BrokerError::Unavailable(problem))
-            }
-            status if status.is_client_error() => Err(BrokerError::Refused(problem)),
-            _ => Err(BrokerError::Unavailable(problem)),
+            let problem = failure(path, response).await;
+            return Err(match status {
+                // Turned away at the door: the login or the rate limit, checked before any order exists.
+                StatusCode::UNAUTHORIZED if !refreshed => {
+                    refreshed = true;
+                    self.tokens.expire(&token).await;
+                    continue;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {
+                    BrokerError::NotPlaced(problem)
+                }
+                StatusCode::REQUEST_TIMEOUT => BrokerError::Unavailable(problem),
+                status if status.is_client_error() => BrokerError::Refused(problem),
+                _ => BrokerError::Unavailable(problem),
+            });
         }
     }
 
