@@ -239,6 +239,7 @@ fn text(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
     let world = World::new().await;
+    world.sim.reset_requests();
     let report = world.converge(&[]).await;
     assert!(matches!(report.ended, Ended::Converged), "{report:?}");
     let kinds: Vec<_> = report.plan.steps.iter().map(|s| s.resource.kind).collect();
@@ -246,12 +247,35 @@ async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
         ResourceKind::Registry,
         ResourceKind::Volume,
         ResourceKind::Droplet,
-        ResourceKind::VolumeAttachment,
         ResourceKind::Firewall,
         ResourceKind::Snapshot,
     ] {
         assert!(kinds.contains(&kind), "no {kind} step in {kinds:?}");
     }
+    // Issue 20, case 9: the volume goes in the droplet's create request, never by a later attach that cloud-init's
+    // wait for the device would race.
+    assert!(
+        ops(&report).iter().any(|op| matches!(
+            op,
+            Operation::CreateDroplet { volumes, .. } if volumes.len() == 1
+        )),
+        "{:#?}",
+        ops(&report)
+    );
+    assert!(
+        !ops(&report)
+            .iter()
+            .any(|op| matches!(op, Operation::AttachVolume { .. }))
+    );
+    assert_eq!(
+        world
+            .sim
+            .requests()
+            .get("POST /v2/volumes/{volume_id}/actions"),
+        0,
+        "{:?}",
+        world.sim.requests().routes()
+    );
     assert_eq!(world.census().await, (1, 1, 1, true));
 
     let droplet = &world
@@ -265,6 +289,7 @@ async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
     let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
     assert!(volume.tags.contains(&PROTECTED_TAG.to_owned()));
     assert_eq!(volume.droplet_ids, vec![droplet.id]);
+    assert_eq!(droplet.volume_ids, vec![volume.id.clone()]);
     let firewall = &world.client.list_firewalls().await.unwrap()[0];
     assert_eq!(firewall.spec.tags, vec![dep]);
     let ports: Vec<&str> = firewall
@@ -794,14 +819,22 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
         at(|op| matches!(op, Operation::SnapshotVolume { .. })),
         at(|op| matches!(op, Operation::DeleteVolume { .. })),
         at(|op| matches!(op, Operation::CreateVolume { .. })),
-        at(|op| matches!(op, Operation::AttachVolume { .. })),
+        at(|op| matches!(op, Operation::CreateDroplet { .. })),
     ];
     assert!(order.is_sorted(), "{ops:#?}");
-    // The filesystem type is in the cloud-init template, so the droplet is replaced too, and its first boot mounts
-    // the new volume.
+    // The filesystem type is in the cloud-init template, so the droplet is replaced too: the new droplet is created
+    // with the new volume attached, and its first boot mounts it.
     assert!(
-        ops.iter()
-            .any(|op| matches!(op, Operation::CreateDroplet { .. }))
+        ops.iter().any(|op| matches!(
+            op,
+            Operation::CreateDroplet { volumes, .. } if volumes.len() == 1
+        )),
+        "{ops:#?}"
+    );
+    assert!(
+        !ops.iter()
+            .any(|op| matches!(op, Operation::AttachVolume { .. })),
+        "{ops:#?}"
     );
     // The bot stopped and the filesystem was unmounted before the detach; the app scope starts it again.
     assert_eq!(state().trim(), "exited");
