@@ -921,6 +921,62 @@ async fn snapshot_now_then_the_policy_prunes_all_but_keep_and_the_last_good_one(
     assert!(left.contains(&snapshots[0].id) && left.contains(&snapshots[2].id));
 }
 
+/// Issue 20, case 5: `reconciler snapshot` (the daily and pre-deploy path) enforces `keep` itself: after each run
+/// the deployment has at most `keep` snapshots, the newest is the one just taken, and snapshots without the
+/// deployment's tag (hand-made, another deployment's) stay however old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_command_prunes_the_deployments_snapshots_to_keep() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
+    let hand_made = world
+        .client
+        .create_volume_snapshot(&volume.id, "hand-made", &[])
+        .await
+        .unwrap();
+    let others = world
+        .client
+        .create_volume_snapshot(
+            &volume.id,
+            "staging-copy",
+            &[MANAGED_TAG.to_owned(), deployment_tag("schwad-staging")],
+        )
+        .await
+        .unwrap();
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("keep: 7", "keep: 2"));
+    let dep = deployment_tag("schwad-prod");
+
+    let mut deleted = 0;
+    for run in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await; // distinct names and creation times
+        let out = world.cli(&["snapshot"]).await;
+        assert_succeeded(&out);
+        let stdout = text(&out.stdout);
+        deleted += stdout.matches(" deleted: ").count();
+        let taken = stdout
+            .lines()
+            .find(|l| l.ends_with("of volume schwad-data taken."))
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_owned();
+        let all = world.client.list_snapshots(Some("volume")).await.unwrap();
+        let mut ours: Vec<_> = all.iter().filter(|s| s.tags.contains(&dep)).collect();
+        ours.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        assert_eq!(ours.len(), 2, "run {run}: {stdout}{ours:?}");
+        assert!(
+            taken.contains(&ours[0].id),
+            "run {run}: the newest is the one just taken: {taken}"
+        );
+        assert!(
+            all.iter().any(|s| s.id == hand_made.id),
+            "run {run}: {stdout}"
+        );
+        assert!(all.iter().any(|s| s.id == others.id), "run {run}: {stdout}");
+    }
+    // The apply's snapshot and three taken now, two kept.
+    assert_eq!(deleted, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_droplet_renamed_out_of_the_manifest_is_replaced_only_when_data_loss_is_allowed() {
     let world = World::new().await;
@@ -989,19 +1045,39 @@ async fn the_documented_tokens_have_every_scope_their_calls_need() {
         })
         .unwrap();
 
+    // Keeping one, the snapshot command also prunes the apply's snapshot: its list and delete are exercised.
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("keep: 7", "keep: 1"));
     let snapshot = world
         .scoped(documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN"))
         .await;
     let out = world.cli_at(&snapshot, &["snapshot"]).await;
     assert_succeeded(&out);
-    // The control: without the snapshot scope the same call is refused.
-    let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
-        .into_iter()
-        .filter(|s| s != "block_storage_snapshot:create")
-        .collect();
-    let refused = world.scoped(without).await;
-    let out = world.cli_at(&refused, &["snapshot"]).await;
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(" deleted: "),
+        "{}",
+        text(&out.stdout)
+    );
+    // The controls: without the snapshot scope, or the one to delete snapshots, the same command fails.
+    for scope in ["block_storage_snapshot:create", "snapshot:delete"] {
+        let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
+            .into_iter()
+            .filter(|s| s != scope)
+            .collect();
+        let refused = world.scoped(without).await;
+        let out = world.cli_at(&refused, &["snapshot"]).await;
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "without {scope}: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains("403"),
+            "without {scope}: {}",
+            text(&out.stderr)
+        );
+    }
 
     let read = world
         .scoped(documented_scopes("DIGITALOCEAN_READ_TOKEN"))
