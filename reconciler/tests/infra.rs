@@ -727,8 +727,9 @@ async fn rate_limit_storms_and_server_errors_are_survived_without_duplicates() {
 async fn lost_create_responses_make_no_duplicates() {
     for mode in [LostResponse::GatewayTimeout, LostResponse::Disconnect] {
         let world = World::new().await;
+        // Every POST of a fresh apply: registry, volume, droplet (the volume in its request), firewall, snapshot.
         world.sim.set_faults(Faults {
-            lost_responses: 6,
+            lost_responses: 5,
             lost_response_mode: mode,
             ..Faults::default()
         });
