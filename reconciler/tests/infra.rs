@@ -239,6 +239,7 @@ fn text(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
     let world = World::new().await;
+    world.sim.reset_requests();
     let report = world.converge(&[]).await;
     assert!(matches!(report.ended, Ended::Converged), "{report:?}");
     let kinds: Vec<_> = report.plan.steps.iter().map(|s| s.resource.kind).collect();
@@ -246,12 +247,35 @@ async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
         ResourceKind::Registry,
         ResourceKind::Volume,
         ResourceKind::Droplet,
-        ResourceKind::VolumeAttachment,
         ResourceKind::Firewall,
         ResourceKind::Snapshot,
     ] {
         assert!(kinds.contains(&kind), "no {kind} step in {kinds:?}");
     }
+    // Issue 20, case 9: the volume goes in the droplet's create request, never by a later attach that cloud-init's
+    // wait for the device would race.
+    assert!(
+        ops(&report).iter().any(|op| matches!(
+            op,
+            Operation::CreateDroplet { volumes, .. } if volumes.len() == 1
+        )),
+        "{:#?}",
+        ops(&report)
+    );
+    assert!(
+        !ops(&report)
+            .iter()
+            .any(|op| matches!(op, Operation::AttachVolume { .. }))
+    );
+    assert_eq!(
+        world
+            .sim
+            .requests()
+            .get("POST /v2/volumes/{volume_id}/actions"),
+        0,
+        "{:?}",
+        world.sim.requests().routes()
+    );
     assert_eq!(world.census().await, (1, 1, 1, true));
 
     let droplet = &world
@@ -265,6 +289,7 @@ async fn fresh_install_creates_everything_then_a_no_op_only_reads() {
     let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
     assert!(volume.tags.contains(&PROTECTED_TAG.to_owned()));
     assert_eq!(volume.droplet_ids, vec![droplet.id]);
+    assert_eq!(droplet.volume_ids, vec![volume.id.clone()]);
     let firewall = &world.client.list_firewalls().await.unwrap()[0];
     assert_eq!(firewall.spec.tags, vec![dep]);
     let ports: Vec<&str> = firewall
@@ -702,8 +727,9 @@ async fn rate_limit_storms_and_server_errors_are_survived_without_duplicates() {
 async fn lost_create_responses_make_no_duplicates() {
     for mode in [LostResponse::GatewayTimeout, LostResponse::Disconnect] {
         let world = World::new().await;
+        // Every POST of a fresh apply: registry, volume, droplet (the volume in its request), firewall, snapshot.
         world.sim.set_faults(Faults {
-            lost_responses: 6,
+            lost_responses: 5,
             lost_response_mode: mode,
             ..Faults::default()
         });
@@ -794,14 +820,22 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
         at(|op| matches!(op, Operation::SnapshotVolume { .. })),
         at(|op| matches!(op, Operation::DeleteVolume { .. })),
         at(|op| matches!(op, Operation::CreateVolume { .. })),
-        at(|op| matches!(op, Operation::AttachVolume { .. })),
+        at(|op| matches!(op, Operation::CreateDroplet { .. })),
     ];
     assert!(order.is_sorted(), "{ops:#?}");
-    // The filesystem type is in the cloud-init template, so the droplet is replaced too, and its first boot mounts
-    // the new volume.
+    // The filesystem type is in the cloud-init template, so the droplet is replaced too: the new droplet is created
+    // with the new volume attached, and its first boot mounts it.
     assert!(
-        ops.iter()
-            .any(|op| matches!(op, Operation::CreateDroplet { .. }))
+        ops.iter().any(|op| matches!(
+            op,
+            Operation::CreateDroplet { volumes, .. } if volumes.len() == 1
+        )),
+        "{ops:#?}"
+    );
+    assert!(
+        !ops.iter()
+            .any(|op| matches!(op, Operation::AttachVolume { .. })),
+        "{ops:#?}"
     );
     // The bot stopped and the filesystem was unmounted before the detach; the app scope starts it again.
     assert_eq!(state().trim(), "exited");
@@ -888,6 +922,62 @@ async fn snapshot_now_then_the_policy_prunes_all_but_keep_and_the_last_good_one(
     assert!(left.contains(&snapshots[0].id) && left.contains(&snapshots[2].id));
 }
 
+/// Issue 20, case 5: `reconciler snapshot` (the daily and pre-deploy path) enforces `keep` itself: after each run
+/// the deployment has at most `keep` snapshots, the newest is the one just taken, and snapshots without the
+/// deployment's tag (hand-made, another deployment's) stay however old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_command_prunes_the_deployments_snapshots_to_keep() {
+    let world = World::new().await;
+    world.converge(&[]).await;
+    let volume = &world.client.list_volumes(None, None).await.unwrap()[0];
+    let hand_made = world
+        .client
+        .create_volume_snapshot(&volume.id, "hand-made", &[])
+        .await
+        .unwrap();
+    let others = world
+        .client
+        .create_volume_snapshot(
+            &volume.id,
+            "staging-copy",
+            &[MANAGED_TAG.to_owned(), deployment_tag("schwad-staging")],
+        )
+        .await
+        .unwrap();
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("keep: 7", "keep: 2"));
+    let dep = deployment_tag("schwad-prod");
+
+    let mut deleted = 0;
+    for run in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await; // distinct names and creation times
+        let out = world.cli(&["snapshot"]).await;
+        assert_succeeded(&out);
+        let stdout = text(&out.stdout);
+        deleted += stdout.matches(" deleted: ").count();
+        let taken = stdout
+            .lines()
+            .find(|l| l.ends_with("of volume schwad-data taken."))
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_owned();
+        let all = world.client.list_snapshots(Some("volume")).await.unwrap();
+        let mut ours: Vec<_> = all.iter().filter(|s| s.tags.contains(&dep)).collect();
+        ours.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        assert_eq!(ours.len(), 2, "run {run}: {stdout}{ours:?}");
+        assert!(
+            taken.contains(&ours[0].id),
+            "run {run}: the newest is the one just taken: {taken}"
+        );
+        assert!(
+            all.iter().any(|s| s.id == hand_made.id),
+            "run {run}: {stdout}"
+        );
+        assert!(all.iter().any(|s| s.id == others.id), "run {run}: {stdout}");
+    }
+    // The apply's snapshot and three taken now, two kept.
+    assert_eq!(deleted, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_droplet_renamed_out_of_the_manifest_is_replaced_only_when_data_loss_is_allowed() {
     let world = World::new().await;
@@ -956,19 +1046,39 @@ async fn the_documented_tokens_have_every_scope_their_calls_need() {
         })
         .unwrap();
 
+    // Keeping one, the snapshot command also prunes the apply's snapshot: its list and delete are exercised.
+    let manifest = fs_err::read_to_string(world.manifest_path()).unwrap();
+    world.write_manifest(&manifest.replace("keep: 7", "keep: 1"));
     let snapshot = world
         .scoped(documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN"))
         .await;
     let out = world.cli_at(&snapshot, &["snapshot"]).await;
     assert_succeeded(&out);
-    // The control: without the snapshot scope the same call is refused.
-    let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
-        .into_iter()
-        .filter(|s| s != "block_storage_snapshot:create")
-        .collect();
-    let refused = world.scoped(without).await;
-    let out = world.cli_at(&refused, &["snapshot"]).await;
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(" deleted: "),
+        "{}",
+        text(&out.stdout)
+    );
+    // The controls: without the snapshot scope, or the one to delete snapshots, the same command fails.
+    for scope in ["block_storage_snapshot:create", "snapshot:delete"] {
+        let without: Vec<String> = documented_scopes("DIGITALOCEAN_SNAPSHOT_TOKEN")
+            .into_iter()
+            .filter(|s| s != scope)
+            .collect();
+        let refused = world.scoped(without).await;
+        let out = world.cli_at(&refused, &["snapshot"]).await;
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "without {scope}: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains("403"),
+            "without {scope}: {}",
+            text(&out.stderr)
+        );
+    }
 
     let read = world
         .scoped(documented_scopes("DIGITALOCEAN_READ_TOKEN"))

@@ -9,7 +9,9 @@ use common::*;
 use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labels};
 use reconciler_core::manifest::DesiredState;
 use reconciler_core::observed::*;
-use reconciler_core::plan::{Action, Operation, Plan, PlanOptions, ResourceKind, plan};
+use reconciler_core::plan::{
+    Action, Operation, Plan, PlanOptions, ResourceKind, Step, VolumeRef, plan,
+};
 use reconciler_core::render;
 
 type Mutate = fn(&mut DesiredState, &mut ObservedState);
@@ -295,7 +297,6 @@ fn fresh_install_creates_in_dependency_order() {
             "create_registry",
             "create_volume",
             "create_droplet",
-            "attach_volume",
             "create_firewall",
             "ensure_data_dir",
             "pull_image",
@@ -799,4 +800,91 @@ fn hand_made_runtime_drift_is_shown_and_replaced() {
     let human = render::human(&plan, false);
     assert!(human.contains("drift: user is 0:0"), "{human}");
     assert!(ops(&plan).contains(&"create_container"));
+}
+
+/// The volumes the plan's droplet create attaches, with the step's cause.
+fn droplet_created_with(plan: &Plan) -> Option<(&[VolumeRef], &Step)> {
+    plan.steps.iter().find_map(|s| match &s.op {
+        Operation::CreateDroplet { volumes, .. } => Some((volumes.as_slice(), s)),
+        _ => None,
+    })
+}
+
+/// Issue 20, case 9: the volume is in the droplet's create request, so cloud-init never waits for a device that a
+/// later attach step brings.
+#[test]
+fn a_new_droplet_takes_the_volume_at_creation_instead_of_a_later_attach() {
+    let fresh = run(fresh_install, &PlanOptions::default());
+    let (volumes, step) = droplet_created_with(&fresh).expect("droplet created");
+    assert_eq!(volumes, [VolumeRef::Planned("schwad-data".into())]);
+    assert!(
+        step.cause.contains("attached at creation"),
+        "{}",
+        step.cause
+    );
+    let fresh_ops = ops(&fresh);
+    let pos = |op| fresh_ops.iter().position(|o| *o == op).unwrap();
+    assert!(pos("create_volume") < pos("create_droplet"));
+    assert!(!fresh_ops.contains(&"attach_volume"), "{fresh_ops:?}");
+    let attachment = fresh
+        .changes
+        .iter()
+        .find(|c| c.resource.kind == ResourceKind::VolumeAttachment)
+        .expect("the attachment is shown");
+    assert_eq!(attachment.action, Action::Create);
+    assert!(
+        attachment
+            .causes
+            .iter()
+            .any(|c| c.contains("create request")),
+        "{attachment:?}"
+    );
+
+    // The droplet deleted by hand: its replacement takes the surviving, detached volume by id.
+    let gone = run(
+        |_, o| {
+            known(&mut infra(o).droplets).clear();
+            known(&mut infra(o).volumes)[0].droplet_ids.clear();
+        },
+        &PlanOptions::default(),
+    );
+    let (volumes, _) = droplet_created_with(&gone).expect("droplet created");
+    assert_eq!(volumes, [VolumeRef::Id("vol-1".into())]);
+    assert!(!ops(&gone).contains(&"attach_volume"));
+
+    // A replacement (allowed) detaches the volume from the old droplet and hands it to the new one at creation.
+    let allowed = PlanOptions {
+        allow_data_loss: vec!["schwad-data".into()],
+    };
+    let replaced = run(droplet_image_changed, &allowed);
+    let (volumes, _) = droplet_created_with(&replaced).expect("droplet created");
+    assert_eq!(volumes, [VolumeRef::Id("vol-1".into())]);
+    let ops = ops(&replaced);
+    let pos = |op| ops.iter().position(|o| *o == op).unwrap();
+    assert!(pos("detach_volume") < pos("create_droplet"));
+    assert!(!ops.contains(&"attach_volume"), "{ops:?}");
+}
+
+/// A volume still attached to a droplet outside the deployment cannot go into a create request (DigitalOcean answers
+/// 422): the droplet is created bare and the volume detached and attached after it, as before.
+#[test]
+fn a_volume_attached_elsewhere_is_moved_by_separate_steps() {
+    let plan = run(
+        |_, o| {
+            known(&mut infra(o).droplets).clear();
+            known(&mut infra(o).volumes)[0].droplet_ids = vec![77];
+        },
+        &PlanOptions::default(),
+    );
+    let (volumes, step) = droplet_created_with(&plan).expect("droplet created");
+    assert!(volumes.is_empty());
+    assert!(
+        !step.cause.contains("attached at creation"),
+        "{}",
+        step.cause
+    );
+    let ops = ops(&plan);
+    let pos = |op| ops.iter().position(|o| *o == op).unwrap();
+    assert!(pos("create_droplet") < pos("detach_volume"));
+    assert!(pos("detach_volume") < pos("attach_volume"));
 }

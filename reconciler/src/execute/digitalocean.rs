@@ -262,7 +262,12 @@ impl InfraExecutor<'_> {
                 tags,
                 monitoring,
                 user_data,
+                volumes,
             } => {
+                let volumes = volumes
+                    .iter()
+                    .map(|v| created.volume(v))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let made = c
                     .create_droplet(&CreateDroplet {
                         name: name.clone(),
@@ -273,7 +278,7 @@ impl InfraExecutor<'_> {
                         tags: tags.clone(),
                         // The plan names the template; the rendered text travels beside the plan.
                         user_data: user_data.as_ref().and(self.user_data.map(str::to_owned)),
-                        volumes: Vec::new(),
+                        volumes,
                         monitoring: *monitoring,
                         ipv6: false,
                     })

@@ -100,7 +100,8 @@ fn volume_state(v: &Volume) -> VolumeState {
     }
 }
 
-fn snapshot_state(s: &Snapshot) -> SnapshotState {
+/// A volume snapshot as the planner and the snapshot policy see it.
+pub fn snapshot_state(s: &Snapshot) -> SnapshotState {
     SnapshotState {
         id: s.id.clone(),
         name: s.name.clone(),

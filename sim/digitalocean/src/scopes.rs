@@ -147,6 +147,12 @@ pub(crate) fn permits(scopes: Option<&[String]>, route: &str) -> bool {
         .is_none_or(|(_, needed)| needed.iter().any(|n| held.iter().any(|h| h == n)))
 }
 
+/// Whether a token holding `scopes` holds `scope` (the spec names a few for parts of a body, e.g. a droplet create's
+/// `volumes` needs `block_storage:read`).
+pub(crate) fn holds(scopes: Option<&[String]>, scope: &str) -> bool {
+    scopes.is_none_or(|held| held.iter().any(|h| h == scope))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -704,3 +704,103 @@ async fn a_custom_scoped_token_is_refused_routes_outside_its_scopes() {
             .is_empty()
     );
 }
+
+/// `volumes` in a droplet create attaches them at creation (the droplet lists them in `volume_ids`, each volume the
+/// droplet in `droplet_ids`); a volume in another region, one already attached, or an unknown id is refused with 422
+/// and creates nothing.
+#[tokio::test]
+async fn a_droplet_created_with_volumes_has_them_attached_from_the_start() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    let mut ids = Vec::new();
+    for region in ["nyc3", "fra1"] {
+        let body =
+            json!({"name": format!("ledger-{region}"), "size_gigabytes": 5, "region": region});
+        let reply = api.call("POST", "/v2/volumes", Some(body)).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        ids.push(reply.body["volume"]["id"].as_str().unwrap().to_owned());
+    }
+    let (here, there) = (&ids[0], &ids[1]);
+
+    let mut body = droplet("elsewhere");
+    body["volumes"] = json!([there]);
+    let refused = api.call("POST", "/v2/droplets", Some(body)).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.body["id"], "unprocessable_entity");
+    let mut body = droplet("unknown");
+    body["volumes"] = json!(["506f78a4-e098-11e5-ad9f-000f53306ae1"]);
+    assert_eq!(
+        api.call("POST", "/v2/droplets", Some(body)).await.status,
+        422
+    );
+    let listed = api.call("GET", "/v2/droplets", None).await;
+    assert_eq!(
+        listed.body["droplets"],
+        json!([]),
+        "a refused create made a droplet"
+    );
+
+    let mut body = droplet("bot");
+    body["volumes"] = json!([here]);
+    let created = api.call("POST", "/v2/droplets", Some(body)).await;
+    assert_eq!(created.status, 202, "{}", created.body);
+    let droplet_id = created.body["droplet"]["id"].as_u64().unwrap();
+    assert_eq!(created.body["droplet"]["volume_ids"], json!([here]));
+    let volume = api.call("GET", &format!("/v2/volumes/{here}"), None).await;
+    assert_eq!(volume.body["volume"]["droplet_ids"], json!([droplet_id]));
+    let other = api.call("GET", &format!("/v2/volumes/{there}"), None).await;
+    assert_eq!(other.body["volume"]["droplet_ids"], json!([]));
+
+    // Attached now: a second droplet cannot take it.
+    let mut body = droplet("second");
+    body["volumes"] = json!([here]);
+    assert_eq!(
+        api.call("POST", "/v2/droplets", Some(body)).await.status,
+        422
+    );
+    // And it detaches like any attachment once the droplet is active.
+    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
+        b["droplet"]["status"] == "active" && b["droplet"]["locked"] == false
+    })
+    .await;
+    let detach = json!({"type": "detach", "droplet_id": droplet_id, "region": "nyc3"});
+    let reply = api
+        .call("POST", &format!("/v2/volumes/{here}/actions"), Some(detach))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
+        b["droplet"]["volume_ids"] == json!([])
+    })
+    .await;
+}
+
+/// The spec names `block_storage:read` for a droplet create's `volumes`: a token without it may create a droplet,
+/// not one that takes a volume.
+#[tokio::test]
+async fn a_droplet_create_with_volumes_needs_the_block_storage_read_scope() {
+    let scopes = |extra: &[&str]| {
+        let mut scopes: Vec<String> = vec!["droplet:create".into(), "block_storage:create".into()];
+        scopes.extend(extra.iter().map(|s| (*s).to_owned()));
+        Some(scopes)
+    };
+    for (held, want) in [(scopes(&[]), 403), (scopes(&["block_storage:read"]), 202)] {
+        let sim = Simulator::start(Config {
+            scopes: held,
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let mut api = Api::new(&sim);
+        let volume = json!({"name": "ledger", "size_gigabytes": 5, "region": "nyc3"});
+        let reply = api.call("POST", "/v2/volumes", Some(volume)).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let mut body = droplet("bot");
+        body["volumes"] = json!([reply.body["volume"]["id"]]);
+        let reply = api.call("POST", "/v2/droplets", Some(body)).await;
+        assert_eq!(reply.status, want, "{}", reply.body);
+        let bare = api
+            .call("POST", "/v2/droplets", Some(droplet("bare")))
+            .await;
+        assert_eq!(bare.status, 202, "{}", bare.body);
+    }
+}

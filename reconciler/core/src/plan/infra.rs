@@ -44,6 +44,24 @@ pub(super) struct InfraOutcome {
     pub app_stopped: bool,
 }
 
+/// What the plan leaves of the droplet, for the attachment.
+#[derive(Debug, Clone)]
+struct DropletOutcome {
+    /// How later steps name the droplet.
+    reference: DropletRef,
+    /// Whether the droplet's create request attaches the volume.
+    volume_at_create: bool,
+}
+
+impl DropletOutcome {
+    fn existing(id: u64) -> Self {
+        Self {
+            reference: DropletRef::Id(id),
+            volume_at_create: false,
+        }
+    }
+}
+
 /// Droplets and the app that the plan already took down to free a volume.
 #[derive(Debug, Default)]
 struct Released {
@@ -425,7 +443,7 @@ fn droplet(
     o: &ObservedInfra,
     volume: &mut VolumeOutcome,
     released: &mut Released,
-) -> Option<DropletRef> {
+) -> Option<DropletOutcome> {
     let want = &d.infra.droplet;
     let dep = deployment_tag(&d.name);
     let id = ResourceId::new(ResourceKind::Droplet, &want.name);
@@ -476,10 +494,7 @@ fn droplet(
         .filter(|x| x.name.eq_ignore_ascii_case(&want.name))
         .collect();
     let current = match named.as_slice() {
-        [] => {
-            create_droplet(b, d, id, &want_tags, "droplet does not exist");
-            return Some(DropletRef::Planned(want.name.clone()));
-        }
+        [] => return Some(create_droplet(b, d, id, &want_tags, volume)),
         [one] if one.tags.contains(&dep) => *one,
         [one] => {
             refuse_untagged(b, id, format!("droplet {} (id {})", one.name, one.id), &dep);
@@ -557,12 +572,13 @@ fn droplet(
             },
             &cause,
         );
-        c.step(create_droplet_op(d, &want_tags), &cause);
+        let (op, outcome, with_volume) = create_droplet_op(d, &want_tags, &detached);
+        c.step(op, format!("{cause}{with_volume}"));
         if b.add(c) {
             *volume = detached;
-            return Some(DropletRef::Planned(want.name.clone()));
+            return Some(outcome);
         }
-        return Some(DropletRef::Id(current.id));
+        return Some(DropletOutcome::existing(current.id));
     }
 
     let mut c = Change::new(id, Action::Update);
@@ -614,7 +630,7 @@ fn droplet(
         );
     }
     finish_update(b, c);
-    Some(DropletRef::Id(current.id))
+    Some(DropletOutcome::existing(current.id))
 }
 
 /// Adds detach steps if the volume is attached to `droplet`, and marks it detached; returns whether it was.
@@ -645,9 +661,36 @@ fn detach_from(volume: &mut VolumeOutcome, droplet: u64, c: &mut Change, d: &Des
     true
 }
 
-fn create_droplet_op(d: &DesiredState, tags: &BTreeSet<String>) -> Operation {
+/// The volume a new droplet can take at creation: one this plan creates, or an existing one attached nowhere once
+/// the planned detaches ran (the plan only keeps volumes in the manifest's region, the droplet's).
+fn free_volume(volume: &VolumeOutcome) -> Option<VolumeRef> {
+    match volume {
+        VolumeOutcome::Existing { attached, .. } if !attached.is_empty() => None,
+        other => other.reference(),
+    }
+}
+
+/// The droplet's create step, what it leaves, and the words its cause gets for a volume attached at creation.
+fn create_droplet_op(
+    d: &DesiredState,
+    tags: &BTreeSet<String>,
+    volume: &VolumeOutcome,
+) -> (Operation, DropletOutcome, String) {
     let want = &d.infra.droplet;
-    Operation::CreateDroplet {
+    let volumes: Vec<VolumeRef> = free_volume(volume).into_iter().collect();
+    let with_volume = if volumes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; volume {} attached at creation, so its device is there when cloud-init waits for it on first boot",
+            d.infra.volume.name
+        )
+    };
+    let outcome = DropletOutcome {
+        reference: DropletRef::Planned(want.name.clone()),
+        volume_at_create: !volumes.is_empty(),
+    };
+    let op = Operation::CreateDroplet {
         name: want.name.clone(),
         region: d.infra.region.to_ascii_lowercase(),
         size: want.size.clone(),
@@ -656,7 +699,9 @@ fn create_droplet_op(d: &DesiredState, tags: &BTreeSet<String>) -> Operation {
         tags: tags.iter().cloned().collect(),
         monitoring: want.monitoring,
         user_data: want.user_data.clone(),
-    }
+        volumes,
+    };
+    (op, outcome, with_volume)
 }
 
 fn create_droplet(
@@ -664,9 +709,11 @@ fn create_droplet(
     d: &DesiredState,
     id: ResourceId,
     tags: &BTreeSet<String>,
-    cause: &str,
-) {
+    volume: &VolumeOutcome,
+) -> DropletOutcome {
     let want = &d.infra.droplet;
+    let cause = "droplet does not exist";
+    let (op, outcome, with_volume) = create_droplet_op(d, tags, volume);
     let mut c = Change::new(id, Action::Create);
     c.field("size", None, Some(want.size.clone()))
         .field("image", None, Some(want.image.clone()))
@@ -677,8 +724,9 @@ fn create_droplet(
             Some(tags.iter().cloned().collect::<Vec<_>>().join(",")),
         )
         .cause(cause)
-        .step(create_droplet_op(d, tags), cause);
+        .step(op, format!("{cause}{with_volume}"));
     b.add(c);
+    outcome
 }
 
 fn attachment(
@@ -686,7 +734,7 @@ fn attachment(
     d: &DesiredState,
     o: &ObservedInfra,
     volume: &VolumeOutcome,
-    droplet: Option<DropletRef>,
+    droplet: Option<DropletOutcome>,
 ) {
     let name = format!("{}→{}", d.infra.volume.name, d.infra.droplet.name);
     let id = ResourceId::new(ResourceKind::VolumeAttachment, &name);
@@ -696,6 +744,14 @@ fn attachment(
         ));
         return;
     };
+    if droplet.volume_at_create {
+        // No step of its own: the droplet's create request carries the volume.
+        let mut c = Change::new(id, Action::Create);
+        c.cause("attached by the droplet's create request (its volumes field)");
+        b.add(c);
+        return;
+    }
+    let droplet = droplet.reference;
     let region = d.infra.region.to_ascii_lowercase();
     let attached = match volume {
         VolumeOutcome::Existing { attached, .. } => attached.clone(),

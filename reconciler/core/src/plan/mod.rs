@@ -9,6 +9,7 @@ mod model;
 mod snapshots;
 
 pub use model::*;
+pub use snapshots::{Prune, prune_snapshots};
 
 use crate::manifest::DesiredState;
 use crate::observed::ObservedState;

@@ -307,6 +307,9 @@ pub enum Operation {
         monitoring: bool,
         /// Path of the user_data template (the executor reads and renders it); its hash is in `tags`.
         user_data: Option<String>,
+        /// Volumes attached at creation (the create request's `volumes`), so the device is there on first boot.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        volumes: Vec<VolumeRef>,
     },
     /// Gracefully shut the droplet down.
     ShutdownDroplet {

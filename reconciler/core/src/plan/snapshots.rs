@@ -5,8 +5,8 @@ use super::builder::{Builder, Change};
 use super::infra::VolumeOutcome;
 use super::model::*;
 use crate::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag};
-use crate::manifest::DesiredState;
-use crate::observed::{Observed, ObservedInfra};
+use crate::manifest::{DesiredState, SnapshotPolicy};
+use crate::observed::{Observed, ObservedInfra, SnapshotState};
 
 /// Plans periodic snapshots and pruning (after every other step, so snapshots this plan takes are counted).
 pub(super) fn plan(
@@ -17,10 +17,11 @@ pub(super) fn plan(
 ) {
     let policy = &d.infra.snapshots;
     let dep = deployment_tag(&d.name);
-    let mut snapshots: Vec<_> = match &o.snapshots {
-        Observed::Known(all) => all.iter().filter(|s| s.tags.contains(&dep)).collect(),
+    let observed = match &o.snapshots {
+        Observed::Known(all) => all.as_slice(),
         Observed::Unknown(reason) => return b.unknown(ResourceKind::Snapshot, reason),
     };
+    let mut snapshots: Vec<_> = observed.iter().filter(|s| s.tags.contains(&dep)).collect();
     snapshots.sort_by_key(|s| std::cmp::Reverse(s.created_at));
 
     let target = match volume {
@@ -62,30 +63,69 @@ pub(super) fn plan(
         }
     }
 
-    let keep = usize::try_from(policy.keep).unwrap_or(usize::MAX);
     // Snapshots this plan takes under the policy's tag count against `keep`; safety snapshots taken before a
     // destruction carry no deployment tag and are never pruned.
     let planned = b
         .planned_snapshots()
         .filter(|(_, tags)| tags.contains(&dep))
         .count();
-    let room = keep.saturating_sub(planned);
-    for old in snapshots
-        .iter()
-        .skip(room)
-        .filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG))
-    {
-        let cause = format!("policy keeps the newest {keep} snapshots");
+    for prune in prune_snapshots(policy, &d.name, observed, planned) {
         let mut c = Change::new(
-            ResourceId::new(ResourceKind::Snapshot, &old.name),
+            ResourceId::new(ResourceKind::Snapshot, &prune.name),
             Action::Delete,
         );
-        c.cause(&cause).step(
+        c.cause(&prune.cause).step(
             Operation::DeleteSnapshot {
-                snapshot_id: old.id.clone(),
+                snapshot_id: prune.snapshot_id,
             },
-            cause,
+            prune.cause,
         );
         b.add(c);
     }
+}
+
+/// A snapshot the policy deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prune {
+    /// Snapshot id.
+    pub snapshot_id: String,
+    /// Its name.
+    pub name: String,
+    /// Why it goes.
+    pub cause: String,
+}
+
+/// The snapshots of `observed` that `policy` deletes, newest first: of those carrying the tag of `deployment`, all
+/// but the newest `keep`, of which `planned` are taken by earlier steps of the same plan (a plan stops at a failed
+/// step, so they exist before any delete runs). Never the newest observed one when none is planned, never one tagged
+/// as the last good deploy's, never one without the deployment's tag.
+pub fn prune_snapshots(
+    policy: &SnapshotPolicy,
+    deployment: &str,
+    observed: &[SnapshotState],
+    planned: usize,
+) -> Vec<Prune> {
+    let dep = deployment_tag(deployment);
+    let mut ours: Vec<&SnapshotState> = observed.iter().filter(|s| s.tags.contains(&dep)).collect();
+    // Newest first; the id breaks ties so the choice does not depend on the listing's order.
+    ours.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let keep = usize::try_from(policy.keep).unwrap_or(usize::MAX);
+    let room = if planned == 0 {
+        keep.max(1)
+    } else {
+        keep.saturating_sub(planned)
+    };
+    ours.into_iter()
+        .skip(room)
+        .filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG))
+        .map(|s| Prune {
+            snapshot_id: s.id.clone(),
+            name: s.name.clone(),
+            cause: format!("policy keeps the newest {keep} snapshots"),
+        })
+        .collect()
 }

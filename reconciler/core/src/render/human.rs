@@ -198,9 +198,14 @@ pub fn describe(op: &Operation) -> String {
             size,
             image,
             region,
+            volumes,
             ..
         } => {
-            format!("create droplet {name} ({size}, {image}, {region})")
+            let attached: String = volumes
+                .iter()
+                .map(|v| format!(" with {} attached", volume(v)))
+                .collect();
+            format!("create droplet {name} ({size}, {image}, {region}){attached}")
         }
         Operation::ShutdownDroplet { droplet_id } => format!("shut down droplet {droplet_id}"),
         Operation::ResizeDroplet { droplet_id, size } => {

@@ -283,8 +283,30 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             size,
             image,
             tags,
+            volumes,
             ..
         } => {
+            let volume_ids: Vec<String> = volumes.iter().map(|v| volume_id(w, v)).collect();
+            for v in known(&mut infra(w).volumes)
+                .iter_mut()
+                .filter(|v| volume_ids.contains(&v.id))
+            {
+                // DigitalOcean refuses a create naming an attached volume or one in another region (422).
+                assert!(v.droplet_ids.is_empty(), "creating with an attached volume");
+                assert_eq!(
+                    &v.region, region,
+                    "creating with a volume in another region"
+                );
+                v.droplet_ids = vec![id];
+            }
+            assert_eq!(
+                known(&mut infra(w).volumes)
+                    .iter()
+                    .filter(|v| v.droplet_ids == [id])
+                    .count(),
+                volume_ids.len(),
+                "creating with a volume that does not exist"
+            );
             known(&mut infra(w).droplets).push(DropletState {
                 id,
                 name: name.clone(),

@@ -192,6 +192,11 @@ fn validate(state: &Account, body: &CreateDroplet) -> ApiResult<(String, String,
 
 async fn create(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let body: CreateDroplet = parse(&body)?;
+    if !body.volumes.is_empty()
+        && !crate::scopes::holds(app.config.scopes.as_deref(), "block_storage:read")
+    {
+        return Err(ApiError::forbidden());
+    }
     let mut state = app.state();
     let (name, size_slug, image_slug, region) = validate(&state, &body)?;
     ensure_tags(&mut state, &body.tags)?;
