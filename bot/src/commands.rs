@@ -1,4 +1,4 @@
-//! The one-shot commands: `process-tx`, `positions` and `auth`.
+//! The one-shot commands: `process-tx`, `positions`, `auth` and `resolve`.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use crate::broker::schwab::oauth::code_from_redirect;
 use crate::broker::schwab::{self, AppConfig, LoginError, TokenCipher, TokenError};
 use crate::chain::ingest::{IngestConfig, IngestError, Ingestor};
 use crate::hedge::{self, Position};
-use crate::ledger::{Applied, Ledger, LedgerError, TradeRow};
+use crate::ledger::{Applied, Decided, Decision, Ledger, LedgerError, TradeRow};
 use crate::secret::Secret;
 use crate::status::Status;
 use crate::trade::{Price, Shares};
@@ -35,6 +35,18 @@ pub async fn positions(database_url: &str, trades: u32) -> Result<String, Ledger
     let recent = ledger.recent_trades(trades).await?;
     ledger.close().await;
     Ok(render(&positions, &recent))
+}
+
+/// Records a person's decision on a pending execution; a running bot follows it on its next pass.
+pub async fn resolve(
+    database_url: &str,
+    execution: i64,
+    decision: Decision,
+) -> Result<Decided, LedgerError> {
+    let ledger = Ledger::open(database_url).await?;
+    let decided = ledger.decide(execution, decision).await;
+    ledger.close().await;
+    decided
 }
 
 /// Why `schwad auth` failed.

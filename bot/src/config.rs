@@ -55,6 +55,9 @@ pub enum Command {
     /// Log in to Schwab: print the authorize URL, read the redirect URL pasted back, store the
     /// tokens (encrypted) in the database. A running bot picks them up on its own.
     Auth(AuthArgs),
+    /// Decide, as a person, a hedge the bot cannot resolve on its own (`/health` lists it under
+    /// `hedging.ambiguous`): name its order at the broker, or say that none there is its.
+    Resolve(ResolveArgs),
 }
 
 /// The database.
@@ -263,6 +266,24 @@ pub struct PositionsArgs {
     /// How many recent trades to print.
     #[arg(long, default_value_t = 20)]
     pub trades: u32,
+}
+
+/// `schwad resolve`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("decision").required(true).args(["order", "not_placed"])))]
+pub struct ResolveArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The pending execution (its id on `/health`).
+    #[arg(long)]
+    pub execution: i64,
+    /// The broker order id that is this execution's (one of the candidates `/health` names).
+    #[arg(long)]
+    pub order: Option<i64>,
+    /// None of the broker's orders is this execution's: its shares are ordered again.
+    #[arg(long)]
+    pub not_placed: bool,
 }
 
 /// A setting that parsed but makes no sense.

@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Parser;
 use schwad::config::{Cli, Command, LogFormat};
+use schwad::ledger::{Decided, Decision};
 use schwad::{commands, service};
 use tracing_subscriber::EnvFilter;
 
@@ -41,11 +42,39 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Auth(args) => auth(args).await?,
+        Command::Resolve(args) => resolve(args).await?,
         Command::Positions(args) => {
             print!(
                 "{}",
                 commands::positions(&args.database.database_url, args.trades).await?
             );
+        }
+    }
+    Ok(())
+}
+
+/// `schwad resolve`: a person's decision, refused when it no longer applies.
+async fn resolve(args: schwad::config::ResolveArgs) -> anyhow::Result<()> {
+    let decision = match args.order {
+        Some(order) => Decision::Order(order),
+        None => Decision::NotPlaced,
+    };
+    let execution = args.execution;
+    match commands::resolve(&args.database.database_url, execution, decision).await? {
+        Decided::Applied => match decision {
+            Decision::Order(order) => println!(
+                "execution {execution}: broker order {order} recorded as its order; the bot follows it"
+            ),
+            Decision::NotPlaced => println!(
+                "execution {execution}: recorded as not placed; the bot orders its shares again"
+            ),
+        },
+        Decided::NoSuchExecution => bail!("no hedge execution {execution}: nothing changed"),
+        Decided::NotPending => bail!(
+            "hedge execution {execution} is not pending (its order is known or it ended): nothing changed"
+        ),
+        Decided::OrderTaken => {
+            bail!("that broker order is already another execution's: nothing changed")
         }
     }
     Ok(())

@@ -122,6 +122,53 @@ impl Stage {
         self.bot = Some(Bot::start(&self.env, &self.log));
     }
 
+    /// `schwad resolve --execution <execution> <decision…>`, as a person runs it beside the bot.
+    fn resolve(&self, execution: i64, decision: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_schwad"))
+            .args(["resolve", "--database-url", &self.env.database_url()])
+            .args(["--execution", &execution.to_string()])
+            .args(decision)
+            .output()
+            .unwrap()
+    }
+
+    /// Plays the person `/health` asks for: for every execution it names as ambiguous, the
+    /// candidate with the execution's symbol in Schwab's own ledger (what the person sees in
+    /// Schwab's website) is named its order, or, with none, the execution is not placed. Returns
+    /// once no execution is open, or after `within`.
+    async fn decide_ambiguous_as_a_person(&self, within: Duration) -> usize {
+        let mut decided = 0;
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until && open_executions(&self.db).await > 0 {
+            let hedging = health(self.port()).await["hedging"].clone();
+            for entry in hedging["ambiguous"].as_array().into_iter().flatten() {
+                let execution = entry["execution"].as_i64().unwrap();
+                let candidates: Vec<i64> = entry["orders"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|id| id.as_i64().unwrap())
+                    .collect();
+                let theirs: Vec<i64> = self
+                    .orders()
+                    .iter()
+                    .filter(|order| {
+                        candidates.contains(&order.order_id) && order.symbol == entry["symbol"]
+                    })
+                    .map(|order| order.order_id)
+                    .collect();
+                let output = match theirs[..] {
+                    [order] => self.resolve(execution, &["--order", &order.to_string()]),
+                    [] => self.resolve(execution, &["--not-placed"]),
+                    _ => continue, // two orders of one symbol: the oracle reports it
+                };
+                decided += usize::from(output.status.success());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        decided
+    }
+
     fn port(&self) -> u16 {
         self.bot.as_ref().unwrap().port
     }
@@ -344,6 +391,26 @@ async fn two_candidate_orders_block_the_symbol_and_health_names_both() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(stage.orders().len(), 2, "{:#?}", stage.orders());
     assert_eq!(open_executions(&stage.db).await, 1);
+    // A person decides with `schwad resolve`; decisions that do not apply change nothing.
+    let execution = health(stage.port()).await["hedging"]["ambiguous"][0]["execution"]
+        .as_i64()
+        .unwrap();
+    let refused = stage.resolve(execution + 1, &["--order", &ours.to_string()]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no hedge execution"));
+    let decided = stage.resolve(execution, &["--order", &ours.to_string()]);
+    assert!(decided.status.success(), "{decided:?}");
+    let again = stage.resolve(execution, &["--order", &person.to_string()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not pending"));
+    // The bot follows the decision: its order filled, the symbol is free, the 2 shares sold
+    // meanwhile are bought, and the person's order is never the bot's.
+    stage.assert_at_rest(&BTreeSet::from([person])).await;
+    assert!(
+        health(stage.port()).await["hedging"]["ambiguous"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,8 +507,8 @@ async fn a_replaced_order_is_followed_to_its_fill() {
 /// A seeded randomized campaign of broker faults: each run trades random fractional fills over
 /// three symbols while the POST is delayed before and after Schwab acts, answers are lost
 /// (502, dropped, timed out), the list lags, symbols go missing, Schwab's clock is skewed, a
-/// person enters limit orders and the bot is SIGKILLed at random points; then the oracle's
-/// invariants must hold. The suite runs `CAMPAIGN_RUNS` (default 2) runs from `CAMPAIGN_SEED`
+/// person enters limit orders and the bot is SIGKILLed at random points; then a person decides
+/// what `/health` names as ambiguous (`schwad resolve`), and the oracle's invariants must hold. The suite runs `CAMPAIGN_RUNS` (default 2) runs from `CAMPAIGN_SEED`
 /// (default 1); a long run, e.g.
 /// `CAMPAIGN_RUNS=50 CAMPAIGN_SEED=$RANDOM cargo nextest run -p schwad --test broker_timing campaign --no-capture`,
 /// prints its runs and violations. Delays are scaled to the tests' timeout (1 s) and settle
@@ -505,6 +572,9 @@ async fn campaign_of_random_broker_faults_keeps_every_invariant() {
                 stage.restart();
             }
         }
+        let decided = stage
+            .decide_ambiguous_as_a_person(Duration::from_secs(30))
+            .await;
         let violations = violations(
             &stage.chain,
             &stage.schwab,
@@ -513,8 +583,15 @@ async fn campaign_of_random_broker_faults_keeps_every_invariant() {
             Duration::from_secs(30),
         )
         .await;
+        if !violations.is_empty() {
+            eprintln!(
+                "--- run {run}: the bot's log ---\n{}\n--- orders ---\n{:#?}",
+                stage.logs(),
+                stage.orders()
+            );
+        }
         println!(
-            "campaign run {run} (seed {}): {} orders, {} violations",
+            "campaign run {run} (seed {}): {} orders, {decided} decided by a person, {} violations",
             seed.wrapping_add(run),
             stage.orders().len(),
             violations.len()

@@ -36,6 +36,28 @@ pub struct Execution {
     pub sent_at: DateTime<Utc>,
 }
 
+/// What a person decided about a pending execution the bot could not resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// This broker order is the execution's.
+    Order(i64),
+    /// None of the broker's orders is the execution's: its shares are hedged again.
+    NotPlaced,
+}
+
+/// How a person's decision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// Recorded.
+    Applied,
+    /// No execution has that id.
+    NoSuchExecution,
+    /// The execution is not pending (any more): nothing was changed.
+    NotPending,
+    /// The order is already another execution's: nothing was changed.
+    OrderTaken,
+}
+
 fn parse_time(column: &'static str, text: &str) -> Result<DateTime<Utc>, LedgerError> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
@@ -226,19 +248,7 @@ impl Ledger {
     /// `pending → submitted`: the broker accepted the order (or it was found there).
     pub async fn mark_submitted(&self, id: i64, order_id: i64) -> Result<(), LedgerError> {
         let mut tx = self.write_tx().await?;
-        let marked = sqlx::query!(
-            "UPDATE hedge_executions SET status = 'submitted', broker_order_id = ?2,
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1 AND status = 'pending'",
-            id,
-            order_id
-        )
-        .execute(&mut *tx)
-        .await
-        .context("marking a hedge execution submitted")?;
-        if marked.rows_affected() == 1 {
-            record_order_id(&mut tx, id, order_id).await?;
-        }
+        submit_in(&mut tx, id, order_id).await?;
         tx.commit()
             .await
             .context("committing a submitted hedge execution")?;
@@ -270,40 +280,110 @@ impl Ledger {
         filled_shares: u64,
     ) -> Result<(), LedgerError> {
         let mut tx = self.write_tx().await?;
-        let filled = i64::try_from(filled_shares).unwrap_or(i64::MAX);
-        let row = sqlx::query!(
-            "UPDATE hedge_executions SET status = 'failed', failure_reason = ?2,
-                 filled_shares = min(?3, shares),
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1 AND status IN ('pending', 'submitted')
-             RETURNING symbol, side, shares, filled_shares",
-            id,
-            reason,
-            filled
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .context("marking a hedge execution failed")?;
-        let Some(row) = row else {
-            return Ok(());
-        };
-        keep_executed_links(&mut tx, id, row.filled_shares).await?;
-        let hedged = sqlx::query_scalar!(
-            "SELECT hedged_shares FROM positions WHERE symbol = ?1",
-            row.symbol
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .context("reading a position")?;
-        let unexecuted = u64::try_from(row.shares - row.filled_shares).unwrap_or(0);
-        let hedged =
-            parse_shares("hedged_shares", hedged)? - side_of(&row.side)?.offset(unexecuted);
-        set_hedged(&mut tx, &row.symbol, hedged).await?;
+        fail_in(&mut tx, id, reason, filled_shares).await?;
         tx.commit()
             .await
             .context("committing a failed hedge execution")?;
         Ok(())
     }
+
+    /// A person's decision on a pending execution whose order the bot cannot tell apart (several
+    /// candidates at the broker): checked and applied in one write transaction, so a running
+    /// bot's own update cannot interleave.
+    pub async fn decide(&self, id: i64, decision: Decision) -> Result<Decided, LedgerError> {
+        let mut tx = self.write_tx().await?;
+        let status = sqlx::query_scalar!("SELECT status FROM hedge_executions WHERE id = ?1", id)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("reading a hedge execution's status")?;
+        match status.as_deref() {
+            None => return Ok(Decided::NoSuchExecution),
+            Some("pending") => {}
+            Some(_) => return Ok(Decided::NotPending),
+        }
+        match decision {
+            Decision::Order(order_id) => {
+                let known = sqlx::query_scalar!("SELECT broker_order_id FROM hedge_order_ids")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .context("reading broker order ids")?;
+                if known.contains(&order_id) {
+                    return Ok(Decided::OrderTaken);
+                }
+                submit_in(&mut tx, id, order_id).await?;
+            }
+            Decision::NotPlaced => {
+                fail_in(
+                    &mut tx,
+                    id,
+                    "a person found none of the broker's orders to be this hedge's",
+                    0,
+                )
+                .await?;
+            }
+        }
+        tx.commit()
+            .await
+            .context("committing a person's decision on a hedge execution")?;
+        Ok(Decided::Applied)
+    }
+}
+
+/// `pending → submitted` with `order_id`, and the order id recorded as the execution's.
+async fn submit_in(conn: &mut SqliteConnection, id: i64, order_id: i64) -> Result<(), LedgerError> {
+    let marked = sqlx::query!(
+        "UPDATE hedge_executions SET status = 'submitted', broker_order_id = ?2,
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND status = 'pending'",
+        id,
+        order_id
+    )
+    .execute(&mut *conn)
+    .await
+    .context("marking a hedge execution submitted")?;
+    if marked.rows_affected() == 1 {
+        record_order_id(conn, id, order_id).await?;
+    }
+    Ok(())
+}
+
+/// `→ failed` with `filled_shares` executed: the links of the rest and their shares go back to
+/// the accumulator.
+async fn fail_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    reason: &str,
+    filled_shares: u64,
+) -> Result<(), LedgerError> {
+    let filled = i64::try_from(filled_shares).unwrap_or(i64::MAX);
+    let row = sqlx::query!(
+        "UPDATE hedge_executions SET status = 'failed', failure_reason = ?2,
+                 filled_shares = min(?3, shares),
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND status IN ('pending', 'submitted')
+             RETURNING symbol, side, shares, filled_shares",
+        id,
+        reason,
+        filled
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("marking a hedge execution failed")?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    keep_executed_links(conn, id, row.filled_shares).await?;
+    let hedged = sqlx::query_scalar!(
+        "SELECT hedged_shares FROM positions WHERE symbol = ?1",
+        row.symbol
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .context("reading a position")?;
+    let unexecuted = u64::try_from(row.shares - row.filled_shares).unwrap_or(0);
+    let hedged = parse_shares("hedged_shares", hedged)? - side_of(&row.side)?.offset(unexecuted);
+    set_hedged(conn, &row.symbol, hedged).await?;
+    Ok(())
 }
 
 async fn record_order_id(

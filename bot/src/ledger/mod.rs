@@ -18,7 +18,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-pub use hedges::Execution;
+pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::{StoredEvent, TradeRow};
 pub use tokens::StoredTokens;
