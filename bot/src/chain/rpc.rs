@@ -394,7 +394,7 @@ impl RpcClient {
 
 /// One incoming JSON-RPC message: a response (with `id`) or a notification (with `params`).
 #[derive(Debug, Deserialize)]
-struct Incoming {
+pub struct Incoming {
     id: Option<u64>,
     result: Option<Value>,
     error: Option<ErrorObject>,
@@ -405,6 +405,25 @@ struct Incoming {
 struct ErrorObject {
     code: i64,
     message: String,
+}
+
+/// Why an incoming text is not a JSON-RPC message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// An array (a batch, which the bot never sends), a string, a number, ...: only an object is a message.
+    #[error("a JSON-RPC message must be a JSON object")]
+    NotAnObject,
+    /// Not JSON, or an object of the wrong shape.
+    #[error("malformed JSON-RPC message: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+/// Parses one incoming message. Only a JSON object is one (serde would read an array as the fields in order).
+pub fn parse_message(text: &str) -> Result<Incoming, MessageError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(MessageError::NotAnObject);
+    }
+    Ok(serde_json::from_str(text)?)
 }
 
 /// Moves messages between the socket and the client until either side ends.
@@ -444,7 +463,7 @@ async fn pump<S>(
                     }
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
-                match serde_json::from_str::<Incoming>(text.as_str()) {
+                match parse_message(text.as_str()) {
                     Ok(Incoming { id: Some(id), result, error, .. }) => {
                         let answer = match error {
                             Some(e) => Answer::Error(e.code, e.message),
@@ -531,6 +550,22 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         assert_eq!(timeout.kind(), ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_message() {
+        assert!(parse_message(r#"{"id": 1, "result": "0x1"}"#).is_ok());
+        assert!(parse_message(r#"{"params": {"subscription": "0xa", "result": {}}}"#).is_ok());
+        for text in [
+            r#"[1, "0x1", null, null]"#,
+            r#"[null, null, null, ["0xa", {}]]"#,
+            r#"[{"id": 1, "result": "0x1"}]"#,
+            "1",
+            r#""text""#,
+            "null",
+        ] {
+            assert!(parse_message(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -3,8 +3,11 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
+
+/// DigitalOcean counts requests over an hour: no wait its headers ask for is longer, so a longer one is capped.
+const WINDOW: Duration = Duration::from_secs(3600);
 
 /// How the client spends its quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,20 +39,33 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Reads the three headers; `None` when any is missing or malformed.
+    /// Reads the three headers; `None` when any is missing or malformed (a reset past what time can hold, too).
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
         Some(Self {
-            limit: u32::try_from(number("ratelimit-limit")?).ok()?,
-            remaining: u32::try_from(number("ratelimit-remaining")?).ok()?,
-            reset: UNIX_EPOCH + Duration::from_secs(number("ratelimit-reset")?),
+            limit: u32::try_from(number(headers, "ratelimit-limit")?).ok()?,
+            remaining: u32::try_from(number(headers, "ratelimit-remaining")?).ok()?,
+            reset: UNIX_EPOCH
+                .checked_add(Duration::from_secs(number(headers, "ratelimit-reset")?))?,
         })
     }
 }
 
-/// How long to wait before the next request, given the quota seen last.
+/// A 429's `retry-after` (seconds), capped at the rate-limit window.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    number(headers, RETRY_AFTER.as_str()).map(|seconds| Duration::from_secs(seconds).min(WINDOW))
+}
+
+fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// How long to wait before the next request, given the quota seen last (at most the rate-limit window).
 pub fn pause(rate: RateLimit, now: SystemTime, policy: BudgetPolicy) -> Duration {
-    let until_reset = rate.reset.duration_since(now).unwrap_or_default();
+    let until_reset = rate
+        .reset
+        .duration_since(now)
+        .unwrap_or_default()
+        .min(WINDOW);
     if rate.remaining == 0 {
         return until_reset;
     }
@@ -119,9 +135,9 @@ impl Budget {
         }
     }
 
-    /// Blocks every request for `wait` (after a 429 with `retry-after`).
+    /// Blocks every request for `wait` (after a 429 with `retry-after`), at most the rate-limit window.
     pub(crate) fn block_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(WINDOW);
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.blocked_until = Some(
             state
@@ -187,5 +203,30 @@ mod tests {
         assert_eq!(rate.reset, UNIX_EPOCH + Duration::from_secs(1_444_931_833));
         headers.remove("ratelimit-reset");
         assert_eq!(RateLimit::from_headers(&headers), None);
+    }
+
+    #[test]
+    fn a_reset_past_what_time_can_hold_is_malformed() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ratelimit-limit", "5000".parse().unwrap());
+        headers.insert("ratelimit-remaining", "0".parse().unwrap());
+        headers.insert("ratelimit-reset", u64::MAX.to_string().parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&headers), None);
+    }
+
+    #[test]
+    fn an_empty_quota_waits_at_most_an_hour() {
+        let now = SystemTime::now();
+        let ten_years = 10 * 365 * 24 * 3600;
+        let wait = pause(rate(0, ten_years, now), now, BudgetPolicy::default());
+        assert_eq!(wait, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_huge_block_saturates_at_an_hour() {
+        let budget = Budget::new(BudgetPolicy::default());
+        budget.block_for(Duration::MAX);
+        let until = budget.state.lock().unwrap().blocked_until.expect("blocked");
+        assert!(until <= Instant::now() + Duration::from_secs(3600));
     }
 }

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::budget::{Budget, BudgetPolicy, RateLimit};
+use crate::budget::{self, Budget, BudgetPolicy, RateLimit};
 use crate::error::{ApiError, Error, Result};
 use crate::retry::{RetryPolicy, Safety, Schedule, retryable};
 use crate::token::Token;
@@ -417,11 +417,7 @@ fn api_error(call: &Call, status: StatusCode, headers: &HeaderMap, body: &[u8]) 
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let retry_after = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = budget::retry_after(headers);
     ApiError {
         method: call.method.to_string(),
         path: call.path.clone(),

@@ -22,7 +22,7 @@ mod retry;
 mod token;
 
 pub use api::CreatedDroplet;
-pub use budget::{BudgetPolicy, RateLimit, pause};
+pub use budget::{BudgetPolicy, RateLimit, pause, retry_after};
 pub use client::{BASE_URL_ENV, Client, ClientConfig, DEFAULT_BASE_URL, PollPolicy};
 pub use error::{ApiError, Error, Result};
 pub use retry::RetryPolicy;

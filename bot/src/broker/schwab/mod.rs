@@ -5,6 +5,7 @@ pub mod api;
 pub mod cipher;
 pub mod envelope;
 pub mod model;
+pub mod number;
 pub mod oauth;
 pub mod rate_limit;
 pub mod tokens;
@@ -281,7 +282,10 @@ impl Broker for SchwabBroker {
                 &[("fields", "positions".to_owned())],
             )
             .await?;
-        Ok(Some(account.net_positions()))
+        account
+            .net_positions()
+            .map(Some)
+            .map_err(|problem| BrokerError::Unavailable(format!("positions: {problem}")))
     }
 }
 

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::number;
 use crate::broker::{OrderId, OrderRequest, OrderState};
 use crate::hedge::BrokerSide;
 
@@ -44,8 +45,8 @@ pub struct Order {
     pub status_description: Option<String>,
     /// When it was entered, e.g. `2025-09-02T15:31:07+0000`.
     pub entered_time: Option<String>,
-    /// Shares executed so far (a float on the wire).
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    /// Shares executed so far.
+    #[serde(default, deserialize_with = "number::exact_option")]
     pub filled_quantity: Option<Decimal>,
     /// The legs; a single equity order has one.
     #[serde(default)]
@@ -72,7 +73,7 @@ pub struct OrderLeg {
     /// `BUY`, `SELL`, ...
     pub instruction: Option<String>,
     /// Shares of the leg.
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, deserialize_with = "number::exact_option")]
     pub quantity: Option<Decimal>,
     /// The instrument (some ETF responses lack its symbol).
     pub instrument: Option<Instrument>,
@@ -101,10 +102,10 @@ pub struct Activity {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExecutionLeg {
     /// Price per share (a JSON number, read exactly as written).
-    #[serde(with = "rust_decimal::serde::float")]
+    #[serde(deserialize_with = "number::exact")]
     pub price: Decimal,
     /// Shares executed.
-    #[serde(with = "rust_decimal::serde::float")]
+    #[serde(deserialize_with = "number::exact")]
     pub quantity: Decimal,
 }
 
@@ -129,18 +130,19 @@ pub struct SecuritiesAccount {
 #[serde(rename_all = "camelCase")]
 pub struct Holding {
     /// Shares held long.
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, deserialize_with = "number::exact_option")]
     pub long_quantity: Option<Decimal>,
     /// Shares held short.
-    #[serde(default, with = "rust_decimal::serde::float_option")]
+    #[serde(default, deserialize_with = "number::exact_option")]
     pub short_quantity: Option<Decimal>,
     /// What is held.
     pub instrument: Option<Instrument>,
 }
 
 impl Account {
-    /// Net shares per equity symbol (long − short); holdings without a symbol are left out.
-    pub fn net_positions(&self) -> BTreeMap<String, Decimal> {
+    /// Net shares per equity symbol (long − short); holdings without a symbol are left out. `Err` names a symbol
+    /// whose net an exact decimal cannot hold.
+    pub fn net_positions(&self) -> Result<BTreeMap<String, Decimal>, String> {
         let mut net = BTreeMap::new();
         for holding in &self.securities_account.positions {
             let Some(instrument) = &holding.instrument else {
@@ -151,11 +153,15 @@ impl Account {
             else {
                 continue;
             };
-            *net.entry(symbol.clone()).or_insert(Decimal::ZERO) +=
-                holding.long_quantity.unwrap_or_default()
-                    - holding.short_quantity.unwrap_or_default();
+            let total: &mut Decimal = net.entry(symbol.clone()).or_default();
+            *total = holding
+                .long_quantity
+                .unwrap_or_default()
+                .checked_sub(holding.short_quantity.unwrap_or_default())
+                .and_then(|held| total.checked_add(held))
+                .ok_or_else(|| format!("the position in {symbol} is too large"))?;
         }
-        net
+        Ok(net)
     }
 }
 
@@ -221,7 +227,7 @@ impl Order {
         }
         if self.status == "FILLED" {
             return self
-                .average_price()
+                .average_price()?
                 .map(|average_price| OrderState::Filled { average_price })
                 .ok_or_else(|| "FILLED order without execution legs".to_owned());
         }
@@ -235,18 +241,30 @@ impl Order {
         })
     }
 
-    /// Quantity-weighted average price over every execution leg.
-    pub fn average_price(&self) -> Option<Decimal> {
+    /// Quantity-weighted average price over every execution leg; `None` without executed shares, `Err` when the
+    /// sums exceed an exact decimal.
+    pub fn average_price(&self) -> Result<Option<Decimal>, String> {
         let legs = self
             .order_activity_collection
             .iter()
             .flat_map(|activity| &activity.execution_legs);
         let (mut shares, mut notional) = (Decimal::ZERO, Decimal::ZERO);
+        let too_large = || "execution legs too large to average".to_owned();
         for leg in legs {
-            shares += leg.quantity;
-            notional += leg.price * leg.quantity;
+            shares = shares.checked_add(leg.quantity).ok_or_else(too_large)?;
+            notional = leg
+                .price
+                .checked_mul(leg.quantity)
+                .and_then(|leg_notional| notional.checked_add(leg_notional))
+                .ok_or_else(too_large)?;
         }
-        (!shares.is_zero()).then(|| (notional / shares).normalize())
+        if shares.is_zero() {
+            return Ok(None);
+        }
+        notional
+            .checked_div(shares)
+            .map(|average| Some(average.normalize()))
+            .ok_or_else(too_large)
     }
 
     /// Whole shares executed so far.
@@ -356,7 +374,68 @@ mod tests {
             ]
         }))
         .unwrap();
-        assert_eq!(order.average_price().unwrap().to_string(), "100.3");
+        assert_eq!(order.average_price().unwrap().unwrap().to_string(), "100.3");
+    }
+
+    #[test]
+    fn amounts_are_read_exactly_as_written() {
+        let order: Order = serde_json::from_str(
+            r#"{"status": "FILLED", "filledQuantity": 3,
+                "orderActivityCollection": [{"executionLegs": [
+                    {"price": 0.1234567890123456789, "quantity": 3}
+                ]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            order.state().unwrap(),
+            OrderState::Filled {
+                average_price: "0.1234567890123456789".parse().unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn an_amount_a_decimal_cannot_hold_exactly_is_refused() {
+        for price in [
+            "1e400",
+            "1e30",
+            "8e28",
+            "1e-29",
+            "0.12345678901234567890123456789",
+            "123456789012345678901234567890",
+            "1e99999999999999999999",
+        ] {
+            let text = format!(
+                r#"{{"status": "FILLED", "orderActivityCollection":
+                    [{{"executionLegs": [{{"price": {price}, "quantity": 1}}]}}]}}"#
+            );
+            assert!(serde_json::from_str::<Order>(&text).is_err(), "{price}");
+        }
+    }
+
+    #[test]
+    fn executions_too_large_to_average_are_an_error() {
+        let order: Order = serde_json::from_str(
+            r#"{"status": "FILLED", "orderActivityCollection": [{"executionLegs": [
+                {"price": 50000000000000000000000000000, "quantity": 2},
+                {"price": 1, "quantity": 70000000000000000000000000000},
+                {"price": 1, "quantity": 70000000000000000000000000000}
+            ]}]}"#,
+        )
+        .unwrap();
+        assert!(order.state().is_err());
+    }
+
+    #[test]
+    fn positions_too_large_to_net_are_an_error() {
+        let account: Account = serde_json::from_str(
+            r#"{"securitiesAccount": {"positions": [
+                {"longQuantity": 70000000000000000000000000000, "instrument": {"symbol": "FAKE"}},
+                {"longQuantity": 70000000000000000000000000000, "instrument": {"symbol": "FAKE"}}
+            ]}}"#,
+        )
+        .unwrap();
+        assert!(account.net_positions().is_err());
     }
 
     #[test]

@@ -30,10 +30,14 @@ pub struct Grant {
     pub expires_in: u64,
 }
 
+/// Longest access-token lifetime believed (Schwab's is 30 minutes): a larger `expires_in` is capped, so the expiry
+/// time it gives stays within what time arithmetic can hold.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 impl Grant {
-    /// The access token's lifetime.
+    /// The access token's lifetime, at most [`MAX_LIFETIME`].
     pub fn lifetime(&self) -> Duration {
-        Duration::from_secs(self.expires_in)
+        Duration::from_secs(self.expires_in).min(MAX_LIFETIME)
     }
 }
 
@@ -165,6 +169,17 @@ mod tests {
             "https://127.0.0.1/?code=C0.b2F1dGgyLmJkYy5zY2h3YWIuY29t.abc%40&session=9f1e&state=s1";
         let code = code_from_redirect(redirect, Some("s1")).unwrap();
         assert_eq!(code.expose(), "C0.b2F1dGgyLmJkYy5zY2h3YWIuY29t.abc@");
+    }
+
+    #[test]
+    fn a_lifetime_beyond_a_day_is_capped() {
+        let grant: Grant =
+            serde_json::from_str(r#"{"access_token": "a", "expires_in": 18446744073709551615}"#)
+                .unwrap();
+        assert_eq!(grant.lifetime(), Duration::from_secs(86_400));
+        let grant: Grant =
+            serde_json::from_str(r#"{"access_token": "a", "expires_in": 1800}"#).unwrap();
+        assert_eq!(grant.lifetime(), Duration::from_secs(1800));
     }
 
     #[test]

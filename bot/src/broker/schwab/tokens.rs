@@ -254,3 +254,23 @@ async fn load(ledger: &Ledger, cipher: &TokenCipher) -> Result<Option<Tokens>, T
         logged_in_at,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_expires_in_is_capped_at_a_day() {
+        for expires_in in ["1000000000000000", "18446744073709551615"] {
+            let grant: Grant = serde_json::from_str(&format!(
+                r#"{{"access_token": "a", "expires_in": {expires_in}}}"#
+            ))
+            .unwrap();
+            let latest = Utc::now() + TimeDelta::days(1);
+            assert!(
+                expiry(&grant) <= latest + TimeDelta::seconds(5),
+                "{expires_in}"
+            );
+        }
+    }
+}
