@@ -55,6 +55,10 @@ pub enum Command {
     /// Log in to Schwab: print the authorize URL, read the redirect URL pasted back, store the
     /// tokens (encrypted) in the database. A running bot picks them up on its own.
     Auth(AuthArgs),
+    /// Check, copy or query the database (the image's stand-in for `sqlite3`).
+    Db(DbArgs),
+    /// Exit 0 if the running bot's /health answers 200 (the image's HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// The database.
@@ -263,6 +267,58 @@ pub struct PositionsArgs {
     /// How many recent trades to print.
     #[arg(long, default_value_t = 20)]
     pub trades: u32,
+}
+
+/// `schwad db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database (it must exist).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// The `schwad db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// `PRAGMA integrity_check`: prints `ok` and exits 0 for a sound database, else the problems and exits 1.
+    Check,
+    /// Write a consistent copy to DESTINATION (a new file), safe while the bot runs.
+    Backup {
+        /// The copy's path, e.g. `/data/schwad-2026-01-31.db`.
+        destination: String,
+    },
+    /// Run SQL and print each result row as one line, columns separated by `|`.
+    Query {
+        /// One or more statements.
+        sql: String,
+    },
+}
+
+/// `schwad healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Port of the bot's health server on this host.
+    #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
+    pub server_port: u16,
+    /// The URL to check instead of `http://127.0.0.1:<SERVER_PORT>/health`.
+    #[arg(long)]
+    pub url: Option<Url>,
+    /// Longest wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+impl HealthcheckArgs {
+    /// The URL to check.
+    pub fn url(&self) -> Result<Url, url::ParseError> {
+        match &self.url {
+            Some(url) => Ok(url.clone()),
+            None => Url::parse(&format!("http://127.0.0.1:{}/health", self.server_port)),
+        }
+    }
 }
 
 /// A setting that parsed but makes no sense.
