@@ -58,6 +58,10 @@ pub enum Command {
     /// Decide, as a person, a hedge the bot cannot resolve on its own (`/health` lists it under
     /// `hedging.ambiguous`): name its order at the broker, or say that none there is its.
     Resolve(ResolveArgs),
+    /// Check, copy or query the database (the image's stand-in for `sqlite3`).
+    Db(DbArgs),
+    /// Exit 0 if the running bot's /health answers 200 (the image's HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// The database.
@@ -284,6 +288,58 @@ pub struct ResolveArgs {
     /// None of the broker's orders is this execution's: its shares are ordered again.
     #[arg(long)]
     pub not_placed: bool,
+}
+
+/// `schwad db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database (it must exist).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// The `schwad db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// `PRAGMA integrity_check`: prints `ok` and exits 0 for a sound database, else the problems and exits 1.
+    Check,
+    /// Write a consistent copy to DESTINATION (a new file), safe while the bot runs.
+    Backup {
+        /// The copy's path, e.g. `/data/schwad-2026-01-31.db`.
+        destination: String,
+    },
+    /// Run SQL and print each result row as one line, columns separated by `|`.
+    Query {
+        /// One or more statements.
+        sql: String,
+    },
+}
+
+/// `schwad healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Port of the bot's health server on this host.
+    #[arg(long, env = "SERVER_PORT", default_value_t = 8080)]
+    pub server_port: u16,
+    /// The URL to check instead of `http://127.0.0.1:<SERVER_PORT>/health`.
+    #[arg(long)]
+    pub url: Option<Url>,
+    /// Longest wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+impl HealthcheckArgs {
+    /// The URL to check.
+    pub fn url(&self) -> Result<Url, url::ParseError> {
+        match &self.url {
+            Some(url) => Ok(url.clone()),
+            None => Url::parse(&format!("http://127.0.0.1:{}/health", self.server_port)),
+        }
+    }
 }
 
 /// A setting that parsed but makes no sense.

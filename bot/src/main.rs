@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use schwad::config::{Cli, Command, LogFormat};
-use schwad::ledger::{Decided, Decision};
-use schwad::{commands, service};
+use schwad::config::{Cli, Command, DbArgs, DbCommand, LogFormat};
+use schwad::ledger::{Decided, Decision, tools};
+use schwad::{commands, healthcheck, service};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -43,6 +43,10 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Auth(args) => auth(args).await?,
         Command::Resolve(args) => resolve(args).await?,
+        Command::Db(args) => database(args).await?,
+        Command::Healthcheck(args) => {
+            healthcheck::check(&args.url()?, args.timeout).await?;
+        }
         Command::Positions(args) => {
             print!(
                 "{}",
@@ -76,6 +80,24 @@ async fn resolve(args: schwad::config::ResolveArgs) -> anyhow::Result<()> {
         Decided::OrderTaken => {
             bail!("that broker order is already another execution's: nothing changed")
         }
+    }
+    Ok(())
+}
+
+/// `schwad db`: results on stdout; a failed integrity check is an error.
+async fn database(args: DbArgs) -> anyhow::Result<()> {
+    let url = &args.database.database_url;
+    match args.command {
+        DbCommand::Check => {
+            let problems = tools::check(url).await?;
+            println!("{}", problems.join("\n"));
+            anyhow::ensure!(problems == ["ok"], "the integrity check found problems");
+        }
+        DbCommand::Backup { destination } => {
+            tools::backup(url, &destination).await?;
+            println!("copied to {destination}");
+        }
+        DbCommand::Query { sql } => print!("{}", tools::query(url, &sql).await?),
     }
     Ok(())
 }

@@ -9,7 +9,8 @@
 //! modelled by that local directory, a snapshot by a copy of it made when `reconciler snapshot` returns, and
 //! attaching and mounting a volume created from the snapshot by copying that snapshot to the restore mount point.
 //! The bot's writes are `sqlite3` runs as the bot's user (1001); the last one is killed mid-session, so, like a bot
-//! stopped while writing, it leaves its rows in a WAL next to the database.
+//! stopped while writing, it leaves its rows in a WAL next to the database. The stand-in carries the real `schwad`
+//! binary (this build's, with the libraries it loads), whose `schwad db` commands the guide runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
@@ -52,8 +53,8 @@ struct Drill {
 impl Drill {
     fn new(runtime: &tokio::runtime::Runtime, sim: &SimHandle) -> Self {
         let d = Deployment::new("restore");
-        d.image("v1", &[]);
-        add_sqlite3(&format!("{}:v1", d.repo));
+        d.image("v1", &["DATABASE_URL=sqlite:/data/schwad.db"]);
+        add_schwad(&format!("{}:v1", d.repo));
         d.write(&Spec {
             health: Health::Command,
             ..Spec::tag("v1")
@@ -163,12 +164,16 @@ impl Drill {
             .replace("/mnt/schwad-data", &self.volume().display().to_string())
             .replace("/mnt/restore", &self.restore_mount().display().to_string())
             .replace("https://api.digitalocean.com", &self.api_url)
-            .replace("<snapshot id>", snapshot)
-            .replace(" schwad ", &format!(" {} ", self.d.name));
-        let local = match local.strip_suffix(" schwad") {
-            Some(docker) => format!("{docker} {}", self.d.name),
-            None => local,
-        };
+            .replace("<snapshot id>", snapshot);
+        // The container's name where a docker command takes it (`schwad` is also the binary run inside).
+        let local = ["docker exec ", "docker stop ", "docker start ", "}}' "]
+            .iter()
+            .fold(local, |local, before| {
+                local.replace(
+                    &format!("{before}schwad"),
+                    &format!("{before}{}", self.d.name),
+                )
+            });
         self.shell(&local).output().unwrap()
     }
 
@@ -192,28 +197,65 @@ impl Drill {
     }
 }
 
-/// Adds the host's `sqlite3` (on the image's `PATH`, `/bin`) and the libraries it loads to image `image`, as the real
-/// image has it for operators.
-fn add_sqlite3(image: &str) {
-    let ldd = Command::new("ldd")
-        .arg("/usr/bin/sqlite3")
-        .output()
+/// This build's `schwad` binary, built if missing (the workspace's test run has it already).
+fn schwad_binary() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_reconciler"))
+        .parent()
         .unwrap();
-    assert!(ldd.status.success(), "sqlite3 is missing: {}", show(&ldd));
-    let files: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
+    let binary = dir.join("schwad");
+    if !binary.exists() {
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "schwad",
+                "--bin",
+                "schwad",
+                "--profile",
+                profile,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "building schwad: {}", show(&out));
+    }
+    assert!(binary.exists(), "no schwad binary at {}", binary.display());
+    binary
+}
+
+/// Adds this build's `schwad` (at `/bin/schwad`, on the image's `PATH`) and the libraries it loads to image `image`,
+/// as the real image has it for operators.
+fn add_schwad(image: &str) {
+    let binary = schwad_binary();
+    let ldd = Command::new("ldd").arg(&binary).output().unwrap();
+    assert!(
+        ldd.status.success(),
+        "ldd {}: {}",
+        binary.display(),
+        show(&ldd)
+    );
+    let libraries: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
         .split_whitespace()
         .filter_map(|word| word.strip_prefix('/'))
-        .chain(["usr/bin/sqlite3"])
         .map(str::to_owned)
         .collect();
     let container = docker(&["create", image]);
     let container = container.trim();
     let copy = format!(
-        "tar -C / --transform s,^usr/bin/,bin/, -chf - {} | docker cp - {container}:/",
-        files.join(" ")
+        "tar -C / -chf - {} | docker cp - {container}:/",
+        libraries.join(" ")
     );
     let out = Command::new("sh").args(["-c", &copy]).output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
+    docker(&[
+        "cp",
+        &binary.display().to_string(),
+        &format!("{container}:/bin/schwad"),
+    ]);
     docker(&["commit", container, image]);
     docker(&["rm", container]);
 }
@@ -301,7 +343,7 @@ fn a_restore_brings_back_the_snapshot_with_the_bot_stopped_and_reconciles_held()
          INSERT INTO fills (note) VALUES ('before the snapshot');",
     );
     r.step(
-        r#"docker exec schwad sqlite3 /data/schwad.db ".backup /data/schwad-$(date +%F).db""#,
+        "docker exec schwad schwad db backup /data/schwad-$(date +%F).db",
         "",
     );
     let backup = std::fs::read_dir(r.d.data())
@@ -350,7 +392,7 @@ fn a_restore_brings_back_the_snapshot_with_the_bot_stopped_and_reconciles_held()
 
     // 3. The copy is sound.
     let check = r.step(
-        "sqlite3 /mnt/restore/bot/schwad.db 'PRAGMA integrity_check'",
+        "docker run --rm --user 1001:1001 -v /mnt/restore/bot:/data \"$(docker inspect -f '{{.Config.Image}}' schwad)\" schwad db check",
         &id,
     );
     assert_eq!(check.trim(), "ok");

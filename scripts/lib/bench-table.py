@@ -20,7 +20,7 @@ TARGETS = {
     "ingest_live_p99": ("<", 20, "bot: live ingestion p99 on loopback"),
     "ingest_idle_rss": ("<", 30, "bot: idle RSS"),
     "hedge_latency_p99": ("<", 25, "bot: fill-to-order p99"),
-    "image_size": ("<", 120, "image: MAX_IMAGE_MB"),
+    "image_size": ("<", 80, "image: MAX_IMAGE_MB"),
 }
 
 GROUPS = [

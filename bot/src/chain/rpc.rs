@@ -264,6 +264,7 @@ impl RpcClient {
         endpoint: &Endpoint,
         timeout: Duration,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Notification>), RpcError> {
+        crate::tls::install_provider();
         // Requests are small and latency-bound: send each at once (no Nagle delay).
         let connect = tokio_tungstenite::connect_async_with_config(endpoint.0.as_str(), None, true);
         let (socket, _) = tokio::time::timeout(timeout, connect)

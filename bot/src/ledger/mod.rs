@@ -1,11 +1,12 @@
 //! The SQLite ledger: the only module that writes the database. Every change that belongs
 //! together (an event, its trades, their position updates, the checkpoint) commits in one
-//! transaction, so a crash leaves either all of it or none.
+//! transaction, so a crash leaves either all of it or none. `tools` are the operator's (`schwad db`).
 
 mod hedges;
 mod history;
 mod read;
 mod tokens;
+pub mod tools;
 mod write;
 
 use std::str::FromStr;

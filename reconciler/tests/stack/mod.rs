@@ -52,6 +52,21 @@ pub fn base_image() -> String {
     image
 }
 
+/// A busybox image (`tests/images/build.sh`, needs busybox-static) for file chores the bot's image has no tools
+/// for. Built at most once; a failed build is left to the command using the image to report (cleanups ignore it).
+fn tools_image() -> &'static str {
+    const IMAGE: &str = "schwad-e2e-tools:busybox";
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        if !docker_ok(&["image", "inspect", IMAGE]) {
+            let _ = Command::new(root().join("reconciler/tests/images/build.sh"))
+                .arg(IMAGE)
+                .output();
+        }
+    });
+    IMAGE
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -467,7 +482,8 @@ app:
         complete_login(child, &self.schwab);
     }
 
-    /// `sqlite3` on the bot's database, from a container of the image (the database belongs to 1001).
+    /// `schwad db query` on the bot's database, from a container of the image (the database belongs to 1001):
+    /// one line per row, columns separated by `|`.
     pub fn sql(&self, query: &str) -> String {
         let mount = format!("{}:/data", self.data_dir().display());
         docker(&[
@@ -477,10 +493,10 @@ app:
             "1001:1001",
             "-v",
             &mount,
-            "--entrypoint",
-            "sqlite3",
             &self.base,
-            "/data/schwad.db",
+            "schwad",
+            "db",
+            "query",
             query,
         ])
     }
@@ -650,7 +666,8 @@ impl Drop for Stack {
         let _ = Command::new("docker")
             .args(["rm", "-f", &self.name])
             .output();
-        // The database belongs to 1001: remove it from a container so the temp dir can go.
+        // The database belongs to 1001: remove it from a container so the temp dir can go (the bot's image has
+        // no rm: a busybox one).
         let mount = format!("{}:/v", self.dir.path().join("volume").display());
         let _ = Command::new("docker")
             .args([
@@ -663,7 +680,7 @@ impl Drop for Stack {
                 "--entrypoint",
                 "rm",
             ])
-            .args([self.base.as_str(), "-rf", "/v/bot"])
+            .args([tools_image(), "-rf", "/v/bot"])
             .output();
         let images = Command::new("docker")
             .args(["images", "-q", &self.repo])

@@ -79,7 +79,7 @@ impl AppConfig {
     }
 
     fn http(&self) -> Result<reqwest::Client, BrokerError> {
-        reqwest::Client::builder()
+        crate::tls::http_client()
             .timeout(self.request_timeout)
             .tcp_nodelay(true)
             .build()
