@@ -57,10 +57,13 @@ fn shorten(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
-/// `#[serde(deserialize_with = "exact")]`: a JSON number, exactly.
+/// `#[serde(deserialize_with = "exact")]`: a JSON number, exactly, in its shortest form (`2.0` is 2, as the
+/// ledger and `/health` write it).
 pub fn exact<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
     let raw = Box::<RawValue>::deserialize(deserializer)?;
-    parse(raw.get()).map_err(D::Error::custom)
+    parse(raw.get())
+        .map(|value| value.normalize())
+        .map_err(D::Error::custom)
 }
 
 /// `#[serde(default, deserialize_with = "exact_option")]`: a JSON number exactly, or `null`.
@@ -68,7 +71,7 @@ pub fn exact_option<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Decimal>, D::Error> {
     Option::<Box<RawValue>>::deserialize(deserializer)?
-        .map(|raw| parse(raw.get()))
+        .map(|raw| parse(raw.get()).map(|value| value.normalize()))
         .transpose()
         .map_err(D::Error::custom)
 }
@@ -76,6 +79,23 @@ pub fn exact_option<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_kept_in_their_shortest_form() {
+        #[derive(Deserialize)]
+        struct Amounts {
+            #[serde(deserialize_with = "exact")]
+            long: Decimal,
+            #[serde(default, deserialize_with = "exact_option")]
+            short: Option<Decimal>,
+        }
+        let amounts: Amounts = serde_json::from_str(r#"{"long": 2.0, "short": 1.50}"#).unwrap();
+        assert_eq!(amounts.long.to_string(), "2");
+        assert_eq!(
+            amounts.short.map(|short| short.to_string()).as_deref(),
+            Some("1.5")
+        );
+    }
 
     #[test]
     fn every_json_number_form_reads_exactly() {
