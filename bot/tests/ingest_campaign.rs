@@ -188,11 +188,13 @@ async fn run(seed: u64) -> Result<String, String> {
             && !fills.is_empty()
             && stored_positions(&db).await == positions;
         last = format!(
-            "{} stored, {} expected, {} missing, {} extra, {duplicates} duplicates",
+            "{} stored, {} expected, {} missing, {} extra, {duplicates} duplicates; missing {:?}, extra {:?}",
             fills.len(),
             expected.len(),
             expected.difference(&fills).count(),
-            fills.difference(&expected).count()
+            fills.difference(&expected).count(),
+            expected.difference(&fills).collect::<Vec<_>>(),
+            fills.difference(&expected).collect::<Vec<_>>(),
         );
         db.close().await;
         if matched {
@@ -203,7 +205,13 @@ async fn run(seed: u64) -> Result<String, String> {
             ));
         }
     }
-    Err(last)
+    drop(bot);
+    // Kept for the post-mortem: the bot's log and database.
+    let kept = dir.keep();
+    Err(format!(
+        "{last}; the bot's log and database are kept in {}",
+        kept.display()
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
