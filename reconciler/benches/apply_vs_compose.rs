@@ -44,16 +44,23 @@ fn main() {
     });
     let mut tag = Vec::new();
     let mut downtime = Vec::new();
+    let (mut gate, mut window, mut ungated) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
         spec.tag = if i % 2 == 0 { "v2" } else { "v1" }.to_owned();
         d.write(&spec);
+        let mut timed = None;
         let (elapsed, gap) = with_probe(d.port, || {
-            let t = Instant::now();
-            d.apply().expect(0);
-            t.elapsed()
+            let t = timed_apply(&d);
+            let total = t.total;
+            timed = Some(t);
+            total
         });
+        let t = timed.unwrap();
         tag.push(elapsed);
         downtime.push(gap);
+        gate.push(t.healthy - t.gate_started);
+        window.push(t.stable - t.healthy);
+        ungated.push(t.total - (t.stable - t.gate_started));
     }
     let start_time = own_start_time(&format!("{}:v2", d.repo));
 
@@ -79,6 +86,7 @@ fn main() {
     c.down();
 
     let (tag, downtime) = (mid(tag), mid(downtime));
+    let (gate, window, ungated) = (mid(gate), mid(window), mid(ungated));
     let (compose_tag, compose_downtime) = (mid(compose_tag), mid(compose_downtime));
     println!(
         "apply_vs_compose ({runs} runs each, medians; compose: {})",
@@ -97,6 +105,13 @@ fn main() {
         tag.as_secs_f64() / compose_tag.as_secs_f64()
     );
     println!(
+        "tag change without the gate: reconciler {:>8.1} ms (gate until healthy {:.1} ms, stability window {:.1} ms)   compose {:>8.1} ms",
+        ms(ungated),
+        ms(gate),
+        ms(window),
+        ms(compose_tag)
+    );
+    println!(
         "downtime:    reconciler {:>8.1} ms   compose {:>8.1} ms   new container's own start time {:.1} ms (target: downtime <= start + 1000 ms)",
         ms(downtime),
         ms(compose_downtime),
@@ -105,6 +120,9 @@ fn main() {
     let label = std::env::var("COMPOSE_LABEL").unwrap_or_else(|_| "compose_v2".to_owned());
     figure("reconciler_noop", ms(noop), "ms");
     figure("reconciler_tag_change", ms(tag), "ms");
+    figure("reconciler_tag_change_ungated", ms(ungated), "ms");
+    figure("reconciler_gate_until_healthy", ms(gate), "ms");
+    figure("reconciler_stability_window", ms(window), "ms");
     figure("reconciler_downtime", ms(downtime), "ms");
     figure("container_start", ms(start_time), "ms");
     figure(
@@ -120,6 +138,43 @@ fn main() {
         noop.as_secs_f64() / compose_noop.as_secs_f64(),
         "ratio",
     );
+}
+
+/// When the events of one `apply --progress json` arrived, from its launch.
+struct Timed {
+    total: Duration,
+    gate_started: Duration,
+    healthy: Duration,
+    stable: Duration,
+}
+
+/// Runs an apply that switches the container, stamping its health gate's events as they arrive.
+fn timed_apply(d: &Deployment) -> Timed {
+    use std::io::BufRead;
+    let t = Instant::now();
+    let mut child = d
+        .apply_json()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut gate_started, mut healthy, mut stable) = (None, None, None);
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let at = Some(t.elapsed());
+        match (event["event"].as_str(), event["status"].as_str()) {
+            (Some("health"), Some("waiting")) => gate_started = at,
+            (Some("health"), Some("healthy")) => healthy = at,
+            (Some("health"), Some("stable")) => stable = at,
+            _ => {}
+        }
+    }
+    assert!(child.wait().unwrap().success(), "apply failed");
+    Timed {
+        total: t.elapsed(),
+        gate_started: gate_started.expect("the gate started"),
+        healthy: healthy.expect("the container became healthy"),
+        stable: stable.expect("the container was stable"),
+    }
 }
 
 /// One machine-readable figure, collected by `scripts/bench`.
