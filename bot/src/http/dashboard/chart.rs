@@ -67,10 +67,13 @@ fn bounds<'a>(series: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64
     ((x0.min(-0.1) * 1.05, 0.0), (y0 - pad, y1 + pad))
 }
 
-/// How long ago `x` (minutes, negative) was: seconds on a short axis, minutes on a long one.
+/// How long ago `x` (minutes, negative) was: seconds on a short axis (tenths on one under 20 s, whose ticks
+/// fall on half seconds), minutes on a long one.
 fn ago_label(x: f64, span: f64) -> String {
     let minutes = x.abs();
-    if span <= 2.0 {
+    if span < 20.0 / 60.0 {
+        format!("{:.1}s", minutes * 60.0)
+    } else if span <= 2.0 {
         format!("{:.0}s", minutes * 60.0)
     } else if span < 10.0 {
         format!("{minutes:.1}m")
@@ -216,6 +219,19 @@ mod tests {
         assert_eq!(points.last().unwrap().0, 0.0);
         assert!((points[3].0 + 1.0).abs() < 1e-9, "{points:?}");
         assert!(points.windows(2).all(|w| w[0].0 <= w[1].0), "{points:?}");
+    }
+
+    #[test]
+    fn time_ticks_have_distinct_labels() {
+        // A 6.3 s axis (the sandbox's first seconds): plotters puts its ticks every half second.
+        let span = 6.3 / 60.0;
+        let labels: Vec<String> = (0..=12)
+            .map(|tick| ago_label(-f64::from(tick) * 0.5 / 60.0, span))
+            .collect();
+        let distinct: std::collections::BTreeSet<&String> = labels.iter().collect();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert_eq!(ago_label(-1.0, 1.5), "60s");
+        assert_eq!(ago_label(-3.0, 8.0), "3.0m");
     }
 
     #[test]
