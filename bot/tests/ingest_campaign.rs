@@ -3,9 +3,10 @@
 //! A seeded randomized campaign of chain faults against the real `schwad` binary: in each phase a random
 //! mix of a lagging load-balanced backend (fewer blocks behind than `CONFIRMATIONS`), random JSON-RPC
 //! errors (`-32603`, `-32000`, `-32005` rate), late answers (some past the request timeout), lost and
-//! duplicate notifications, then one random event: dropped sockets, a reorg, or a SIGKILL of the bot and a
-//! restart. After the faults stop, the database must hold every canonical fill of ours exactly once, with
-//! the simulator's amounts, and have reverted only fills the simulator's reorgs took out: the simulator's
+//! duplicate notifications, a reorg's removed logs notified after its new blocks, then one random event:
+//! dropped sockets, a reorg, or a SIGKILL of the bot and a restart. After the faults stop, the database
+//! must hold every canonical fill of ours exactly once, with the simulator's amounts, and have reverted
+//! only fills the simulator's reorgs took out: the simulator's
 //! own record is the oracle.
 //!
 //! The suite runs `SCHWAD_CAMPAIGN_RUNS` runs (default 2) from seed `SCHWAD_CAMPAIGN_SEED` (default 1) on.
@@ -87,9 +88,16 @@ fn faults(sim: &ChainSim, rng: &mut fastrand::Rng) -> String {
         late_millis: rng.u64(..1_500),
     };
     let (loss, duplicates) = (rng.f64() * 0.3, rng.f64() * 0.3);
+    // Half the phases: a reorg's removed logs notified up to 1.5 s after its new blocks.
+    let removal_delay = Duration::from_millis(rng.u64(..2) * rng.u64(..1_500));
     let described = format!(
-        "lag {}@{:.2} errors {code}@{:.2} late {}ms@{}‰ loss {loss:.2} dup {duplicates:.2}",
-        lagging.blocks, lagging.share, errors.share, latency.late_millis, latency.late_per_mille
+        "lag {}@{:.2} errors {code}@{:.2} late {}ms@{}‰ loss {loss:.2} dup {duplicates:.2} removals {}ms late",
+        lagging.blocks,
+        lagging.share,
+        errors.share,
+        latency.late_millis,
+        latency.late_per_mille,
+        removal_delay.as_millis()
     );
     let faults = sim.faults();
     faults.set_lagging(lagging);
@@ -97,6 +105,7 @@ fn faults(sim: &ChainSim, rng: &mut fastrand::Rng) -> String {
     faults.set_latency(latency);
     faults.set_notification_loss_share(loss);
     faults.set_duplicate_share(duplicates);
+    faults.set_removal_delay(removal_delay);
     described
 }
 
@@ -107,6 +116,7 @@ fn calm(sim: &ChainSim) {
     faults.set_latency(Latency::default());
     faults.set_notification_loss_share(0.0);
     faults.set_duplicate_share(0.0);
+    faults.set_removal_delay(Duration::ZERO);
 }
 
 /// One run; `Err` describes a violation.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use sim_chain::{CallFailure, ChainSim, Config, Lagging, Latency, RandomErrors};
 use support::{
-    Bot, BotEnv, OWNER, checkpoint, expected_fills, expected_positions, open_db, our_take,
-    start_sim, stored_fills, stored_positions, trade, wait_until,
+    Bot, BotEnv, OWNER, checkpoint, expected_fills, expected_positions, open_db, our_clear,
+    our_take, start_sim, stored_fills, stored_positions, trade, wait_until,
 };
 
 /// `GET /health`, or `None` while the bot is not serving yet (it serves once its database is migrated).
@@ -98,6 +98,50 @@ async fn a_lagging_get_logs_node_never_reverts_a_live_fill() {
         vec![],
         "a fill was reverted, yet no reorg happened"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_removal_never_reverts_the_same_logs_in_their_new_block() {
+    // A reorg takes a transaction out of block h and mines it again in the new block h: its logs keep their
+    // (transaction, log index) keys in a block of another hash. The provider notifies the removed logs 3 s
+    // after the new blocks (its subscription backend learns of the reorg late), when the bot has read the new
+    // block and moved past the reorg window. The late removal names the old block: the fills, which are on
+    // the canonical chain in the new one, must stay recorded (a campaign run lost both fills of a transaction
+    // this way, for good).
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(7).await;
+    let env = BotEnv::new(dir.path(), &sim);
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    mine_and_wait(&sim, bot.port).await;
+    let tx = sim
+        .submit(&[our_take(&sim, 1), our_clear(&sim, 2)])
+        .unwrap();
+    mine_and_wait(&sim, bot.port).await;
+    assert_recorded_exactly_once(&sim, &env, Duration::from_secs(20)).await;
+
+    let removal_delay = Duration::from_secs(3);
+    sim.faults().set_removal_delay(removal_delay);
+    let reorged = Instant::now();
+    let report = sim.reorg(1, 0.0).unwrap();
+    assert_eq!(
+        report.reincluded,
+        vec![tx],
+        "the transaction is mined again"
+    );
+    for _ in 0..10 {
+        mine_and_wait(&sim, bot.port).await;
+    }
+    assert!(
+        reorged.elapsed() < removal_delay,
+        "the bot must be past the reorg window before the removal arrives, or the scenario proves nothing"
+    );
+    // Heads keep coming (a quiet node would have the session replaced as stalled, and the removal
+    // could fall between two sessions) until well after the removal was sent.
+    while reorged.elapsed() < removal_delay + Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        mine_and_wait(&sim, bot.port).await;
+    }
+    assert_recorded_exactly_once(&sim, &env, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

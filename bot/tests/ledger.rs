@@ -7,7 +7,7 @@
 use alloy_primitives::{Address, B256, U256};
 use schwad::chain::decode::EventKind;
 use schwad::chain::log::LogKey;
-use schwad::ledger::{Applied, EventRecord, FillRecord, Ledger};
+use schwad::ledger::{Applied, EventRecord, FillRecord, Ledger, Removal};
 use schwad::trade::{Fill, OrderSide, TokenAmount};
 
 const USDC: Address = Address::repeat_byte(0xc1);
@@ -50,6 +50,14 @@ fn event(tx: u8, shares_milli: u64, buy: bool) -> EventRecord {
             gave_symbol: symbols.0.into(),
             received_symbol: symbols.1.into(),
         }],
+    }
+}
+
+/// The removal of `event`'s log from its block.
+fn removal(event: &EventRecord) -> Removal {
+    Removal {
+        key: event.key,
+        block_hash: event.block_hash,
     }
 }
 
@@ -112,9 +120,9 @@ async fn a_reorg_reverts_then_restores_with_audit_records() {
         .await
         .unwrap();
     assert_eq!(net(&ledger).await, "0.8");
-    let key = event(2, 700, false).key;
+    let removal = removal(&event(2, 700, false));
     let reverted = ledger
-        .apply(&[], &[key], "removed: true", None)
+        .apply(&[], &[removal], "removed: true", None)
         .await
         .unwrap();
     assert_eq!(reverted.reverted, 1);
@@ -122,7 +130,7 @@ async fn a_reorg_reverts_then_restores_with_audit_records() {
     assert_eq!(ledger.events_between(0, 10).await.unwrap().len(), 1);
     // Reverting again is a no-op; the log coming back restores it.
     let again = ledger
-        .apply(&[], &[key], "removed: true", None)
+        .apply(&[], &[removal], "removed: true", None)
         .await
         .unwrap();
     assert_eq!(again.reverted, 0);
@@ -134,6 +142,48 @@ async fn a_reorg_reverts_then_restores_with_audit_records() {
     assert_eq!(net(&ledger).await, "0.8");
     let trades = ledger.recent_trades(10).await.unwrap();
     assert!(trades.iter().all(|t| t.status == "recorded"), "{trades:?}");
+}
+
+#[tokio::test]
+async fn the_removal_of_a_blocks_copy_never_reverts_the_log_recorded_since_in_another_block() {
+    // A reorg mined the transaction again with its log at the same index: same key, another block.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(&dir).await;
+    let old = event(1, 1500, true);
+    let new = EventRecord {
+        block_number: 2,
+        block_hash: B256::repeat_byte(0xee),
+        ..event(1, 1500, true)
+    };
+    ledger
+        .apply(std::slice::from_ref(&old), &[], "", None)
+        .await
+        .unwrap();
+    let moved = ledger
+        .apply(std::slice::from_ref(&new), &[], "", None)
+        .await
+        .unwrap();
+    assert_eq!(moved.duplicates, 1, "the same log, not a second fill");
+    let stored = ledger.events_between(0, 10).await.unwrap();
+    assert_eq!(
+        (stored.len(), stored[0].block_number, stored[0].block_hash),
+        (1, 2, new.block_hash),
+        "the event is moved to the block it is in now"
+    );
+    let late = ledger
+        .apply(&[], &[removal(&old)], "removed: true", None)
+        .await
+        .unwrap();
+    assert_eq!(late.reverted, 0, "the removal names the old block");
+    assert_eq!(net(&ledger).await, "1.5");
+    let gone = ledger
+        .apply(&[], &[removal(&new)], "removed: true", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.reverted, 1,
+        "a removal of the block it is in reverts it"
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use super::range::RangeControl;
 use super::retry::Retry;
 use super::rpc::{Endpoint, ErrorKind, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
-use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, StoredEvent};
+use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, Removal, StoredEvent};
 use crate::status::Status;
 
 /// Most notifications committed in one live batch.
@@ -352,7 +352,11 @@ impl Ingestor {
                 if carries_fills(&log) {
                     self.commit_records(&mut records, &mut received).await?;
                     let reason = "log delivered with removed: true";
-                    let applied = self.ledger.apply(&[], &[log.key()], reason, None).await?;
+                    let removal = Removal {
+                        key: log.key(),
+                        block_hash: log.block_hash,
+                    };
+                    let applied = self.ledger.apply(&[], &[removal], reason, None).await?;
                     self.count(applied);
                 }
                 continue;
@@ -502,7 +506,10 @@ impl Ingestor {
                 .iter()
                 .all(|e| held.is_some_and(|h| h != e.block_hash))
             {
-                vanished.extend(events.iter().map(|e| e.key));
+                vanished.extend(events.iter().map(|e| Removal {
+                    key: e.key,
+                    block_hash: e.block_hash,
+                }));
             } else {
                 tracing::debug!(
                     height,
@@ -516,11 +523,14 @@ impl Ingestor {
         let Some(read_to) = read_to else {
             return Ok(None);
         };
-        let stored: HashSet<LogKey> = stored.iter().map(|e| e.key).collect();
+        // An event stored in another block (a reorg mined its transaction again with the same log
+        // indexes) is recorded again: that moves it to the block it is in now.
+        let stored: HashSet<(LogKey, B256)> =
+            stored.iter().map(|e| (e.key, e.block_hash)).collect();
         let mut logs: Vec<RpcLog> = logs.into_iter().filter(|l| l.block() <= read_to).collect();
         let events = Decoder::decode_batch(&mut logs)?
             .into_iter()
-            .filter(|event| !stored.contains(&event.key))
+            .filter(|event| !stored.contains(&(event.key, event.block_hash)))
             .collect();
         let records = self.records(client, events).await?;
         if records.is_empty() && vanished.is_empty() {

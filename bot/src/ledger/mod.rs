@@ -23,7 +23,7 @@ pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::{StoredEvent, TradeRow};
 pub use tokens::StoredTokens;
-pub use write::Applied;
+pub use write::{Applied, Removal};
 
 use crate::chain::decode::EventKind;
 use crate::chain::log::LogKey;

@@ -1,6 +1,6 @@
 //! The write path: events, trades, position accumulators, reorg reversals and the checkpoint.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use sqlx::SqliteConnection;
 
 use super::{Context, EventRecord, FillRecord, Ledger, LedgerError, hex};
@@ -29,20 +29,32 @@ impl std::ops::AddAssign for Applied {
     }
 }
 
+/// A log that left the canonical chain, and the block it left with. A reorg can mine the same
+/// transaction again with its logs at the same indexes in a block of another hash: those logs keep
+/// their key, and the removal of the old block's copy must not take them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// The log.
+    pub key: LogKey,
+    /// The block it was removed with.
+    pub block_hash: B256,
+}
+
 impl Ledger {
-    /// In one transaction: records `events` (duplicates are skipped), reverts the stored events
-    /// in `vanished` with `reason`, and advances the checkpoint to `checkpoint` (never back).
+    /// In one transaction: records `events` (duplicates are skipped; one stored in another block is
+    /// moved to the event's), reverts the stored events in `vanished` still recorded in the block
+    /// they vanished with, with `reason`, and advances the checkpoint to `checkpoint` (never back).
     pub async fn apply(
         &self,
         events: &[EventRecord],
-        vanished: &[LogKey],
+        vanished: &[Removal],
         reason: &str,
         checkpoint: Option<u64>,
     ) -> Result<Applied, LedgerError> {
         let mut tx = self.write_tx().await?;
         let mut applied = Applied::default();
-        for key in vanished {
-            if revert_event(&mut tx, *key, reason).await? {
+        for removal in vanished {
+            if revert_event(&mut tx, *removal, reason).await? {
                 applied.reverted += 1;
             }
         }
@@ -210,19 +222,22 @@ async fn insert_trade(
     Ok(())
 }
 
-/// Reverts a stored, canonical event; false when there is nothing to revert.
+/// Reverts a stored, canonical event recorded in the removal's block; false when there is nothing
+/// to revert (not stored, reverted already, or recorded since in another block).
 async fn revert_event(
     conn: &mut SqliteConnection,
-    key: LogKey,
+    removal: Removal,
     reason: &str,
 ) -> Result<bool, LedgerError> {
-    let tx_hash = hex(key.tx_hash);
-    let log_index = int(key.log_index);
+    let tx_hash = hex(removal.key.tx_hash);
+    let log_index = int(removal.key.log_index);
+    let block_hash = hex(removal.block_hash);
     let event_id = sqlx::query_scalar!(
         "UPDATE chain_events SET removed = 1
-         WHERE tx_hash = ?1 AND log_index = ?2 AND removed = 0 RETURNING id",
+         WHERE tx_hash = ?1 AND log_index = ?2 AND block_hash = ?3 AND removed = 0 RETURNING id",
         tx_hash,
-        log_index
+        log_index,
+        block_hash
     )
     .fetch_optional(&mut *conn)
     .await

@@ -28,27 +28,48 @@ pub async fn trade(sim: &ChainSim, blocks: usize, per_block: usize, interval: Du
     }
 }
 
-/// Our sell of 2.5 AAPL0x for 500 USDC, taken by a stranger; `nonce` tells orders apart.
-pub fn our_take(sim: &ChainSim, nonce: u64) -> Trade {
+/// Our order selling 2.5 AAPL0x for 500 USDC; `nonce` tells orders apart.
+pub fn our_order(sim: &ChainSim, nonce: u64) -> OrderFill {
     let token = |symbol: &str| {
         sim.tokens()
             .into_iter()
             .find(|t| t.symbol == symbol)
             .expect("a default token")
     };
+    OrderFill {
+        owner: OWNER,
+        nonce: B256::from(U256::from(nonce)),
+        gave: Leg {
+            token: token("AAPL0x").address,
+            amount: U256::from(2_500_000_000_000_000_000u128),
+        },
+        received: Leg {
+            token: token("USDC").address,
+            amount: U256::from(500_000_000u64),
+        },
+    }
+}
+
+/// [`our_order`] taken by a stranger.
+pub fn our_take(sim: &ChainSim, nonce: u64) -> Trade {
     Trade::Take {
         taker: Address::repeat_byte(0x99),
-        order: OrderFill {
-            owner: OWNER,
-            nonce: B256::from(U256::from(nonce)),
-            gave: Leg {
-                token: token("AAPL0x").address,
-                amount: U256::from(2_500_000_000_000_000_000u128),
-            },
-            received: Leg {
-                token: token("USDC").address,
-                amount: U256::from(500_000_000u64),
-            },
-        },
+        order: our_order(sim, nonce),
+    }
+}
+
+/// [`our_order`] cleared against a stranger's order that gives exactly what ours receives.
+pub fn our_clear(sim: &ChainSim, nonce: u64) -> Trade {
+    let alice = our_order(sim, nonce);
+    let bob = OrderFill {
+        owner: Address::repeat_byte(0x77),
+        nonce: B256::from(U256::from(nonce)),
+        gave: alice.received,
+        received: alice.gave,
+    };
+    Trade::Clear {
+        clearer: Address::repeat_byte(0x55),
+        alice,
+        bob,
     }
 }

@@ -38,6 +38,7 @@ pub(crate) fn router() -> Router<Arc<Node>> {
         .route("/faults/lagging", put(lagging))
         .route("/faults/errors", put(errors))
         .route("/faults/latency", put(latency))
+        .route("/faults/removal-delay", put(removal_delay))
         .route("/faults/call-failures", post(call_failures))
         .route("/requests", get(requests))
         .route("/faults/rate-limit", put(rate_limit))
@@ -207,6 +208,17 @@ async fn errors(State(node): State<Arc<Node>>, Json(errors): Json<RandomErrors>)
 
 async fn latency(State(node): State<Arc<Node>>, Json(latency): Json<Latency>) -> StatusCode {
     node.faults.set_latency(latency);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct Delay {
+    millis: u64,
+}
+
+async fn removal_delay(State(node): State<Arc<Node>>, Json(delay): Json<Delay>) -> StatusCode {
+    node.faults
+        .set_removal_delay(Duration::from_millis(delay.millis));
     StatusCode::NO_CONTENT
 }
 

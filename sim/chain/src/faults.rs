@@ -123,6 +123,7 @@ struct Settings {
     lagging: Lagging,
     errors: RandomErrors,
     latency: Latency,
+    removal_delay: Duration,
     call_failures: (u32, CallFailure),
     /// Requests received, by method (a provider's dashboard).
     requests: HashMap<String, u64>,
@@ -144,6 +145,7 @@ impl Faults {
                 lagging: Lagging::default(),
                 errors: RandomErrors::default(),
                 latency: Latency::default(),
+                removal_delay: Duration::ZERO,
                 call_failures: (0, CallFailure::Empty),
                 requests: HashMap::new(),
                 rng: fastrand::Rng::with_seed(seed),
@@ -193,6 +195,18 @@ impl Faults {
     /// Slows `eth_getLogs` down and holds a share of answers back.
     pub fn set_latency(&self, latency: Latency) {
         self.settings().latency = latency;
+    }
+
+    /// Notifies a reorg's removed logs `delay` after its new blocks instead of before them, as a provider
+    /// whose subscriptions are served by a backend that learns of the reorg later than the one answering
+    /// `eth_getLogs` does. Zero (the default) sends them first, as geth does.
+    pub fn set_removal_delay(&self, delay: Duration) {
+        self.settings().removal_delay = delay;
+    }
+
+    /// How late a reorg's removed logs are notified.
+    pub(crate) fn removal_delay(&self) -> Duration {
+        self.settings().removal_delay
     }
 
     /// Makes the next `count` `eth_call`s fail as `failure` says.

@@ -29,6 +29,7 @@
 //! | `PUT faults/lagging` | [`Lagging`] | answer a share of requests from a backend behind the head |
 //! | `PUT faults/errors` | [`RandomErrors`] | refuse a share of requests with a JSON-RPC error |
 //! | `PUT faults/latency` | [`Latency`] | slow `eth_getLogs`, late answers |
+//! | `PUT faults/removal-delay` | `{millis}` | notify a reorg's removed logs that much after its new blocks |
 //! | `POST faults/call-failures` | `{count, failure}` | the next `eth_call`s fail ([`CallFailure`]) |
 //! | `GET requests` | | requests received, by method |
 //! | `PUT faults/rate-limit` | [`RateLimit`] | refuse requests (429 or `-32005`) |

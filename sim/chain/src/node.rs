@@ -133,7 +133,8 @@ impl Node {
     }
 
     /// Replaces the last `depth` blocks (see [`Chain::reorg`]) and tells subscribers: removed logs
-    /// first, then the new blocks.
+    /// first, then the new blocks; with a removal delay (see [`Faults::set_removal_delay`]), the new
+    /// blocks first and the removed logs that much later.
     pub(crate) fn reorg(&self, depth: u64, drop_share: f64) -> Result<ReorgReport, ReorgError> {
         let reorg = {
             let mut rng = self
@@ -144,11 +145,24 @@ impl Node {
                 .reorg(depth, drop_share, &mut rng, unix_now())?
         };
         tracing::info!(depth, removed_logs = reorg.removed.len(), "reorg");
-        let _ = self
-            .events
-            .send(Arc::new(ChainEvent::Removed(reorg.removed)));
+        let removed = Arc::new(ChainEvent::Removed(reorg.removed));
+        let delay = self.faults.removal_delay();
+        let late = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if !delay.is_zero() => Some(runtime),
+            _ => None,
+        };
+        if late.is_none() {
+            let _ = self.events.send(Arc::clone(&removed));
+        }
         for block in reorg.added {
             let _ = self.events.send(Arc::new(ChainEvent::Mined(block)));
+        }
+        if let Some(runtime) = late {
+            let events = self.events.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = events.send(removed);
+            });
         }
         Ok(reorg.report)
     }
