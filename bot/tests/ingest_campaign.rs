@@ -216,10 +216,34 @@ async fn run(seed: u64) -> Result<String, String> {
         }
     }
     drop(bot);
-    // Kept for the post-mortem: the bot's log and database.
+    // Kept for the post-mortem: the bot's log and database, and where the simulator mined the
+    // transactions of the fills that differ.
     let kept = dir.keep();
+    let db = open_db(&env.database_url()).await;
+    let (fills, _) = stored(&db).await;
+    db.close().await;
+    let differing: BTreeSet<&String> = expected
+        .symmetric_difference(&fills)
+        .map(|(tx, _, _)| tx)
+        .collect();
+    let mined: Vec<String> = sim
+        .ledger()
+        .iter()
+        .filter(|f| differing.contains(&format!("{:#x}", f.tx_hash)))
+        .map(|f| {
+            format!(
+                "{:.10}#{} {:?} in block {} {:.10}{}",
+                format!("{:#x}", f.tx_hash),
+                f.log_index,
+                f.side,
+                f.block_number,
+                format!("{:#x}", f.block_hash),
+                if f.canonical { "" } else { " (reorged out)" }
+            )
+        })
+        .collect();
     Err(format!(
-        "{last}; the bot's log and database are kept in {}",
+        "{last}; mined: {mined:?}; the bot's log and database are kept in {}",
         kept.display()
     ))
 }

@@ -356,6 +356,7 @@ impl Ingestor {
                         key: log.key(),
                         block_hash: log.block_hash,
                     };
+                    tracing::debug!(key = %removal.key, block = %removal.block_hash, "removal notified");
                     let applied = self.ledger.apply(&[], &[removal], reason, None).await?;
                     self.count(applied);
                 }
@@ -533,6 +534,15 @@ impl Ingestor {
             .filter(|event| !stored.contains(&(event.key, event.block_hash)))
             .collect();
         let records = self.records(client, events).await?;
+        tracing::debug!(
+            from,
+            to,
+            read_to,
+            logs = logs.len(),
+            records = records.len(),
+            vanished = vanished.len(),
+            "catch-up page"
+        );
         if records.is_empty() && vanished.is_empty() {
             // Nothing to write but progress: persist it once per reorg window, saving an fsync
             // per empty block.
