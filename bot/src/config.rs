@@ -15,7 +15,7 @@ use crate::broker::schwab::{AccountChoice, AppConfig, SchwabConfig, TokenCipher}
 use crate::chain::decode::OwnerFilter;
 use crate::chain::ingest::IngestConfig;
 use crate::chain::rpc::Endpoint;
-use crate::hedger::HedgerConfig;
+use crate::executor::ExecutorConfig;
 use crate::secret::Secret;
 
 /// Records every fill of a Rain orderbook owner's orders into SQLite and hedges them at Schwab.
@@ -395,7 +395,7 @@ pub struct RunSettings {
     /// The broker.
     pub broker: BrokerSettings,
     /// The hedging loop.
-    pub hedger: HedgerConfig,
+    pub executor: ExecutorConfig,
 }
 
 impl RunArgs {
@@ -415,7 +415,7 @@ impl RunArgs {
         if broker.order_settle_period <= broker.app.schwab_timeout {
             return Err(ConfigError::SettlePeriod);
         }
-        let hedger = HedgerConfig {
+        let executor = ExecutorConfig {
             tick: broker.hedge_tick,
             poll_interval: broker.order_poll_interval,
             failure_cooldown: broker.failed_hedge_cooldown,
@@ -451,7 +451,7 @@ impl RunArgs {
             explorer_tx_url: self.explorer_tx_url,
             shutdown_timeout: self.shutdown_timeout,
             broker: settings,
-            hedger,
+            executor,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! What the hedger tells `/health` and `/metrics` after each pass: executions whose order's
+//! What the executor tells `/health` and `/metrics` after each pass: executions whose order's
 //! outcome is unknown for longer than the settle period, symbols blocked by ambiguous orders at
 //! the broker or backing off after an error, and broker positions that differ from the ledger.
 
