@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::{StoredEvent, TradeRow};
-pub use tokens::StoredTokens;
+pub use tokens::{Sealed, StoredTokens};
 pub use write::Applied;
 
 use crate::chain::decode::EventKind;

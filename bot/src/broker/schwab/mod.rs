@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-pub use cipher::{Sealed, TokenCipher};
+pub use cipher::{CipherError, TokenCipher};
 pub use tokens::{LoginError, TokenError};
 
 use self::api::{Api, RetryPolicy};
@@ -131,7 +131,7 @@ impl SchwabBroker {
     /// A broker over the tokens in `ledger`. Fails at once when the stored tokens do not
     /// decrypt with the key.
     pub async fn new(config: SchwabConfig, ledger: Ledger) -> Result<Self, BrokerError> {
-        let cipher = TokenCipher::from_hex(&config.encryption_key)?;
+        let cipher = TokenCipher::from_hex(&config.encryption_key).map_err(TokenError::from)?;
         let http = config.app.http()?;
         let tokens = TokenManager::new(config.app.oauth()?, ledger, cipher, config.refresh_leeway);
         if !tokens.check_stored().await? {
@@ -299,7 +299,7 @@ pub async fn log_in(
     ledger: &Ledger,
     code: &Secret,
 ) -> Result<i64, LoginError> {
-    let cipher = TokenCipher::from_hex(encryption_key)?;
+    let cipher = TokenCipher::from_hex(encryption_key).map_err(TokenError::from)?;
     let oauth = app
         .oauth()
         .map_err(|error| LoginError::OAuth(oauth::OAuthError::Unavailable(error.to_string())))?;
