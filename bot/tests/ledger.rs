@@ -5,10 +5,8 @@
 //! reserve, link, release and return shares.
 
 use alloy_primitives::{Address, B256, U256};
-use schwad::chain::decode::EventKind;
-use schwad::chain::log::LogKey;
 use schwad::ledger::{Applied, EventRecord, FillRecord, Ledger};
-use schwad::trade::{Fill, OrderSide, TokenAmount};
+use schwad::trade::{EventKind, Fill, LogKey, OrderSide, TokenAmount};
 
 const USDC: Address = Address::repeat_byte(0xc1);
 const AAPL: Address = Address::repeat_byte(0xe1);

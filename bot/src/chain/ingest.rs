@@ -22,13 +22,14 @@ use tokio::time::Instant;
 use super::decode::{
     DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, decode_take, topics,
 };
-use super::log::{LogKey, RpcLog};
+use super::log::RpcLog;
 use super::range::RangeControl;
 use super::retry::Retry;
 use super::rpc::{Endpoint, ErrorKind, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
 use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, StoredEvent};
 use crate::status::Status;
+use crate::trade::LogKey;
 
 /// Most notifications committed in one live batch.
 const LIVE_BATCH: usize = 1_024;

@@ -25,9 +25,7 @@ pub use read::{StoredEvent, TradeRow};
 pub use tokens::{Sealed, StoredTokens};
 pub use write::Applied;
 
-use crate::chain::decode::EventKind;
-use crate::chain::log::LogKey;
-use crate::trade::{Fill, SkipReason, Trade};
+use crate::trade::{EventKind, Fill, LogKey, SkipReason, Trade};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

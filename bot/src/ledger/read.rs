@@ -6,9 +6,8 @@ use alloy_primitives::{Address, B256};
 
 use super::write::{int, parse_shares};
 use super::{Context, Ledger, LedgerError};
-use crate::chain::log::LogKey;
 use crate::hedge::Position;
-use crate::trade::Ticker;
+use crate::trade::{LogKey, Ticker};
 
 /// A recorded trade, as printed by `schwad positions` and listed by the dashboard.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -4,8 +4,7 @@ use alloy_primitives::Address;
 use sqlx::SqliteConnection;
 
 use super::{Context, EventRecord, FillRecord, Ledger, LedgerError, hex};
-use crate::chain::log::LogKey;
-use crate::trade::{Direction, Shares, TokenAmount};
+use crate::trade::{Direction, LogKey, Shares, TokenAmount};
 
 /// What one `apply` changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
