@@ -27,7 +27,7 @@ use super::range::RangeControl;
 use super::retry::Retry;
 use super::rpc::{Endpoint, ErrorKind, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
-use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, StoredEvent};
+use crate::ledger::{Applied, Batch, EventRecord, FillRecord, Ledger, LedgerError, StoredEvent};
 use crate::status::Status;
 use crate::trade::LogKey;
 
@@ -353,7 +353,10 @@ impl Ingestor {
                 if carries_fills(&log) {
                     self.commit_records(&mut records, &mut received).await?;
                     let reason = "log delivered with removed: true";
-                    let applied = self.ledger.apply(&[], &[log.key()], reason, None).await?;
+                    let applied = self
+                        .ledger
+                        .apply(Batch::revert(&[log.key()], reason))
+                        .await?;
                     self.count(applied);
                 }
                 continue;
@@ -384,7 +387,7 @@ impl Ingestor {
         if records.is_empty() {
             return Ok(());
         }
-        let applied = self.ledger.apply(records, &[], "", None).await?;
+        let applied = self.ledger.apply(Batch::record(records)).await?;
         self.count(applied);
         for (key, at) in received.drain(..) {
             let latency_us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -534,10 +537,8 @@ impl Ingestor {
             }
         }
         let reason = "the node holds another block at the log's height (reorg)";
-        let applied = self
-            .ledger
-            .apply(&records, &vanished, reason, Some(read_to))
-            .await?;
+        let batch = Batch::record(&records).and_revert(&vanished, reason);
+        let applied = self.ledger.apply(batch.checkpoint(read_to)).await?;
         self.count(applied);
         self.checkpoint = self.checkpoint.max(Some(read_to));
         self.mark_processed(read_to);
@@ -617,7 +618,7 @@ impl Ingestor {
             .collect();
         let events = Decoder::decode_batch(&mut logs)?;
         let records = self.records(&client, events).await?;
-        let applied = self.ledger.apply(&records, &[], "", None).await?;
+        let applied = self.ledger.apply(Batch::record(&records)).await?;
         self.count(applied);
         Ok(applied)
     }

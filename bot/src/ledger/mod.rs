@@ -23,7 +23,7 @@ pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::{StoredEvent, TradeRow};
 pub use tokens::{Sealed, StoredTokens};
-pub use write::Applied;
+pub use write::{Applied, Batch};
 
 use crate::trade::{EventKind, Fill, LogKey, SkipReason, Trade};
 

@@ -28,31 +28,66 @@ impl std::ops::AddAssign for Applied {
     }
 }
 
+/// What one [`Ledger::apply`] commits together: reverts, then new events, then the checkpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Batch<'a> {
+    events: &'a [EventRecord],
+    vanished: &'a [LogKey],
+    /// Written into the audit record of each reverted event.
+    reason: &'a str,
+    checkpoint: Option<u64>,
+}
+
+impl<'a> Batch<'a> {
+    /// Records `events`; those already stored are skipped as duplicates.
+    pub fn record(events: &'a [EventRecord]) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    /// Reverts the stored events in `vanished`, which left the canonical chain for `reason`.
+    pub fn revert(vanished: &'a [LogKey], reason: &'a str) -> Self {
+        Self::default().and_revert(vanished, reason)
+    }
+
+    /// Also reverts `vanished` (before recording this batch's events).
+    pub fn and_revert(self, vanished: &'a [LogKey], reason: &'a str) -> Self {
+        Self {
+            vanished,
+            reason,
+            ..self
+        }
+    }
+
+    /// Also advances the checkpoint to `block` (never back).
+    pub fn checkpoint(self, block: u64) -> Self {
+        Self {
+            checkpoint: Some(block),
+            ..self
+        }
+    }
+}
+
 impl Ledger {
-    /// In one transaction: records `events` (duplicates are skipped), reverts the stored events
-    /// in `vanished` with `reason`, and advances the checkpoint to `checkpoint` (never back).
-    pub async fn apply(
-        &self,
-        events: &[EventRecord],
-        vanished: &[LogKey],
-        reason: &str,
-        checkpoint: Option<u64>,
-    ) -> Result<Applied, LedgerError> {
+    /// Commits `batch` in one transaction.
+    pub async fn apply(&self, batch: Batch<'_>) -> Result<Applied, LedgerError> {
         let mut tx = self.write_tx().await?;
         let mut applied = Applied::default();
-        for key in vanished {
-            if revert_event(&mut tx, *key, reason).await? {
+        for key in batch.vanished {
+            if revert_event(&mut tx, *key, batch.reason).await? {
                 applied.reverted += 1;
             }
         }
-        for event in events {
+        for event in batch.events {
             match record_event(&mut tx, event).await? {
                 Recorded::Inserted => applied.inserted += 1,
                 Recorded::Duplicate => applied.duplicates += 1,
                 Recorded::Restored => applied.restored += 1,
             }
         }
-        if let Some(block) = checkpoint {
+        if let Some(block) = batch.checkpoint {
             let block = int(block);
             sqlx::query!(
                 "INSERT INTO block_checkpoint (id, block_number) VALUES (1, ?1)
