@@ -28,7 +28,6 @@ pub enum ServiceError {
     Http {
         /// The listen address.
         addr: std::net::SocketAddr,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The broker could not be set up (e.g. stored tokens that do not decrypt).

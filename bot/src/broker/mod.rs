@@ -17,7 +17,6 @@ use crate::trade::Ticker;
 /// A whole-share market order for one symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
-    /// The brokerage ticker.
     pub ticker: Ticker,
     /// Buy or sell.
     pub side: BrokerSide,

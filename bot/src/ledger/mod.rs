@@ -43,7 +43,6 @@ pub enum LedgerError {
     Open {
         /// The database URL (SQLite URLs hold no credentials).
         url: String,
-        /// The database error.
         source: sqlx::Error,
     },
     /// Running the embedded migrations failed.
@@ -54,13 +53,12 @@ pub enum LedgerError {
     Query {
         /// What the ledger was doing.
         action: &'static str,
-        /// The database error.
         source: sqlx::Error,
     },
     /// A stored value does not parse.
     #[error("corrupt {column} value {value:?} in the database")]
     Corrupt {
-        /// The column.
+        /// As `table.column`.
         column: &'static str,
         /// The stored text.
         value: String,
@@ -98,9 +96,7 @@ pub struct EventRecord {
     pub key: LogKey,
     /// Block holding the log.
     pub block_number: u64,
-    /// Hash of that block.
     pub block_hash: B256,
-    /// The event.
     pub kind: EventKind,
     /// Our fills in it.
     pub fills: Vec<FillRecord>,

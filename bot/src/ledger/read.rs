@@ -39,11 +39,8 @@ pub struct TradeRow {
 /// A stored event and the block it was seen in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// The log.
     pub key: LogKey,
-    /// Its block number.
     pub block_number: u64,
-    /// Its block hash.
     pub block_hash: B256,
 }
 

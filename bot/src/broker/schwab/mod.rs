@@ -58,7 +58,7 @@ pub struct AppConfig {
     pub base_url: Url,
     /// The App Key (OAuth `client_id`).
     pub app_key: String,
-    /// The App Secret.
+    /// The App Secret (OAuth `client_secret`).
     pub app_secret: Secret,
     /// The registered callback URL, byte for byte.
     pub callback_url: String,
@@ -90,7 +90,6 @@ impl AppConfig {
 /// Everything the Schwab broker needs.
 #[derive(Debug, Clone)]
 pub struct SchwabConfig {
-    /// The app.
     pub app: AppConfig,
     /// The trading account.
     pub account: AccountChoice,
