@@ -22,27 +22,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use sim_chain::{ChainSim, Config, Token};
 use support::{
-    Bot, BotEnv, OWNER, broker_positions, login, open_db, open_executions, owner_take, unhedged,
-    wait_until,
+    Bot, BotEnv, OWNER, broker_positions, env_or, login, open_db, open_executions, owner_take,
+    unhedged, wait_until,
 };
-
-fn env_or(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use test_support::bench::{figure, percentile};
 
 fn token(sim: &ChainSim, symbol: &str) -> Token {
     sim.tokens()
         .into_iter()
         .find(|t| t.symbol == symbol)
         .unwrap()
-}
-
-/// One machine-readable figure, collected by `scripts/bench`.
-fn figure(name: &str, value: f64, unit: &str) {
-    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 /// When the bot read each live fill's log (notification read, from its `schwad::live` events), by transaction.
@@ -59,11 +48,6 @@ fn received_times(log: &std::path::Path) -> HashMap<String, DateTime<Utc>> {
             Some((tx, committed - TimeDelta::microseconds(inside)))
         })
         .collect()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank]
 }
 
 fn millis(delta: TimeDelta) -> f64 {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy_primitives::{Address, B256, U256};
 use sim_chain::{ChainSim, Config, Leg, OrderFill, Token, Trade};
 use support::{Bot, BotEnv, OWNER, env_or, open_db, wait_until};
+use test_support::bench::{figure, percentile};
 
 fn token(sim: &ChainSim, symbol: &str) -> Token {
     sim.tokens()
@@ -72,16 +73,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
-}
-
-/// One machine-readable figure, collected by `scripts/bench`.
-fn figure(name: &str, value: f64, unit: &str) {
-    println!("BENCH {name}={value:.3} unit={unit}");
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank]
 }
 
 fn main() {

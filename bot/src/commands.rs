@@ -7,7 +7,7 @@ use alloy_primitives::B256;
 use url::Url;
 
 use crate::broker::schwab::oauth::code_from_redirect;
-use crate::broker::schwab::{self, AppConfig, LoginError, TokenCipher, TokenError};
+use crate::broker::schwab::{self, AppConfig, CipherError, LoginError, TokenCipher, TokenError};
 use crate::chain::ingest::{IngestConfig, IngestError, Ingestor};
 use crate::hedge::{self, Position};
 use crate::ledger::{Applied, Decided, Decision, Ledger, LedgerError, TradeRow};
@@ -71,7 +71,7 @@ pub struct AuthFlow {
 impl AuthFlow {
     /// Starts a login with a fresh `state` (checked when the redirect comes back).
     pub fn start(app: AppConfig, encryption_key: Secret) -> Result<Self, AuthError> {
-        TokenCipher::from_hex(&encryption_key).map_err(LoginError::from)?;
+        TokenCipher::from_hex(&encryption_key).map_err(login_error)?;
         Ok(Self {
             app,
             encryption_key,
@@ -104,18 +104,22 @@ pub async fn stored_tokens_readable(
     database_url: &str,
     encryption_key: &Secret,
 ) -> Result<bool, AuthError> {
-    let cipher = TokenCipher::from_hex(encryption_key).map_err(LoginError::from)?;
+    let cipher = TokenCipher::from_hex(encryption_key).map_err(login_error)?;
     let ledger = Ledger::open(database_url).await?;
     let stored = ledger.stored_tokens().await;
     ledger.close().await;
     Ok(match stored? {
         Some(tokens) => match cipher.open(&tokens.sealed) {
             Ok(_) => true,
-            Err(TokenError::WrongKey) => false,
-            Err(other) => return Err(LoginError::from(other).into()),
+            Err(CipherError::WrongKey) => false,
+            Err(other) => return Err(login_error(other).into()),
         },
         None => true,
     })
+}
+
+fn login_error(error: CipherError) -> LoginError {
+    LoginError::Tokens(TokenError::Cipher(error))
 }
 
 /// Renders positions and trades as plain-text tables.

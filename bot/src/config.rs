@@ -15,7 +15,7 @@ use crate::broker::schwab::{AccountChoice, AppConfig, SchwabConfig, TokenCipher}
 use crate::chain::decode::OwnerFilter;
 use crate::chain::ingest::IngestConfig;
 use crate::chain::rpc::Endpoint;
-use crate::hedger::HedgerConfig;
+use crate::executor::ExecutorConfig;
 use crate::secret::Secret;
 
 /// Records every fill of a Rain orderbook owner's orders into SQLite and hedges them at Schwab.
@@ -118,10 +118,8 @@ pub struct ChainArgs {
 /// `schwad run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// The chain.
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Port of the health and metrics server.
@@ -141,7 +139,6 @@ pub struct RunArgs {
     /// Longest wait for ingestion to stop after SIGTERM (keep below the container's stop grace period).
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-    /// The broker.
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -168,7 +165,7 @@ pub struct SchwabAppArgs {
     /// The app's App Key (OAuth client id).
     #[arg(long, env = "SCHWAB_APP_KEY")]
     pub schwab_app_key: Option<String>,
-    /// The app's App Secret.
+    /// The app's App Secret (OAuth client secret).
     #[arg(long, env = "SCHWAB_APP_SECRET", hide_env_values = true)]
     pub schwab_app_secret: Option<Secret>,
     /// The app's registered callback URL, byte for byte (no trailing slash unless registered so).
@@ -191,7 +188,6 @@ pub struct BrokerArgs {
     /// Price (USD) the dry-run broker fills at.
     #[arg(long, env = "DRY_RUN_FILL_PRICE", default_value = "100")]
     pub dry_run_fill_price: Decimal,
-    /// The Schwab app.
     #[command(flatten)]
     pub app: SchwabAppArgs,
     /// The trading account: its account number, or its index in Schwab's list (0 = first).
@@ -243,7 +239,6 @@ pub struct AuthArgs {
     /// The database the bot uses.
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// The Schwab app.
     #[command(flatten)]
     pub app: SchwabAppArgs,
 }
@@ -253,10 +248,8 @@ pub struct AuthArgs {
 pub struct ProcessTxArgs {
     /// The transaction hash.
     pub hash: B256,
-    /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// The chain.
     #[command(flatten)]
     pub chain: ChainArgs,
 }
@@ -264,7 +257,6 @@ pub struct ProcessTxArgs {
 /// `schwad positions`.
 #[derive(Debug, Args)]
 pub struct PositionsArgs {
-    /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// How many recent trades to print.
@@ -276,7 +268,6 @@ pub struct PositionsArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("decision").required(true).args(["order", "not_placed"])))]
 pub struct ResolveArgs {
-    /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// The pending execution (its id on `/health`).
@@ -372,7 +363,7 @@ pub enum ConfigError {
 pub enum BrokerSettings {
     /// Orders logged and filled at this price.
     DryRun {
-        /// The fill price.
+        /// USD per share every order fills at.
         fill_price: Decimal,
     },
     /// Charles Schwab.
@@ -384,7 +375,6 @@ pub enum BrokerSettings {
 pub struct RunSettings {
     /// SQLite URL.
     pub database_url: String,
-    /// The ingestion.
     pub ingest: IngestConfig,
     /// Where the health and metrics server listens.
     pub listen: SocketAddr,
@@ -392,10 +382,9 @@ pub struct RunSettings {
     pub explorer_tx_url: Url,
     /// Longest wait for ingestion to stop on shutdown.
     pub shutdown_timeout: Duration,
-    /// The broker.
     pub broker: BrokerSettings,
     /// The hedging loop.
-    pub hedger: HedgerConfig,
+    pub executor: ExecutorConfig,
 }
 
 impl RunArgs {
@@ -415,7 +404,7 @@ impl RunArgs {
         if broker.order_settle_period <= broker.app.schwab_timeout {
             return Err(ConfigError::SettlePeriod);
         }
-        let hedger = HedgerConfig {
+        let executor = ExecutorConfig {
             tick: broker.hedge_tick,
             poll_interval: broker.order_poll_interval,
             failure_cooldown: broker.failed_hedge_cooldown,
@@ -451,7 +440,7 @@ impl RunArgs {
             explorer_tx_url: self.explorer_tx_url,
             shutdown_timeout: self.shutdown_timeout,
             broker: settings,
-            hedger,
+            executor,
         })
     }
 }

@@ -2,16 +2,16 @@
 //! hedges the net position with whole-share market orders at Charles Schwab.
 //!
 //! Embedding: [`config::Cli`] parses settings, [`service::run`] runs the service,
-//! [`ledger::Ledger`] is the database (the only writer), [`hedger::Hedger`] drives any
+//! [`ledger::Ledger`] is the database (the only writer), [`executor::Executor`] drives any
 //! [`broker::Broker`] (Schwab or the dry run) exactly once per hedge.
 
 pub mod broker;
 pub mod chain;
 pub mod commands;
 pub mod config;
+pub mod executor;
 pub mod healthcheck;
 pub mod hedge;
-pub mod hedger;
 pub mod http;
 pub mod ledger;
 pub mod lock;

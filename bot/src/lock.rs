@@ -25,7 +25,6 @@ pub enum LockError {
     Io {
         /// The lock file.
         path: PathBuf,
-        /// The I/O error.
         source: std::io::Error,
     },
 }

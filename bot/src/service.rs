@@ -11,7 +11,7 @@ use crate::broker::schwab::SchwabBroker;
 use crate::broker::{Broker, BrokerError};
 use crate::chain::ingest::Ingestor;
 use crate::config::{BrokerSettings, RunSettings};
-use crate::hedger::{Hedger, HedgerConfig};
+use crate::executor::{Executor, ExecutorConfig};
 use crate::http::{AppState, router};
 use crate::ledger::{Ledger, LedgerError};
 use crate::lock::{InstanceLock, LockError};
@@ -28,7 +28,6 @@ pub enum ServiceError {
     Http {
         /// The listen address.
         addr: std::net::SocketAddr,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The broker could not be set up (e.g. stored tokens that do not decrypt).
@@ -58,7 +57,7 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
     let hedging = Hedging {
         ledger: ledger.clone(),
         status: Arc::clone(&status),
-        config: settings.hedger,
+        config: settings.executor,
         stopped: stopped.clone(),
     };
     let (broker_kind, hedging) = match settings.broker {
@@ -116,7 +115,7 @@ pub async fn run(settings: RunSettings) -> Result<(), ServiceError> {
 struct Hedging {
     ledger: Ledger,
     status: Arc<Status>,
-    config: HedgerConfig,
+    config: ExecutorConfig,
     stopped: watch::Receiver<bool>,
 }
 
@@ -124,8 +123,8 @@ impl Hedging {
     /// Starts hedging with `broker`; returns the broker's name and the task.
     fn spawn<B: Broker>(self, broker: B) -> (&'static str, tokio::task::JoinHandle<()>) {
         let name = broker.name();
-        let hedger = Hedger::new(broker, self.ledger, self.status, self.config);
-        (name, tokio::spawn(hedger.run(self.stopped)))
+        let executor = Executor::new(broker, self.ledger, self.status, self.config);
+        (name, tokio::spawn(executor.run(self.stopped)))
     }
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::hedge::report::HedgingReport;
 
-/// What the hedger last found out about the broker.
+/// What the executor last found out about the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum BrokerHealth {
@@ -57,7 +57,7 @@ pub struct Status {
     pub stalls: AtomicU64,
     /// The chain id of a node serving another chain than `CHAIN_ID` (0: none).
     pub wrong_chain_id: AtomicU64,
-    /// Wakes the hedger when trades were recorded or reverted.
+    /// Wakes the executor when trades were recorded or reverted.
     pub trades_changed: Notify,
     /// The broker's [`BrokerHealth`], as its `u8`.
     pub broker: AtomicU8,
@@ -67,7 +67,7 @@ pub struct Status {
     pub hedges_filled: AtomicU64,
     /// Hedge orders refused, rejected, canceled or expired.
     pub hedges_failed: AtomicU64,
-    /// The hedger's problems after its last pass.
+    /// The executor's problems after its last pass.
     pub hedging: Mutex<HedgingReport>,
 }
 
@@ -102,7 +102,7 @@ impl Status {
         }
     }
 
-    /// The hedger's problems after its last pass.
+    /// The executor's problems after its last pass.
     pub fn hedging(&self) -> HedgingReport {
         self.hedging
             .lock()
@@ -110,7 +110,7 @@ impl Status {
             .clone()
     }
 
-    /// Replaces the hedger's problems.
+    /// Replaces the executor's problems.
     pub fn set_hedging(&self, report: HedgingReport) {
         *self.hedging.lock().unwrap_or_else(PoisonError::into_inner) = report;
     }

@@ -5,10 +5,8 @@
 //! reserve, link, release and return shares.
 
 use alloy_primitives::{Address, B256, U256};
-use schwad::chain::decode::EventKind;
-use schwad::chain::log::LogKey;
-use schwad::ledger::{Applied, EventRecord, FillRecord, Ledger, Removal};
-use schwad::trade::{Fill, OrderSide, TokenAmount};
+use schwad::ledger::{Applied, Batch, EventRecord, FillRecord, Ledger, Removal};
+use schwad::trade::{EventKind, Fill, LogKey, OrderSide, TokenAmount};
 
 const USDC: Address = Address::repeat_byte(0xc1);
 const AAPL: Address = Address::repeat_byte(0xe1);
@@ -77,11 +75,11 @@ async fn a_duplicate_event_is_skipped_as_success() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
     let first = ledger
-        .apply(&[event(1, 1500, true)], &[], "", Some(1))
+        .apply(Batch::record(&[event(1, 1500, true)]).checkpoint(1))
         .await
         .unwrap();
     let again = ledger
-        .apply(&[event(1, 1500, true)], &[], "", Some(1))
+        .apply(Batch::record(&[event(1, 1500, true)]).checkpoint(1))
         .await
         .unwrap();
     assert_eq!(
@@ -106,8 +104,8 @@ async fn a_duplicate_event_is_skipped_as_success() {
 async fn the_checkpoint_never_moves_back() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
-    ledger.apply(&[], &[], "", Some(10)).await.unwrap();
-    ledger.apply(&[], &[], "", Some(4)).await.unwrap();
+    ledger.apply(Batch::default().checkpoint(10)).await.unwrap();
+    ledger.apply(Batch::default().checkpoint(4)).await.unwrap();
     assert_eq!(ledger.checkpoint().await.unwrap(), Some(10));
 }
 
@@ -116,13 +114,13 @@ async fn a_reorg_reverts_then_restores_with_audit_records() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
     ledger
-        .apply(&[event(1, 1500, true), event(2, 700, false)], &[], "", None)
+        .apply(Batch::record(&[event(1, 1500, true), event(2, 700, false)]))
         .await
         .unwrap();
     assert_eq!(net(&ledger).await, "0.8");
     let removal = removal(&event(2, 700, false));
     let reverted = ledger
-        .apply(&[], &[removal], "removed: true", None)
+        .apply(Batch::revert(&[removal], "removed: true"))
         .await
         .unwrap();
     assert_eq!(reverted.reverted, 1);
@@ -130,12 +128,12 @@ async fn a_reorg_reverts_then_restores_with_audit_records() {
     assert_eq!(ledger.events_between(0, 10).await.unwrap().len(), 1);
     // Reverting again is a no-op; the log coming back restores it.
     let again = ledger
-        .apply(&[], &[removal], "removed: true", None)
+        .apply(Batch::revert(&[removal], "removed: true"))
         .await
         .unwrap();
     assert_eq!(again.reverted, 0);
     let restored = ledger
-        .apply(&[event(2, 700, false)], &[], "", None)
+        .apply(Batch::record(&[event(2, 700, false)]))
         .await
         .unwrap();
     assert_eq!(restored.restored, 1);
@@ -156,11 +154,11 @@ async fn the_removal_of_a_blocks_copy_never_reverts_the_log_recorded_since_in_an
         ..event(1, 1500, true)
     };
     ledger
-        .apply(std::slice::from_ref(&old), &[], "", None)
+        .apply(Batch::record(std::slice::from_ref(&old)))
         .await
         .unwrap();
     let moved = ledger
-        .apply(std::slice::from_ref(&new), &[], "", None)
+        .apply(Batch::record(std::slice::from_ref(&new)))
         .await
         .unwrap();
     assert_eq!(moved.duplicates, 1, "the same log, not a second fill");
@@ -171,19 +169,16 @@ async fn the_removal_of_a_blocks_copy_never_reverts_the_log_recorded_since_in_an
         "the event is moved to the block it is in now"
     );
     let late = ledger
-        .apply(&[], &[removal(&old)], "removed: true", None)
+        .apply(Batch::revert(&[removal(&old)], "removed: true"))
         .await
         .unwrap();
     assert_eq!(late.reverted, 0, "the removal names the old block");
     assert_eq!(net(&ledger).await, "1.5");
     let gone = ledger
-        .apply(&[], &[removal(&new)], "removed: true", None)
+        .apply(Batch::revert(&[removal(&new)], "removed: true"))
         .await
         .unwrap();
-    assert_eq!(
-        gone.reverted, 1,
-        "a removal of the block it is in reverts it"
-    );
+    assert_eq!(gone.reverted, 1, "a removal of the block it is in reverts it");
 }
 
 #[tokio::test]
@@ -194,7 +189,7 @@ async fn skipped_fills_are_recorded_with_their_reason_and_no_position() {
     let fill = &mut skipped.fills[0];
     fill.received_symbol = "WETH".into();
     fill.outcome = fill.fill.classify("USDC", "WETH");
-    ledger.apply(&[skipped], &[], "", None).await.unwrap();
+    ledger.apply(Batch::record(&[skipped])).await.unwrap();
     assert!(ledger.positions().await.unwrap().is_empty());
     let trades = ledger.recent_trades(1).await.unwrap();
     assert_eq!(trades[0].status, "skipped");
@@ -224,12 +219,7 @@ async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
     ledger
-        .apply(
-            &[event(1, 1500, true), event(2, 1200, true)],
-            &[],
-            "",
-            Some(2),
-        )
+        .apply(Batch::record(&[event(1, 1500, true), event(2, 1200, true)]).checkpoint(2))
         .await
         .unwrap();
     let execution = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
@@ -240,7 +230,7 @@ async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol
     assert_eq!(net(&ledger).await, "0.7");
     // One open execution per symbol: more trades wait for it to end.
     ledger
-        .apply(&[event(3, 1000, true)], &[], "", Some(3))
+        .apply(Batch::record(&[event(3, 1000, true)]).checkpoint(3))
         .await
         .unwrap();
     assert_eq!(ledger.begin_execution(&aapl()).await.unwrap(), None);
@@ -270,7 +260,7 @@ async fn a_failed_execution_returns_its_unexecuted_shares() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
     ledger
-        .apply(&[event(1, 3400, false)], &[], "", Some(1))
+        .apply(Batch::record(&[event(1, 3400, false)]).checkpoint(1))
         .await
         .unwrap();
     let execution = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
@@ -315,7 +305,7 @@ async fn a_partially_filled_failure_keeps_exact_links_and_reopens_the_rest() {
     let ledger = ledger(&dir).await;
     for tx in 1..=3 {
         ledger
-            .apply(&[event(tx, 1_000, false)], &[], "", Some(u64::from(tx)))
+            .apply(Batch::record(&[event(tx, 1_000, false)]).checkpoint(u64::from(tx)))
             .await
             .unwrap();
     }

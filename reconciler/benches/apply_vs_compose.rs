@@ -20,6 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use deploy::{Deployment, Spec, free_port, http_get, wait_until};
+use test_support::bench::figure;
 
 fn main() {
     let compose = compose_bin();
@@ -175,11 +176,6 @@ fn timed_apply(d: &Deployment) -> Timed {
         healthy: healthy.expect("the container became healthy"),
         stable: stable.expect("the container was stable"),
     }
-}
-
-/// One machine-readable figure, collected by `scripts/bench`.
-fn figure(name: &str, value: f64, unit: &str) {
-    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 fn ms(d: Duration) -> f64 {

@@ -20,26 +20,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deploy::{Deployment, Spec};
-
-fn git(repo: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use test_support::bench::figure;
+use test_support::git::git;
 
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
@@ -172,11 +154,6 @@ fn main() {
             "MB",
         );
     }
-}
-
-/// One machine-readable figure, collected by `scripts/bench`.
-fn figure(name: &str, value: f64, unit: &str) {
-    println!("BENCH {name}={value:.3} unit={unit}");
 }
 
 /// A numeric field of GNU time's `-v` report.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use deploy::{Deployment, Spec, wait_until};
 use serde_json::Value;
+use test_support::git::git;
 
 /// A deployment whose manifest lives in a git repository the reconcile fetches.
 struct GitOps {
@@ -22,28 +23,12 @@ impl GitOps {
         let d = Deployment::new(test);
         let g = Self { d };
         std::fs::create_dir_all(g.repo()).unwrap();
-        g.git(&["init", "-q", "-b", "main"]);
+        git(&g.repo(), &["init", "-q", "-b", "main"]);
         g
     }
 
     fn repo(&self) -> PathBuf {
         self.d.dir.path().join("repo")
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.repo())
-            .args(["-c", "user.name=ci", "-c", "user.email=ci@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Commits the manifest for `spec` (or raw text) and returns the commit.
@@ -58,9 +43,9 @@ impl GitOps {
     fn commit_text(&self, text: &str, message: &str) -> String {
         std::fs::create_dir_all(self.repo().join("manifests")).unwrap();
         std::fs::write(self.repo().join("manifests/desired.yaml"), text).unwrap();
-        self.git(&["add", "manifests/desired.yaml"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        git(&self.repo(), &["add", "manifests/desired.yaml"]);
+        git(&self.repo(), &["commit", "-q", "-m", message]);
+        git(&self.repo(), &["rev-parse", "HEAD"])
     }
 
     fn command(&self, sub: &str) -> Command {

@@ -26,6 +26,7 @@ use deploy::{Deployment, Health, Spec, docker, wait_until};
 use digitalocean_api::models::{CreateVolume, Filesystem};
 use digitalocean_api::{Client, ClientConfig, Token};
 use sim_digitalocean::{Config, SimHandle, Simulator};
+use test_support::git::git;
 
 /// The operations guide, whose restore section this test runs.
 const GUIDE: &str = include_str!("../../docs/operations.md");
@@ -70,9 +71,9 @@ impl Drill {
             drill.repo().join("manifests/desired.yaml"),
         )
         .unwrap();
-        drill.git(&["init", "-q", "-b", "main"]);
-        drill.git(&["add", "manifests/desired.yaml"]);
-        drill.git(&["commit", "-q", "-m", "deploy v1"]);
+        git(&drill.repo(), &["init", "-q", "-b", "main"]);
+        git(&drill.repo(), &["add", "manifests/desired.yaml"]);
+        git(&drill.repo(), &["commit", "-q", "-m", "deploy v1"]);
         // What the infra workflow made: the volume the manifest names.
         let client =
             Client::new(ClientConfig::new(Token::new(&drill.token)).with_base_url(&drill.api_url))
@@ -112,17 +113,6 @@ impl Drill {
 
     fn db(&self) -> PathBuf {
         self.d.data().join("schwad.db")
-    }
-
-    fn git(&self, args: &[&str]) {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.repo())
-            .args(["-c", "user.name=ci", "-c", "user.email=ci@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", show(&out));
     }
 
     /// A shell whose `reconciler` is the one under test, on this deployment's state, manifest and simulator.

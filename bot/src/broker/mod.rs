@@ -1,4 +1,4 @@
-//! The broker side of hedging: the [`Broker`] trait the hedger drives, Charles Schwab's
+//! The broker side of hedging: the [`Broker`] trait the executor drives, Charles Schwab's
 //! implementation ([`schwab`]) and a dry run ([`dry_run`]) for a first run without credentials.
 
 pub mod dry_run;
@@ -17,7 +17,6 @@ use crate::trade::Ticker;
 /// A whole-share market order for one symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
-    /// The brokerage ticker.
     pub ticker: Ticker,
     /// Buy or sell.
     pub side: BrokerSide,
@@ -92,8 +91,8 @@ pub enum BrokerError {
     Tokens(#[from] schwab::TokenError),
 }
 
-/// What the hedger needs from a broker. Placement is never retried inside an implementation:
-/// Schwab has no client order id, so after an unknown outcome the hedger looks the order up
+/// What the executor needs from a broker. Placement is never retried inside an implementation:
+/// Schwab has no client order id, so after an unknown outcome the executor looks the order up
 /// with [`Broker::find_order`] before placing again.
 pub trait Broker: Send + Sync + 'static {
     /// Short name for logs and `/health` (`schwab`, `dry-run`).

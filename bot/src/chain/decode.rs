@@ -7,8 +7,8 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{SolEvent, SolValue};
 
 use super::abi::{AfterClear, ClearV2, IO, OrderV3, TakeOrderV2};
-use super::log::{LogKey, RpcLog};
-use crate::trade::{Fill, OrderSide, TokenAmount};
+use super::log::RpcLog;
+use crate::trade::{EventKind, Fill, LogKey, OrderSide, TokenAmount};
 
 /// Why a log cannot be turned into fills.
 #[derive(Debug, thiserror::Error)]
@@ -31,25 +31,6 @@ pub enum DecodeError {
         /// The offending index.
         index: U256,
     },
-}
-
-/// The orderbook events that carry fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A taker took one order.
-    TakeOrderV2,
-    /// Two orders were cleared against each other.
-    ClearV2,
-}
-
-impl EventKind {
-    /// Stable name, as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TakeOrderV2 => "take_order_v2",
-            Self::ClearV2 => "clear_v2",
-        }
-    }
 }
 
 /// The topic0s of every orderbook event the bot reads.

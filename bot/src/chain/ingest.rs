@@ -22,13 +22,16 @@ use tokio::time::Instant;
 use super::decode::{
     DecodeError, Decoder, OrderbookEvent, OwnerFilter, carries_fills, decode_take, topics,
 };
-use super::log::{LogKey, RpcLog};
+use super::log::RpcLog;
 use super::range::RangeControl;
 use super::retry::Retry;
 use super::rpc::{Endpoint, ErrorKind, Head, LogFilter, Notification, RpcClient, RpcError};
 use super::symbols::{SymbolError, Symbols};
-use crate::ledger::{Applied, EventRecord, FillRecord, Ledger, LedgerError, Removal, StoredEvent};
+use crate::ledger::{
+    Applied, Batch, EventRecord, FillRecord, Ledger, LedgerError, Removal, StoredEvent,
+};
 use crate::status::Status;
+use crate::trade::LogKey;
 
 /// Most notifications committed in one live batch.
 const LIVE_BATCH: usize = 1_024;
@@ -357,7 +360,10 @@ impl Ingestor {
                         block_hash: log.block_hash,
                     };
                     tracing::debug!(key = %removal.key, block = %removal.block_hash, "removal notified");
-                    let applied = self.ledger.apply(&[], &[removal], reason, None).await?;
+                    let applied = self
+                        .ledger
+                        .apply(Batch::revert(&[removal], reason))
+                        .await?;
                     self.count(applied);
                 }
                 continue;
@@ -388,7 +394,7 @@ impl Ingestor {
         if records.is_empty() {
             return Ok(());
         }
-        let applied = self.ledger.apply(records, &[], "", None).await?;
+        let applied = self.ledger.apply(Batch::record(records)).await?;
         self.count(applied);
         for (key, at) in received.drain(..) {
             let latency_us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -526,8 +532,7 @@ impl Ingestor {
         };
         // An event stored in another block (a reorg mined its transaction again with the same log
         // indexes) is recorded again: that moves it to the block it is in now.
-        let stored: HashSet<(LogKey, B256)> =
-            stored.iter().map(|e| (e.key, e.block_hash)).collect();
+        let stored: HashSet<(LogKey, B256)> = stored.iter().map(|e| (e.key, e.block_hash)).collect();
         let mut logs: Vec<RpcLog> = logs.into_iter().filter(|l| l.block() <= read_to).collect();
         let events = Decoder::decode_batch(&mut logs)?
             .into_iter()
@@ -553,10 +558,8 @@ impl Ingestor {
             }
         }
         let reason = "the node holds another block at the log's height (reorg)";
-        let applied = self
-            .ledger
-            .apply(&records, &vanished, reason, Some(read_to))
-            .await?;
+        let batch = Batch::record(&records).and_revert(&vanished, reason);
+        let applied = self.ledger.apply(batch.checkpoint(read_to)).await?;
         self.count(applied);
         self.checkpoint = self.checkpoint.max(Some(read_to));
         self.mark_processed(read_to);
@@ -636,7 +639,7 @@ impl Ingestor {
             .collect();
         let events = Decoder::decode_batch(&mut logs)?;
         let records = self.records(&client, events).await?;
-        let applied = self.ledger.apply(&records, &[], "", None).await?;
+        let applied = self.ledger.apply(Batch::record(&records)).await?;
         self.count(applied);
         Ok(applied)
     }

@@ -1,24 +1,9 @@
 //! Logs as Ethereum JSON-RPC returns them (`eth_getLogs`, `logs` subscriptions, receipts).
 
-use std::fmt;
-
 use alloy_primitives::{Address, B256, Bytes, U64};
 use serde::Deserialize;
 
-/// Identity of a log on one chain: unique across the chain's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LogKey {
-    /// Hash of the transaction that emitted the log.
-    pub tx_hash: B256,
-    /// Position of the log in its block.
-    pub log_index: u64,
-}
-
-impl fmt::Display for LogKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.tx_hash, self.log_index)
-    }
-}
+use crate::trade::LogKey;
 
 /// One log, with the block and transaction it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -43,7 +43,6 @@ impl BrokerSide {
 /// One symbol's position: shares bought and sold onchain and already hedged at the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
-    /// The brokerage ticker.
     pub ticker: Ticker,
     /// Shares the owner bought onchain.
     pub bought: Shares,
@@ -68,7 +67,6 @@ impl Position {
 /// A whole-share broker order that brings a symbol's net back within one share of flat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HedgeIntent {
-    /// The brokerage ticker.
     pub ticker: Ticker,
     /// Buy or sell at the broker.
     pub side: BrokerSide,

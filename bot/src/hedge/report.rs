@@ -1,4 +1,4 @@
-//! What the hedger tells `/health` and `/metrics` after each pass: executions whose order's
+//! What the executor tells `/health` and `/metrics` after each pass: executions whose order's
 //! outcome is unknown for longer than the settle period, symbols blocked by ambiguous orders at
 //! the broker or backing off after an error, and broker positions that differ from the ledger.
 
@@ -21,9 +21,8 @@ pub struct HedgingReport {
 /// An execution whose order's outcome is still unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnknownOutcome {
-    /// The execution.
+    /// The execution's id, as `schwad resolve --execution` takes it.
     pub execution: i64,
-    /// Its symbol.
     pub symbol: String,
     /// Seconds since its order was sent.
     pub unknown_for_secs: i64,
@@ -32,7 +31,7 @@ pub struct UnknownOutcome {
 /// Several broker orders match one execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AmbiguousOrders {
-    /// The execution.
+    /// The execution's id, as `schwad resolve --execution` takes it.
     pub execution: i64,
     /// Its symbol (blocked).
     pub symbol: String,
@@ -43,7 +42,6 @@ pub struct AmbiguousOrders {
 /// A symbol whose execution failed on the broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SymbolTrouble {
-    /// The symbol.
     pub symbol: String,
     /// The last error.
     pub reason: String,
@@ -54,7 +52,6 @@ pub struct SymbolTrouble {
 /// A broker position that is not what the ledger hedged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PositionMismatch {
-    /// The symbol.
     pub symbol: String,
     /// Shares the broker holds (negative when short).
     pub broker: Decimal,

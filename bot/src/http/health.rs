@@ -90,7 +90,7 @@ pub fn overall(observed: Observed) -> (Overall, Vec<&'static str>) {
     (overall, reasons)
 }
 
-/// Adds the hedger's problems: any of them makes an `ok` service `degraded`.
+/// Adds the executor's problems: any of them makes an `ok` service `degraded`.
 pub fn with_hedging(
     overall: Overall,
     mut reasons: Vec<&'static str>,

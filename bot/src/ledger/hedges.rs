@@ -20,9 +20,7 @@ use crate::trade::{Shares, Ticker};
 /// An execution that is not terminal yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Execution {
-    /// Its id.
     pub id: i64,
-    /// The brokerage ticker.
     pub ticker: Ticker,
     /// Buy or sell at the broker.
     pub side: BrokerSide,

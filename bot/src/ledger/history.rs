@@ -11,7 +11,6 @@ use crate::trade::Shares;
 /// A hedge execution, as the dashboard lists it (exact values, as stored).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutionRow {
-    /// Its id.
     pub id: i64,
     /// Brokerage ticker.
     pub symbol: String,

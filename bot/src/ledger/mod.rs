@@ -22,12 +22,10 @@ use sqlx::sqlite::{
 pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
 pub use read::{StoredEvent, TradeRow};
-pub use tokens::StoredTokens;
-pub use write::{Applied, Removal};
+pub use tokens::{Sealed, StoredTokens};
+pub use write::{Applied, Batch, Removal};
 
-use crate::chain::decode::EventKind;
-use crate::chain::log::LogKey;
-use crate::trade::{Fill, SkipReason, Trade};
+use crate::trade::{EventKind, Fill, LogKey, SkipReason, Trade};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -45,7 +43,6 @@ pub enum LedgerError {
     Open {
         /// The database URL (SQLite URLs hold no credentials).
         url: String,
-        /// The database error.
         source: sqlx::Error,
     },
     /// Running the embedded migrations failed.
@@ -56,13 +53,12 @@ pub enum LedgerError {
     Query {
         /// What the ledger was doing.
         action: &'static str,
-        /// The database error.
         source: sqlx::Error,
     },
     /// A stored value does not parse.
     #[error("corrupt {column} value {value:?} in the database")]
     Corrupt {
-        /// The column.
+        /// As `table.column`.
         column: &'static str,
         /// The stored text.
         value: String,
@@ -100,9 +96,7 @@ pub struct EventRecord {
     pub key: LogKey,
     /// Block holding the log.
     pub block_number: u64,
-    /// Hash of that block.
     pub block_hash: B256,
-    /// The event.
     pub kind: EventKind,
     /// Our fills in it.
     pub fills: Vec<FillRecord>,

@@ -6,9 +6,8 @@ use alloy_primitives::{Address, B256};
 
 use super::write::{int, parse_shares};
 use super::{Context, Ledger, LedgerError};
-use crate::chain::log::LogKey;
 use crate::hedge::Position;
-use crate::trade::Ticker;
+use crate::trade::{LogKey, Ticker};
 
 /// A recorded trade, as printed by `schwad positions` and listed by the dashboard.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,11 +39,8 @@ pub struct TradeRow {
 /// A stored event and the block it was seen in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// The log.
     pub key: LogKey,
-    /// Its block number.
     pub block_number: u64,
-    /// Its block hash.
     pub block_hash: B256,
 }
 

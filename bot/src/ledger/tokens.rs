@@ -3,7 +3,15 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{Context, Ledger, LedgerError};
-use crate::broker::schwab::Sealed;
+
+/// A token set sealed for the database (by the broker's cipher; the ledger only stores it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The random nonce.
+    pub nonce: Vec<u8>,
+    /// Ciphertext with its authentication tag.
+    pub ciphertext: Vec<u8>,
+}
 
 /// The stored login.
 #[derive(Debug, Clone)]

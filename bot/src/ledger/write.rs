@@ -4,8 +4,7 @@ use alloy_primitives::{Address, B256};
 use sqlx::SqliteConnection;
 
 use super::{Context, EventRecord, FillRecord, Ledger, LedgerError, hex};
-use crate::chain::log::LogKey;
-use crate::trade::{Direction, Shares, TokenAmount};
+use crate::trade::{Direction, LogKey, Shares, TokenAmount};
 
 /// What one `apply` changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,32 +39,68 @@ pub struct Removal {
     pub block_hash: B256,
 }
 
+/// What one [`Ledger::apply`] commits together: reverts, then new events, then the checkpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Batch<'a> {
+    events: &'a [EventRecord],
+    vanished: &'a [Removal],
+    /// Written into the audit record of each reverted event.
+    reason: &'a str,
+    checkpoint: Option<u64>,
+}
+
+impl<'a> Batch<'a> {
+    /// Records `events`; those already stored are skipped as duplicates (one stored in another
+    /// block is moved to the event's).
+    pub fn record(events: &'a [EventRecord]) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+
+    /// Reverts the stored events in `vanished` still recorded in the block they left with, which
+    /// left the canonical chain for `reason`.
+    pub fn revert(vanished: &'a [Removal], reason: &'a str) -> Self {
+        Self::default().and_revert(vanished, reason)
+    }
+
+    /// Also reverts `vanished` (before recording this batch's events).
+    pub fn and_revert(self, vanished: &'a [Removal], reason: &'a str) -> Self {
+        Self {
+            vanished,
+            reason,
+            ..self
+        }
+    }
+
+    /// Also advances the checkpoint to `block` (never back).
+    pub fn checkpoint(self, block: u64) -> Self {
+        Self {
+            checkpoint: Some(block),
+            ..self
+        }
+    }
+}
+
 impl Ledger {
-    /// In one transaction: records `events` (duplicates are skipped; one stored in another block is
-    /// moved to the event's), reverts the stored events in `vanished` still recorded in the block
-    /// they vanished with, with `reason`, and advances the checkpoint to `checkpoint` (never back).
-    pub async fn apply(
-        &self,
-        events: &[EventRecord],
-        vanished: &[Removal],
-        reason: &str,
-        checkpoint: Option<u64>,
-    ) -> Result<Applied, LedgerError> {
+    /// Commits `batch` in one transaction.
+    pub async fn apply(&self, batch: Batch<'_>) -> Result<Applied, LedgerError> {
         let mut tx = self.write_tx().await?;
         let mut applied = Applied::default();
-        for removal in vanished {
-            if revert_event(&mut tx, *removal, reason).await? {
+        for removal in batch.vanished {
+            if revert_event(&mut tx, *removal, batch.reason).await? {
                 applied.reverted += 1;
             }
         }
-        for event in events {
+        for event in batch.events {
             match record_event(&mut tx, event).await? {
                 Recorded::Inserted => applied.inserted += 1,
                 Recorded::Duplicate => applied.duplicates += 1,
                 Recorded::Restored => applied.restored += 1,
             }
         }
-        if let Some(block) = checkpoint {
+        if let Some(block) = batch.checkpoint {
             let block = int(block);
             sqlx::query!(
                 "INSERT INTO block_checkpoint (id, block_number) VALUES (1, ?1)

@@ -2,11 +2,13 @@
 //! against USDC, in the owner's direction, or a skip with its reason.
 
 mod amount;
+mod event;
 mod symbol;
 
 use alloy_primitives::{Address, B256};
 
 pub use amount::{AmountError, Price, Shares, TokenAmount, Usdc};
+pub use event::{EventKind, LogKey};
 pub use symbol::{EquityMarker, Ticker, TokenClass, USDC_SYMBOL, classify};
 
 /// Which order of an orderbook event is ours.

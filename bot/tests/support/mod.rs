@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 mod chain;
-mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -18,7 +17,7 @@ use sqlx::sqlite::SqlitePool;
 
 #[allow(unused_imports)] // not every test binary drives the chain simulator itself
 pub use chain::*;
-pub use oracle::*;
+pub use test_support::oracle::*;
 
 /// A numeric setting of a long run or a benchmark, from the environment.
 pub fn env_or(key: &str, default: u64) -> u64 {

@@ -4,21 +4,19 @@
 //! the local Docker engine. Checks compare the bot's database and the broker's positions with the simulated
 //! chain's own record of every fill.
 
-#[path = "../../../bot/tests/support/oracle.rs"]
-mod oracle;
-
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use oracle::{
+use serde_json::Value;
+use sim_chain::ChainSim;
+use test_support::git::git;
+use test_support::oracle::{
     ExecutionRow, broker_positions, complete_login, decision_violations, expected_fills,
     order_violations, unhedged,
 };
-use serde_json::Value;
-use sim_chain::ChainSim;
 
 /// The key sealing the Schwab tokens in the bot's database: a sentinel that must never appear in any output.
 pub const ENCRYPTION_KEY: &str = "e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2e2ee2ee2";
@@ -207,7 +205,7 @@ impl Stack {
         };
         std::fs::create_dir_all(stack.repo_dir().join("manifests")).expect("repo dir");
         std::fs::create_dir_all(stack.dir.path().join("volume")).expect("volume dir");
-        stack.git(&["init", "-q", "-b", "main"]);
+        git(&stack.repo_dir(), &["init", "-q", "-b", "main"]);
         stack.write_secrets();
         stack
     }
@@ -223,14 +221,6 @@ impl Stack {
 
     fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        run(Command::new("git")
-            .arg("-C")
-            .arg(self.repo_dir())
-            .args(["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"])
-            .args(args))
     }
 
     fn write_secrets(&self) {
@@ -276,19 +266,19 @@ impl Stack {
             self.manifest(tag),
         )
         .expect("manifest");
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
+        git(&self.repo_dir(), &["add", "-A"]);
+        git(&self.repo_dir(), &["commit", "-q", "-m", message]);
         self.head()
     }
 
     /// The repository's HEAD commit.
     pub fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"])
+        git(&self.repo_dir(), &["rev-parse", "HEAD"])
     }
 
     /// `git revert` of `commit` (a rollback as an operator does it); returns the new HEAD.
     pub fn revert(&self, commit: &str) -> String {
-        self.git(&["revert", "--no-edit", commit]);
+        git(&self.repo_dir(), &["revert", "--no-edit", commit]);
         self.head()
     }
 
@@ -354,7 +344,7 @@ app:
             repo = self.repo,
             port = self.port,
             orderbook = sim_chain::BASE_ORDERBOOK,
-            owner = oracle::OWNER,
+            owner = test_support::oracle::OWNER,
             schwab = self
                 .schwab
                 .base_url()

@@ -31,7 +31,7 @@ pub struct Args {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Chain id.
+    /// What `eth_chainId` answers (8453 is Base).
     #[arg(long, default_value_t = 8453)]
     pub chain_id: u64,
     /// Most blocks one `eth_getLogs` may span (unlimited if absent).

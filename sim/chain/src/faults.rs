@@ -69,9 +69,8 @@ pub struct Lagging {
 pub struct RandomErrors {
     /// Share of requests refused, from 0 to 1.
     pub share: f64,
-    /// The error code.
+    /// JSON-RPC error code of each refusal.
     pub code: i64,
-    /// The error message.
     pub message: String,
     /// Methods refused (empty: all).
     #[serde(default)]

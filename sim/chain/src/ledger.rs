@@ -11,7 +11,6 @@ use crate::trade::FillSide;
 /// An exact amount of a token, with the token's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenAmount {
-    /// The token.
     pub token: Token,
     /// Amount in the token's smallest units (JSON: a decimal string).
     #[serde(with = "decimal")]
@@ -27,7 +26,6 @@ pub struct Fill {
     pub log_index: u64,
     /// Block number the fill was mined in.
     pub block_number: u64,
-    /// Hash of that block.
     pub block_hash: B256,
     /// Which order of the trade was filled.
     pub side: FillSide,

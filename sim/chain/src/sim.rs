@@ -67,7 +67,6 @@ pub enum StartError {
     Bind {
         /// The address asked for.
         address: SocketAddr,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },

@@ -29,13 +29,12 @@ pub struct Size {
 /// A public image.
 #[derive(Debug, Clone, Copy)]
 pub struct Image {
-    /// Numeric id.
     pub id: u64,
     /// Slug, e.g. `docker-20-04`.
     pub slug: &'static str,
     /// Display name.
     pub name: &'static str,
-    /// Distribution.
+    /// As DigitalOcean names it, e.g. `Ubuntu`.
     pub distribution: &'static str,
     /// Smallest disk it boots from, GiB.
     pub min_disk_size: u32,

@@ -21,17 +21,13 @@ pub enum StartError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
         addr: SocketAddr,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The bound address does not form a URL.
     #[error("cannot form a base URL for {addr}: {source}")]
     BaseUrl {
-        /// The address.
         addr: SocketAddr,
-        /// The parse error.
         source: url::ParseError,
     },
 }

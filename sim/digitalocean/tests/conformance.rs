@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Api, PUBLIC_KEY, start};
-use serde_json::json;
+use serde_json::{Value, json};
 use sim_digitalocean::{PushedTag, SimHandle};
 
 /// The bundled subset of the spec (`scripts/bundle-digitalocean-spec` regenerates it from the full one).
@@ -17,10 +17,28 @@ fn spec_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec/digitalocean-v2.json")
 }
 
+/// A request (method, path with query, body) and the status it must get.
+type Check<'a> = (&'a str, &'a str, Option<Value>, u16);
+
+/// Sends each request in order and checks its status.
+async fn expect(api: &mut Api, checks: &[Check<'_>]) {
+    for (method, path, body, status) in checks {
+        let reply = api.call(method, path, body.clone()).await;
+        assert_eq!(reply.status, *status, "{method} {path}: {}", reply.body);
+    }
+}
+
+/// Sends one request, checks its status and returns its body.
+async fn checked(api: &mut Api, (method, path, body, status): Check<'_>) -> Value {
+    let reply = api.call(method, path, body).await;
+    assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+    reply.body
+}
+
 /// Calls every endpoint the simulator serves and returns the recorded exchanges.
 async fn exercise(api: &mut Api, sim: &SimHandle) {
     // Account, auth, unknown route.
-    assert_eq!(api.call("GET", "/v2/account", None).await.status, 200);
+    expect(api, &[("GET", "/v2/account", None, 200)]).await;
     assert_eq!(
         api.call_as(None, "GET", "/v2/account", None).await.status,
         401
@@ -33,69 +51,41 @@ async fn exercise(api: &mut Api, sim: &SimHandle) {
     );
 
     // SSH keys.
-    let key = api
-        .call(
-            "POST",
-            "/v2/account/keys",
-            Some(json!({"name": "ci", "public_key": PUBLIC_KEY})),
-        )
-        .await;
-    assert_eq!(key.status, 201);
-    let fingerprint = key.body["ssh_key"]["fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key_id = key.body["ssh_key"]["id"].as_u64().unwrap();
-    let dup = api
-        .call(
-            "POST",
-            "/v2/account/keys",
-            Some(json!({"name": "again", "public_key": PUBLIC_KEY})),
-        )
-        .await;
-    assert_eq!(dup.status, 422);
-    assert_eq!(api.call("GET", "/v2/account/keys", None).await.status, 200);
-    assert_eq!(
-        api.call("GET", &format!("/v2/account/keys/{fingerprint}"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", &format!("/v2/account/keys/{key_id}"), None)
-            .await
-            .status,
-        200
-    );
-    let renamed = api
-        .call(
-            "PUT",
-            &format!("/v2/account/keys/{key_id}"),
-            Some(json!({"name": "renamed"})),
-        )
-        .await;
-    assert_eq!(renamed.status, 200);
-    assert_eq!(
-        api.call("GET", "/v2/account/keys/999", None).await.status,
-        404
-    );
+    let new_key = json!({"name": "ci", "public_key": PUBLIC_KEY});
+    let key = checked(api, ("POST", "/v2/account/keys", Some(new_key), 201)).await;
+    let fingerprint = key["ssh_key"]["fingerprint"].as_str().unwrap().to_owned();
+    let key_id = key["ssh_key"]["id"].as_u64().unwrap();
+    let key_path = format!("/v2/account/keys/{key_id}");
+    expect(
+        api,
+        &[
+            (
+                "POST",
+                "/v2/account/keys",
+                Some(json!({"name": "again", "public_key": PUBLIC_KEY})),
+                422,
+            ),
+            ("GET", "/v2/account/keys", None, 200),
+            ("GET", &format!("/v2/account/keys/{fingerprint}"), None, 200),
+            ("GET", &key_path, None, 200),
+            ("PUT", &key_path, Some(json!({"name": "renamed"})), 200),
+            ("GET", "/v2/account/keys/999", None, 404),
+        ],
+    )
+    .await;
 
     // Tags.
-    assert_eq!(
-        api.call("POST", "/v2/tags", Some(json!({"name": "schwad"})))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        api.call("POST", "/v2/tags", Some(json!({"name": "bad tag!"})))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(api.call("GET", "/v2/tags", None).await.status, 200);
-    assert_eq!(api.call("GET", "/v2/tags/schwad", None).await.status, 200);
-    assert_eq!(api.call("GET", "/v2/tags/missing", None).await.status, 404);
+    expect(
+        api,
+        &[
+            ("POST", "/v2/tags", Some(json!({"name": "schwad"})), 201),
+            ("POST", "/v2/tags", Some(json!({"name": "bad tag!"})), 400),
+            ("GET", "/v2/tags", None, 200),
+            ("GET", "/v2/tags/schwad", None, 200),
+            ("GET", "/v2/tags/missing", None, 404),
+        ],
+    )
+    .await;
 
     // Droplets.
     let create = json!({
@@ -103,299 +93,170 @@ async fn exercise(api: &mut Api, sim: &SimHandle) {
         "ssh_keys": [fingerprint], "tags": ["schwad", "role:bot"], "user_data": "#cloud-config\n",
         "monitoring": true, "ipv6": true
     });
-    let droplet = api.call("POST", "/v2/droplets", Some(create.clone())).await;
-    assert_eq!(droplet.status, 202, "{}", droplet.body);
-    let droplet_id = droplet.body["droplet"]["id"].as_u64().unwrap();
-    let create_action = droplet.body["links"]["actions"][0]["id"].as_u64().unwrap();
-    let bad_image = api
-        .call(
-            "POST",
-            "/v2/droplets",
-            Some(json!({"name": "x", "size": "s-1vcpu-1gb", "image": "docker-99-04"})),
-        )
-        .await;
-    assert_eq!(bad_image.status, 422);
-    assert_eq!(
-        api.call("POST", "/v2/droplets", Some(json!("not an object")))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        api.call("GET", "/v2/droplets?tag_name=schwad&per_page=1", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", "/v2/droplets?name=schwad-bot-1", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", &format!("/v2/droplets/{droplet_id}"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(api.call("GET", "/v2/droplets/1", None).await.status, 404);
-    let busy = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "reboot"})),
-        )
-        .await;
-    assert_eq!(busy.status, 422);
+    let droplet = checked(api, ("POST", "/v2/droplets", Some(create.clone()), 202)).await;
+    let droplet_id = droplet["droplet"]["id"].as_u64().unwrap();
+    let create_action = droplet["links"]["actions"][0]["id"].as_u64().unwrap();
+    let droplet_path = format!("/v2/droplets/{droplet_id}");
+    let droplet_actions = format!("/v2/droplets/{droplet_id}/actions");
+    let action = |kind: &str| Some(json!({"type": kind}));
+    expect(
+        api,
+        &[
+            (
+                "POST",
+                "/v2/droplets",
+                Some(json!({"name": "x", "size": "s-1vcpu-1gb", "image": "docker-99-04"})),
+                422,
+            ),
+            ("POST", "/v2/droplets", Some(json!("not an object")), 400),
+            ("GET", "/v2/droplets?tag_name=schwad&per_page=1", None, 200),
+            ("GET", "/v2/droplets?name=schwad-bot-1", None, 200),
+            ("GET", &droplet_path, None, 200),
+            ("GET", "/v2/droplets/1", None, 404),
+            // Still being created: busy.
+            ("POST", &droplet_actions, action("reboot"), 422),
+        ],
+    )
+    .await;
     api.wait_for(&format!("/v2/actions/{create_action}"), |b| {
         b["action"]["status"] == "completed"
     })
     .await;
-    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
-        b["droplet"]["status"] == "active"
+    api.wait_for(&droplet_path, |b| b["droplet"]["status"] == "active")
+        .await;
+    let off = checked(api, ("POST", &droplet_actions, action("power_off"), 201)).await;
+    let off_id = off["action"]["id"].as_u64().unwrap();
+    expect(api, &[("GET", &droplet_actions, None, 200)]).await;
+    api.wait_for(&format!("{droplet_actions}/{off_id}"), |b| {
+        b["action"]["status"] == "completed"
     })
     .await;
-    let off = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "power_off"})),
-        )
-        .await;
-    assert_eq!(off.status, 201);
-    let off_id = off.body["action"]["id"].as_u64().unwrap();
-    assert_eq!(
-        api.call("GET", &format!("/v2/droplets/{droplet_id}/actions"), None)
-            .await
-            .status,
-        200
-    );
-    api.wait_for(
-        &format!("/v2/droplets/{droplet_id}/actions/{off_id}"),
-        |b| b["action"]["status"] == "completed",
+    let resize = json!({"type": "resize", "size": "s-2vcpu-2gb", "disk": true});
+    expect(
+        api,
+        &[
+            ("POST", &droplet_actions, action("power_off"), 422),
+            ("POST", &droplet_actions, Some(resize), 201),
+        ],
     )
     .await;
-    let again = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "power_off"})),
-        )
-        .await;
-    assert_eq!(again.status, 422);
-    let resize = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "resize", "size": "s-2vcpu-2gb", "disk": true})),
-        )
-        .await;
-    assert_eq!(resize.status, 201);
-    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
+    api.wait_for(&droplet_path, |b| {
         b["droplet"]["size_slug"] == "s-2vcpu-2gb" && b["droplet"]["locked"] == false
     })
     .await;
-    let snap = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "snapshot", "name": "nightly"})),
-        )
-        .await;
-    assert_eq!(snap.status, 201);
-    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
+    let snapshot_action = json!({"type": "snapshot", "name": "nightly"});
+    expect(
+        api,
+        &[("POST", &droplet_actions, Some(snapshot_action), 201)],
+    )
+    .await;
+    api.wait_for(&droplet_path, |b| {
         b["droplet"]["snapshot_ids"]
             .as_array()
             .is_some_and(|s| !s.is_empty())
     })
     .await;
-    let on = api
-        .call(
-            "POST",
-            &format!("/v2/droplets/{droplet_id}/actions"),
-            Some(json!({"type": "power_on"})),
-        )
-        .await;
-    assert_eq!(on.status, 201);
-    api.wait_for(&format!("/v2/droplets/{droplet_id}"), |b| {
+    expect(api, &[("POST", &droplet_actions, action("power_on"), 201)]).await;
+    api.wait_for(&droplet_path, |b| {
         b["droplet"]["status"] == "active" && b["droplet"]["locked"] == false
     })
     .await;
-    assert_eq!(api.call("GET", "/v2/actions", None).await.status, 200);
-    assert_eq!(api.call("GET", "/v2/actions/1", None).await.status, 404);
 
-    // Tagging and untagging a droplet.
+    // Actions; tagging and untagging a droplet.
     let resources =
         json!({"resources": [{"resource_id": droplet_id.to_string(), "resource_type": "droplet"}]});
-    assert_eq!(
-        api.call(
-            "DELETE",
-            "/v2/tags/schwad/resources",
-            Some(resources.clone())
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call("POST", "/v2/tags/schwad/resources", Some(resources))
-            .await
-            .status,
-        204
-    );
+    expect(
+        api,
+        &[
+            ("GET", "/v2/actions", None, 200),
+            ("GET", "/v2/actions/1", None, 404),
+            (
+                "DELETE",
+                "/v2/tags/schwad/resources",
+                Some(resources.clone()),
+                204,
+            ),
+            ("POST", "/v2/tags/schwad/resources", Some(resources), 204),
+        ],
+    )
+    .await;
 
     // Volumes, volume actions, volume snapshots.
     let volume_body = json!({"name": "schwad-data", "size_gigabytes": 10, "region": "nyc3", "filesystem_type": "ext4", "filesystem_label": "data", "description": "ledger", "tags": ["schwad"]});
-    let volume = api
-        .call("POST", "/v2/volumes", Some(volume_body.clone()))
-        .await;
-    assert_eq!(volume.status, 201, "{}", volume.body);
-    let volume_id = volume.body["volume"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        api.call("POST", "/v2/volumes", Some(volume_body))
-            .await
-            .status,
-        409
-    );
-    assert_eq!(
-        api.call("GET", "/v2/volumes?name=schwad-data&region=nyc3", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", &format!("/v2/volumes/{volume_id}"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call(
-            "GET",
-            "/v2/volumes/506f78a4-e098-11e5-ad9f-000f53306ae1",
-            None
-        )
-        .await
-        .status,
-        404
-    );
+    let volume = checked(api, ("POST", "/v2/volumes", Some(volume_body.clone()), 201)).await;
+    let volume_id = volume["volume"]["id"].as_str().unwrap().to_owned();
+    let volume_path = format!("/v2/volumes/{volume_id}");
+    let volume_actions = format!("/v2/volumes/{volume_id}/actions");
+    let volume_snapshots = format!("/v2/volumes/{volume_id}/snapshots");
     let detach = json!({"type": "detach", "droplet_id": droplet_id, "region": "nyc3"});
-    assert_eq!(
-        api.call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/actions"),
-            Some(detach.clone())
-        )
-        .await
-        .status,
-        422
-    );
-    let attach = json!({"type": "attach", "droplet_id": droplet_id, "region": "nyc3"});
-    let attached = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/actions"),
-            Some(attach),
-        )
-        .await;
-    assert_eq!(attached.status, 202, "{}", attached.body);
-    let attach_id = attached.body["action"]["id"].as_u64().unwrap();
-    assert_eq!(
-        api.call("GET", &format!("/v2/volumes/{volume_id}/actions"), None)
-            .await
-            .status,
-        200
-    );
-    api.wait_for(
-        &format!("/v2/volumes/{volume_id}/actions/{attach_id}"),
-        |b| b["action"]["status"] == "completed",
+    expect(
+        api,
+        &[
+            ("POST", "/v2/volumes", Some(volume_body), 409),
+            ("GET", "/v2/volumes?name=schwad-data&region=nyc3", None, 200),
+            ("GET", &volume_path, None, 200),
+            (
+                "GET",
+                "/v2/volumes/506f78a4-e098-11e5-ad9f-000f53306ae1",
+                None,
+                404,
+            ),
+            // Not attached yet.
+            ("POST", &volume_actions, Some(detach), 422),
+        ],
     )
     .await;
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/volumes/{volume_id}"), None)
-            .await
-            .status,
-        409
-    );
-    let snapshot = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/snapshots"),
-            Some(json!({"name": "before-upgrade", "tags": ["schwad"]})),
-        )
-        .await;
-    assert_eq!(snapshot.status, 201);
-    let snapshot_id = snapshot.body["snapshot"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        api.call("GET", &format!("/v2/volumes/{volume_id}/snapshots"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", &format!("/v2/volumes/snapshots/{snapshot_id}"), None)
-            .await
-            .status,
-        200
-    );
-    let by_name = json!({"type": "detach", "droplet_id": droplet_id, "volume_name": "schwad-data", "region": "nyc3"});
-    let detached = api.call("POST", "/v2/volumes/actions", Some(by_name)).await;
-    assert_eq!(detached.status, 202);
-    api.wait_for(&format!("/v2/volumes/{volume_id}"), |b| {
-        b["volume"]["droplet_ids"] == json!([])
+    let attach = json!({"type": "attach", "droplet_id": droplet_id, "region": "nyc3"});
+    let attached = checked(api, ("POST", &volume_actions, Some(attach), 202)).await;
+    let attach_id = attached["action"]["id"].as_u64().unwrap();
+    expect(api, &[("GET", &volume_actions, None, 200)]).await;
+    api.wait_for(&format!("{volume_actions}/{attach_id}"), |b| {
+        b["action"]["status"] == "completed"
     })
     .await;
-    let grow = api
-        .call(
-            "POST",
-            &format!("/v2/volumes/{volume_id}/actions"),
-            Some(json!({"type": "resize", "size_gigabytes": 20, "region": "nyc3"})),
-        )
+    let new_snapshot = json!({"name": "before-upgrade", "tags": ["schwad"]});
+    // Attached: a delete is refused.
+    expect(api, &[("DELETE", &volume_path, None, 409)]).await;
+    let snapshot = checked(api, ("POST", &volume_snapshots, Some(new_snapshot), 201)).await;
+    let snapshot_id = snapshot["snapshot"]["id"].as_str().unwrap().to_owned();
+    let by_name = json!({"type": "detach", "droplet_id": droplet_id, "volume_name": "schwad-data", "region": "nyc3"});
+    expect(
+        api,
+        &[
+            ("GET", &volume_snapshots, None, 200),
+            (
+                "GET",
+                &format!("/v2/volumes/snapshots/{snapshot_id}"),
+                None,
+                200,
+            ),
+            ("POST", "/v2/volumes/actions", Some(by_name), 202),
+        ],
+    )
+    .await;
+    api.wait_for(&volume_path, |b| b["volume"]["droplet_ids"] == json!([]))
         .await;
-    assert_eq!(grow.status, 202);
+    let grow = json!({"type": "resize", "size_gigabytes": 20, "region": "nyc3"});
+    expect(api, &[("POST", &volume_actions, Some(grow), 202)]).await;
 
     // Snapshots.
-    assert_eq!(
-        api.call("GET", "/v2/snapshots?resource_type=droplet", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", "/v2/snapshots?resource_type=volume", None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", &format!("/v2/snapshots/{snapshot_id}"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", "/v2/snapshots/docker-20-04", None)
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        api.call(
-            "DELETE",
-            &format!("/v2/volumes/snapshots/{snapshot_id}"),
-            None
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/snapshots/{snapshot_id}"), None)
-            .await
-            .status,
-        404
-    );
+    expect(
+        api,
+        &[
+            ("GET", "/v2/snapshots?resource_type=droplet", None, 200),
+            ("GET", "/v2/snapshots?resource_type=volume", None, 200),
+            ("GET", &format!("/v2/snapshots/{snapshot_id}"), None, 200),
+            ("GET", "/v2/snapshots/docker-20-04", None, 400),
+            (
+                "DELETE",
+                &format!("/v2/volumes/snapshots/{snapshot_id}"),
+                None,
+                204,
+            ),
+            ("DELETE", &format!("/v2/snapshots/{snapshot_id}"), None, 404),
+        ],
+    )
+    .await;
 
     // Firewalls.
     let rules = json!({
@@ -405,187 +266,93 @@ async fn exercise(api: &mut Api, sim: &SimHandle) {
                            {"protocol": "icmp", "ports": "0", "destinations": {"addresses": ["0.0.0.0/0"]}}],
         "droplet_ids": [droplet_id], "tags": ["schwad"]
     });
-    let firewall = api.call("POST", "/v2/firewalls", Some(rules.clone())).await;
-    assert_eq!(firewall.status, 202, "{}", firewall.body);
-    let firewall_id = firewall.body["firewall"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        api.call("POST", "/v2/firewalls", Some(json!({"name": "empty"})))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(api.call("GET", "/v2/firewalls", None).await.status, 200);
-    assert_eq!(
-        api.call("GET", &format!("/v2/droplets/{droplet_id}/firewalls"), None)
-            .await
-            .status,
-        200
-    );
-    api.wait_for(&format!("/v2/firewalls/{firewall_id}"), |b| {
-        b["firewall"]["status"] == "succeeded"
-    })
+    let firewall = checked(api, ("POST", "/v2/firewalls", Some(rules.clone()), 202)).await;
+    let firewall_id = firewall["firewall"]["id"].as_str().unwrap().to_owned();
+    let firewall_path = format!("/v2/firewalls/{firewall_id}");
+    expect(
+        api,
+        &[
+            ("POST", "/v2/firewalls", Some(json!({"name": "empty"})), 400),
+            ("GET", "/v2/firewalls", None, 200),
+            ("GET", &format!("{droplet_path}/firewalls"), None, 200),
+        ],
+    )
     .await;
-    let mut replacement = rules.clone();
+    api.wait_for(&firewall_path, |b| b["firewall"]["status"] == "succeeded")
+        .await;
+    let mut replacement = rules;
     replacement["inbound_rules"] = json!([]);
     replacement["droplet_ids"] = json!([]);
-    assert_eq!(
-        api.call(
-            "PUT",
-            &format!("/v2/firewalls/{firewall_id}"),
-            Some(replacement)
-        )
-        .await
-        .status,
-        200
-    );
     let members = json!({"droplet_ids": [droplet_id]});
-    assert_eq!(
-        api.call(
-            "POST",
-            &format!("/v2/firewalls/{firewall_id}/droplets"),
-            Some(members.clone())
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call(
-            "DELETE",
-            &format!("/v2/firewalls/{firewall_id}/droplets"),
-            Some(members)
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call(
-            "POST",
-            &format!("/v2/firewalls/{firewall_id}/droplets"),
-            Some(json!({"droplet_ids": [1]}))
-        )
-        .await
-        .status,
-        400
-    );
     let tags = json!({"tags": ["schwad"]});
-    assert_eq!(
-        api.call(
-            "DELETE",
-            &format!("/v2/firewalls/{firewall_id}/tags"),
-            Some(tags.clone())
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call(
-            "POST",
-            &format!("/v2/firewalls/{firewall_id}/tags"),
-            Some(tags)
-        )
-        .await
-        .status,
-        204
-    );
     let rule = json!({"inbound_rules": [{"protocol": "tcp", "ports": "8080", "sources": {"tags": ["schwad"]}}]});
-    assert_eq!(
-        api.call(
-            "POST",
-            &format!("/v2/firewalls/{firewall_id}/rules"),
-            Some(rule.clone())
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call(
-            "DELETE",
-            &format!("/v2/firewalls/{firewall_id}/rules"),
-            Some(rule)
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        api.call(
-            "GET",
-            "/v2/firewalls/fb6045f1-cf1d-4ca3-bfac-18832663025b",
-            None
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/firewalls/{firewall_id}"), None)
-            .await
-            .status,
-        204
-    );
+    let firewall_droplets = format!("{firewall_path}/droplets");
+    let firewall_tags = format!("{firewall_path}/tags");
+    let firewall_rules = format!("{firewall_path}/rules");
+    expect(
+        api,
+        &[
+            ("PUT", &firewall_path, Some(replacement), 200),
+            ("POST", &firewall_droplets, Some(members.clone()), 204),
+            ("DELETE", &firewall_droplets, Some(members), 204),
+            (
+                "POST",
+                &firewall_droplets,
+                Some(json!({"droplet_ids": [1]})),
+                400,
+            ),
+            ("DELETE", &firewall_tags, Some(tags.clone()), 204),
+            ("POST", &firewall_tags, Some(tags), 204),
+            ("POST", &firewall_rules, Some(rule.clone()), 204),
+            ("DELETE", &firewall_rules, Some(rule), 204),
+            (
+                "GET",
+                "/v2/firewalls/fb6045f1-cf1d-4ca3-bfac-18832663025b",
+                None,
+                404,
+            ),
+            ("DELETE", &firewall_path, None, 204),
+        ],
+    )
+    .await;
 
     // Container registry.
-    assert_eq!(api.call("GET", "/v2/registry", None).await.status, 404);
-    assert_eq!(
-        api.call("GET", "/v2/registry/options", None).await.status,
-        200
-    );
     let registry = json!({"name": "schwad", "subscription_tier_slug": "basic", "region": "fra1"});
-    assert_eq!(
-        api.call("POST", "/v2/registry", Some(registry.clone()))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        api.call("POST", "/v2/registry", Some(registry))
-            .await
-            .status,
-        409
-    );
-    assert_eq!(api.call("GET", "/v2/registry", None).await.status, 200);
-    assert_eq!(
-        api.call(
-            "GET",
-            "/v2/registry/docker-credentials?read_write=true&expiry_seconds=3600",
-            None
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        api.call("GET", "/v2/registry/subscription", None)
-            .await
-            .status,
-        200
-    );
-    let upgraded = api
-        .call(
+    expect(
+        api,
+        &[
+            ("GET", "/v2/registry", None, 404),
+            ("GET", "/v2/registry/options", None, 200),
+            ("POST", "/v2/registry", Some(registry.clone()), 201),
+            ("POST", "/v2/registry", Some(registry), 409),
+            ("GET", "/v2/registry", None, 200),
+            (
+                "GET",
+                "/v2/registry/docker-credentials?read_write=true&expiry_seconds=3600",
+                None,
+                200,
+            ),
+            ("GET", "/v2/registry/subscription", None, 200),
+        ],
+    )
+    .await;
+    let tier = |slug: &str| Some(json!({"tier_slug": slug}));
+    let upgraded = checked(
+        api,
+        (
             "POST",
             "/v2/registry/subscription",
-            Some(json!({"tier_slug": "professional"})),
-        )
-        .await;
-    assert_eq!(upgraded.status, 200);
-    assert_eq!(
-        upgraded.body["subscription"]["tier"]["slug"],
-        "professional"
-    );
-    assert_eq!(
-        api.call(
-            "POST",
-            "/v2/registry/subscription",
-            Some(json!({"tier_slug": "platinum"}))
-        )
-        .await
-        .status,
-        422
-    );
+            tier("professional"),
+            200,
+        ),
+    )
+    .await;
+    assert_eq!(upgraded["subscription"]["tier"]["slug"], "professional");
+    expect(
+        api,
+        &[("POST", "/v2/registry/subscription", tier("platinum"), 422)],
+    )
+    .await;
     for (repository, tag) in [("bot", "v1"), ("bot", "v2"), ("tools/ci", "latest")] {
         sim.push_tag(PushedTag {
             repository: repository.to_owned(),
@@ -595,16 +362,18 @@ async fn exercise(api: &mut Api, sim: &SimHandle) {
         })
         .unwrap();
     }
-    let page = api
-        .call(
+    let page = checked(
+        api,
+        (
             "GET",
             "/v2/registry/schwad/repositories/bot/tags?per_page=1",
             None,
-        )
-        .await;
-    assert_eq!(page.status, 200);
-    assert_eq!(page.body["meta"]["total"], 2);
-    assert!(page.body["links"]["pages"]["next"].is_string());
+            200,
+        ),
+    )
+    .await;
+    assert_eq!(page["meta"]["total"], 2);
+    assert!(page["links"]["pages"]["next"].is_string());
     let nested = api
         .call(
             "GET",
@@ -613,63 +382,41 @@ async fn exercise(api: &mut Api, sim: &SimHandle) {
         )
         .await;
     assert_eq!(nested.body["tags"][0]["repository"], "tools/ci");
-    assert_eq!(
-        api.call("GET", "/v2/registry/schwad/repositories/none/tags", None)
-            .await
-            .status,
-        404
-    );
-    // Two repositories do not fit the starter tier.
-    assert_eq!(
-        api.call(
-            "POST",
-            "/v2/registry/subscription",
-            Some(json!({"tier_slug": "starter"}))
-        )
-        .await
-        .status,
-        412
-    );
-    assert_eq!(api.call("DELETE", "/v2/registry", None).await.status, 204);
-
-    // Deletes.
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/droplets/{droplet_id}"), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/droplets/{droplet_id}"), None)
-            .await
-            .status,
-        404
-    );
+    expect(
+        api,
+        &[
+            (
+                "GET",
+                "/v2/registry/schwad/repositories/none/tags",
+                None,
+                404,
+            ),
+            // Two repositories do not fit the starter tier.
+            ("POST", "/v2/registry/subscription", tier("starter"), 412),
+            ("DELETE", "/v2/registry", None, 204),
+            // Deletes.
+            ("DELETE", &droplet_path, None, 204),
+            ("DELETE", &droplet_path, None, 404),
+        ],
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(60)).await;
-    assert_eq!(
-        api.call("DELETE", "/v2/volumes?name=schwad-data&region=nyc3", None)
-            .await
-            .status,
-        204
-    );
-    let second = api.call("POST", "/v2/droplets", Some(create)).await;
-    assert_eq!(second.status, 202);
-    assert_eq!(
-        api.call("DELETE", "/v2/droplets?tag_name=role:bot", None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        api.call("DELETE", "/v2/tags/schwad", None).await.status,
-        204
-    );
-    assert_eq!(
-        api.call("DELETE", &format!("/v2/account/keys/{key_id}"), None)
-            .await
-            .status,
-        204
-    );
+    expect(
+        api,
+        &[
+            (
+                "DELETE",
+                "/v2/volumes?name=schwad-data&region=nyc3",
+                None,
+                204,
+            ),
+            ("POST", "/v2/droplets", Some(create), 202),
+            ("DELETE", "/v2/droplets?tag_name=role:bot", None, 204),
+            ("DELETE", "/v2/tags/schwad", None, 204),
+            ("DELETE", &key_path, None, 204),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -29,7 +29,6 @@ pub struct LedgerOrder {
     pub instruction: Instruction,
     /// Shares ordered.
     pub quantity: u64,
-    /// Current status.
     pub status: OrderStatus,
     /// Why it was rejected, if it was.
     pub status_description: Option<String>,

@@ -29,7 +29,6 @@ pub enum SimError {
     Bind {
         /// The address asked for.
         addr: SocketAddr,
-        /// The OS error.
         #[source]
         source: std::io::Error,
     },

@@ -6,7 +6,7 @@ use std::fmt;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 
-use super::tokens::TokenError;
+use crate::ledger::Sealed;
 use crate::secret::Secret;
 
 /// Binds the ciphertext to its purpose: a sealed token set cannot be passed off as other data.
@@ -15,13 +15,20 @@ const AAD: &[u8] = b"schwad broker tokens v1";
 /// Nonce length of AES-GCM.
 const NONCE_LEN: usize = 12;
 
-/// A token set sealed for the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// The random nonce.
-    pub nonce: Vec<u8>,
-    /// Ciphertext with its authentication tag.
-    pub ciphertext: Vec<u8>,
+/// Why sealing or opening failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    /// `ENCRYPTION_KEY` is not 64 hex characters.
+    #[error("ENCRYPTION_KEY must be 64 hex characters (32 bytes)")]
+    KeyFormat,
+    /// The stored tokens do not decrypt under `ENCRYPTION_KEY`.
+    #[error(
+        "the stored broker tokens do not decrypt with ENCRYPTION_KEY (wrong key?); use the key they were stored with, or run `schwad auth` again"
+    )]
+    WrongKey,
+    /// Encryption failed.
+    #[error("encrypting the broker tokens failed")]
+    Seal,
 }
 
 /// The AES-256-GCM key.
@@ -35,14 +42,15 @@ impl fmt::Debug for TokenCipher {
 
 impl TokenCipher {
     /// The key from 64 hex characters.
-    pub fn from_hex(key: &Secret) -> Result<Self, TokenError> {
+    pub fn from_hex(key: &Secret) -> Result<Self, CipherError> {
         let mut bytes = [0_u8; 32];
-        hex::decode_to_slice(key.expose().trim(), &mut bytes).map_err(|_| TokenError::KeyFormat)?;
+        hex::decode_to_slice(key.expose().trim(), &mut bytes)
+            .map_err(|_| CipherError::KeyFormat)?;
         Ok(Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes))))
     }
 
     /// Encrypts `plain` under a fresh nonce.
-    pub fn seal(&self, plain: &[u8]) -> Result<Sealed, TokenError> {
+    pub fn seal(&self, plain: &[u8]) -> Result<Sealed, CipherError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = self
             .0
@@ -53,17 +61,17 @@ impl TokenCipher {
                     aad: AAD,
                 },
             )
-            .map_err(|_| TokenError::Seal)?;
+            .map_err(|_| CipherError::Seal)?;
         Ok(Sealed {
             nonce: nonce.to_vec(),
             ciphertext,
         })
     }
 
-    /// Decrypts and authenticates; any mismatch (wrong key, tampering) is [`TokenError::WrongKey`].
-    pub fn open(&self, sealed: &Sealed) -> Result<Vec<u8>, TokenError> {
+    /// Decrypts and authenticates; any mismatch (wrong key, tampering) is [`CipherError::WrongKey`].
+    pub fn open(&self, sealed: &Sealed) -> Result<Vec<u8>, CipherError> {
         if sealed.nonce.len() != NONCE_LEN {
-            return Err(TokenError::WrongKey);
+            return Err(CipherError::WrongKey);
         }
         self.0
             .decrypt(
@@ -73,7 +81,7 @@ impl TokenCipher {
                     aad: AAD,
                 },
             )
-            .map_err(|_| TokenError::WrongKey)
+            .map_err(|_| CipherError::WrongKey)
     }
 }
 
@@ -92,7 +100,7 @@ mod tests {
         assert!(!sealed.ciphertext.windows(9).any(|w| w == b"I0.token@"));
         assert_eq!(cipher.open(&sealed).unwrap(), b"I0.token@");
         let other = TokenCipher::from_hex(&key('b')).unwrap();
-        assert!(matches!(other.open(&sealed), Err(TokenError::WrongKey)));
+        assert!(matches!(other.open(&sealed), Err(CipherError::WrongKey)));
     }
 
     #[test]
@@ -106,7 +114,7 @@ mod tests {
         for bad in ["abc", &"g".repeat(64), &"a".repeat(66)] {
             assert!(matches!(
                 TokenCipher::from_hex(&Secret::new(bad)),
-                Err(TokenError::KeyFormat)
+                Err(CipherError::KeyFormat)
             ));
         }
     }

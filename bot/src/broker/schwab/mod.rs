@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
-pub use cipher::{Sealed, TokenCipher};
+pub use cipher::{CipherError, TokenCipher};
 pub use tokens::{LoginError, TokenError};
 
 use self::api::{Api, RetryPolicy};
@@ -58,7 +58,7 @@ pub struct AppConfig {
     pub base_url: Url,
     /// The App Key (OAuth `client_id`).
     pub app_key: String,
-    /// The App Secret.
+    /// The App Secret (OAuth `client_secret`).
     pub app_secret: Secret,
     /// The registered callback URL, byte for byte.
     pub callback_url: String,
@@ -90,7 +90,6 @@ impl AppConfig {
 /// Everything the Schwab broker needs.
 #[derive(Debug, Clone)]
 pub struct SchwabConfig {
-    /// The app.
     pub app: AppConfig,
     /// The trading account.
     pub account: AccountChoice,
@@ -131,7 +130,7 @@ impl SchwabBroker {
     /// A broker over the tokens in `ledger`. Fails at once when the stored tokens do not
     /// decrypt with the key.
     pub async fn new(config: SchwabConfig, ledger: Ledger) -> Result<Self, BrokerError> {
-        let cipher = TokenCipher::from_hex(&config.encryption_key)?;
+        let cipher = TokenCipher::from_hex(&config.encryption_key).map_err(TokenError::from)?;
         let http = config.app.http()?;
         let tokens = TokenManager::new(config.app.oauth()?, ledger, cipher, config.refresh_leeway);
         if !tokens.check_stored().await? {
@@ -299,7 +298,7 @@ pub async fn log_in(
     ledger: &Ledger,
     code: &Secret,
 ) -> Result<i64, LoginError> {
-    let cipher = TokenCipher::from_hex(encryption_key)?;
+    let cipher = TokenCipher::from_hex(encryption_key).map_err(TokenError::from)?;
     let oauth = app
         .oauth()
         .map_err(|error| LoginError::OAuth(oauth::OAuthError::Unavailable(error.to_string())))?;

@@ -60,7 +60,6 @@ pub struct Order {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplacingOrder {
-    /// Its id.
     pub order_id: Option<i64>,
 }
 
@@ -113,7 +112,6 @@ pub struct ExecutionLeg {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
-    /// The account.
     pub securities_account: SecuritiesAccount,
 }
 

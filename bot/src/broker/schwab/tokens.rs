@@ -7,26 +7,18 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::cipher::{Sealed, TokenCipher};
+use super::cipher::{CipherError, TokenCipher};
 use super::oauth::{Grant, OAuthClient, OAuthError};
 use crate::broker::BrokerError;
-use crate::ledger::{Ledger, LedgerError, StoredTokens};
+use crate::ledger::{Ledger, LedgerError, Sealed, StoredTokens};
 use crate::secret::Secret;
 
 /// Why tokens could not be read or stored.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// `ENCRYPTION_KEY` is not 64 hex characters.
-    #[error("ENCRYPTION_KEY must be 64 hex characters (32 bytes)")]
-    KeyFormat,
-    /// The stored tokens do not decrypt under `ENCRYPTION_KEY`.
-    #[error(
-        "the stored broker tokens do not decrypt with ENCRYPTION_KEY (wrong key?); use the key they were stored with, or run `schwad auth` again"
-    )]
-    WrongKey,
-    /// Encryption failed.
-    #[error("encrypting the broker tokens failed")]
-    Seal,
+    /// The key is malformed, or sealing or opening failed.
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
     /// The decrypted token set is not what this version stores.
     #[error("the stored broker tokens are unreadable")]
     Format,
@@ -231,7 +223,7 @@ fn seal(cipher: &TokenCipher, tokens: &Tokens) -> Result<Sealed, TokenError> {
         refresh_token: tokens.refresh.clone(),
     };
     let plain = serde_json::to_vec(&pair).map_err(|_| TokenError::Format)?;
-    cipher.seal(&plain)
+    Ok(cipher.seal(&plain)?)
 }
 
 async fn load(ledger: &Ledger, cipher: &TokenCipher) -> Result<Option<Tokens>, TokenError> {

@@ -239,7 +239,6 @@ async fn list_tags(
 pub struct PushedTag {
     /// Repository name inside the registry; may contain `/`.
     pub repository: String,
-    /// The tag.
     pub tag: String,
     /// `sha256:...` digest of the manifest the tag points at.
     pub manifest_digest: String,

@@ -21,7 +21,6 @@ pub enum StateFileError {
     Io {
         /// The file.
         path: String,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The file does not hold a saved state.
@@ -29,7 +28,6 @@ pub enum StateFileError {
     Format {
         /// The file.
         path: String,
-        /// The JSON error.
         source: serde_json::Error,
     },
 }

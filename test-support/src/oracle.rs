@@ -1,5 +1,5 @@
-//! The tests' oracle, independent of how the bot runs (a process here, a container in the reconciler's end-to-end
-//! tests, which include this file) and of the bot's own formulas: invariants checked on the chain simulator's own
+//! The tests' oracle, independent of how the bot runs (a process in the bot's tests, a container in the reconciler's
+//! end-to-end tests) and of the bot's own formulas: invariants checked on the chain simulator's own
 //! record of every fill, the broker simulator's orders and positions, and the bot's executions read back as data.
 //! - (a) at rest, per symbol, |onchain net + broker position| < 1 ([`unhedged`]);
 //! - (b) no order was decided while |unhedged| < 1, and each is for the whole shares of what was unhedged

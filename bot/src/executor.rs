@@ -1,4 +1,4 @@
-//! The hedge executor: turns positions into broker orders exactly once.
+//! The execution loop: turns positions into broker orders exactly once.
 //!
 //! Each pass, in order: resolve open executions (a `pending` one is looked up at the broker,
 //! since its order may have been sent before a crash or a lost response; a `submitted` one is
@@ -33,7 +33,7 @@ use crate::trade::Ticker;
 
 /// Timing of the executor.
 #[derive(Debug, Clone, Copy)]
-pub struct HedgerConfig {
+pub struct ExecutorConfig {
     /// Longest wait between passes (also how soon a new login is noticed).
     pub tick: Duration,
     /// Mean interval between status polls of a submitted order (±25 % jitter).
@@ -77,11 +77,11 @@ struct Trouble {
 
 /// Drives one broker from the ledger.
 #[derive(Debug)]
-pub struct Hedger<B> {
+pub struct Executor<B> {
     broker: B,
     ledger: Ledger,
     status: Arc<Status>,
-    config: HedgerConfig,
+    config: ExecutorConfig,
     /// When each submitted execution is polled next.
     next_poll: HashMap<i64, Instant>,
     /// Symbols cooling down after a failed order.
@@ -100,9 +100,9 @@ pub struct Hedger<B> {
     next_reconcile: Instant,
 }
 
-impl<B: Broker> Hedger<B> {
+impl<B: Broker> Executor<B> {
     /// An executor of `broker` over `ledger`.
-    pub fn new(broker: B, ledger: Ledger, status: Arc<Status>, config: HedgerConfig) -> Self {
+    pub fn new(broker: B, ledger: Ledger, status: Arc<Status>, config: ExecutorConfig) -> Self {
         Self {
             broker,
             ledger,
