@@ -101,6 +101,52 @@ async fn a_lagging_get_logs_node_never_reverts_a_live_fill() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_node_never_settles_blocks_it_may_not_hold() {
+    // The campaign's last loss, on purpose: `eth_getLogs` is answered by a node three blocks behind. Our
+    // clear is mined in block h (its fills are only ever read from `eth_getLogs`), our take in h + 1 (stored
+    // live from the subscription), then h + 2. The page up to h + 2 lacks the stored take, so the bot sees the
+    // node is behind and stops the page at h, the block before it; but the node held no more than h - 1, so
+    // h's clear was missing from that answer as well. While the bot waits to read on, the chain races ahead
+    // by more than the reorg window, and the rest of the pass goes on from h + 1: block h is read again only
+    // if the bot never took an answer given near the head as complete.
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(9).await;
+    // Slow catch-up retries, and no stall while the chain is quiet, so the chain's burst lands in between.
+    let env = BotEnv::new(dir.path(), &sim)
+        .with("RECONNECT_MIN_BACKOFF", "2s")
+        .with("RECONNECT_MAX_BACKOFF", "2s")
+        .with("STALL_TIMEOUT", "20s");
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    mine_and_wait(&sim, bot.port).await;
+    sim.faults().set_lagging(Lagging {
+        blocks: 3,
+        share: 1.0,
+        methods: vec!["eth_getLogs".to_owned()],
+    });
+    sim.submit(&[our_clear(&sim, 1)]).unwrap();
+    let h = sim.mine();
+    sim.submit(&[our_take(&sim, 2)]).unwrap();
+    sim.mine();
+    sim.mine();
+    wait_until(
+        Duration::from_secs(10),
+        "the page stopped before the take",
+        || async {
+            try_health(bot.port)
+                .await
+                .and_then(|h| h["last_block_processed"].as_u64())
+                >= Some(h)
+        },
+    )
+    .await;
+    sim.mine_blocks(12);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sim.faults().set_lagging(Lagging::default());
+    sim.mine_blocks(3);
+    assert_recorded_exactly_once(&sim, &env, Duration::from_secs(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_removal_never_reverts_the_same_logs_in_their_new_block() {
     // A reorg takes a transaction out of block h and mines it again in the new block h: its logs keep their
     // (transaction, log index) keys in a block of another hash. The provider notifies the removed logs 3 s

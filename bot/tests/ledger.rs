@@ -178,7 +178,10 @@ async fn the_removal_of_a_blocks_copy_never_reverts_the_log_recorded_since_in_an
         .apply(Batch::revert(&[removal(&new)], "removed: true"))
         .await
         .unwrap();
-    assert_eq!(gone.reverted, 1, "a removal of the block it is in reverts it");
+    assert_eq!(
+        gone.reverted, 1,
+        "a removal of the block it is in reverts it"
+    );
 }
 
 #[tokio::test]

@@ -132,9 +132,11 @@ pub struct Ingestor {
     range: RangeControl,
     /// The stored checkpoint (this process is its only writer).
     checkpoint: Option<u64>,
-    /// Last block completely processed; ahead of `checkpoint` while only empty blocks followed
-    /// it (their checkpoint write is deferred: re-reading them after a crash is harmless).
-    processed: Option<u64>,
+    /// Last block settled: read, with every block before it, from answers that could not have
+    /// left its logs out (see [`Ingestor::settle`]). A catch-up pass starts after it. Ahead of
+    /// `checkpoint` while only empty blocks followed it (their checkpoint write is deferred:
+    /// re-reading them after a crash is harmless).
+    settled: Option<u64>,
 }
 
 /// The subscriptions and the catch-up state of one session.
@@ -188,7 +190,7 @@ impl Ingestor {
             symbols,
             range,
             checkpoint,
-            processed: checkpoint,
+            settled: checkpoint,
         })
     }
 
@@ -360,10 +362,7 @@ impl Ingestor {
                         block_hash: log.block_hash,
                     };
                     tracing::debug!(key = %removal.key, block = %removal.block_hash, "removal notified");
-                    let applied = self
-                        .ledger
-                        .apply(Batch::revert(&[removal], reason))
-                        .await?;
+                    let applied = self.ledger.apply(Batch::revert(&[removal], reason)).await?;
                     self.count(applied);
                 }
                 continue;
@@ -404,20 +403,17 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Reads and applies one page of the catch-up pass (from the checkpoint minus the reorg
-    /// window up to the newest head). Transient failures are retried later on this connection;
-    /// too big a range is shrunk.
+    /// Reads and applies one page of the catch-up pass (from the block after the last settled one,
+    /// so the last `confirmations` blocks are read again, up to the newest head). Transient failures
+    /// are retried later on this connection; too big a range is shrunk.
     async fn catch_up_page(&mut self, session: &mut Session) -> Result<(), IngestError> {
         let Some(target) = session.target else {
             return Ok(());
         };
         let deployment = self.config.deployment_block;
-        let from = *session.cursor.get_or_insert_with(|| {
-            self.processed
-                .map_or(deployment, |p| p + 1)
-                .saturating_sub(self.config.confirmations)
-                .max(deployment)
-        });
+        let from = *session
+            .cursor
+            .get_or_insert_with(|| self.settled.map_or(deployment, |s| s + 1).max(deployment));
         if from > target {
             self.finish_pass(session, target);
             return Ok(());
@@ -430,7 +426,8 @@ impl Ingestor {
         {
             Ok(logs) => {
                 self.range.succeeded(from, to);
-                self.apply_range(&session.client, from, to, logs).await
+                self.apply_range(&session.client, from, to, target, logs)
+                    .await
             }
             Err(error) => match error.kind() {
                 ErrorKind::Oversized => {
@@ -487,16 +484,18 @@ impl Ingestor {
         }
     }
 
-    /// Applies one `eth_getLogs` answer for `from..=to` in one transaction: records the new
-    /// events, reverts the stored ones whose block the node replaced, and advances the checkpoint.
-    /// Returns the last block applied: before `to` when a stored event is missing from the answer
-    /// while the node does not hold another block at its height (it answered from behind); `None`
-    /// when that is already the case at `from`.
+    /// Applies one `eth_getLogs` answer for `from..=to`, asked while the newest head known was
+    /// `head`, in one transaction: records the new events, reverts the stored ones whose block the
+    /// node replaced, and advances the checkpoint to what the answer settles. Returns the last
+    /// block applied: before `to` when a stored event is missing from the answer while the node
+    /// does not hold another block at its height (it answered from behind); `None` when that is
+    /// already the case at `from`.
     async fn apply_range(
         &mut self,
         client: &RpcClient,
         from: u64,
         to: u64,
+        head: u64,
         logs: Vec<RpcLog>,
     ) -> Result<Option<u64>, IngestError> {
         let stored = self.ledger.events_between(from, to).await?;
@@ -532,7 +531,8 @@ impl Ingestor {
         };
         // An event stored in another block (a reorg mined its transaction again with the same log
         // indexes) is recorded again: that moves it to the block it is in now.
-        let stored: HashSet<(LogKey, B256)> = stored.iter().map(|e| (e.key, e.block_hash)).collect();
+        let stored: HashSet<(LogKey, B256)> =
+            stored.iter().map(|e| (e.key, e.block_hash)).collect();
         let mut logs: Vec<RpcLog> = logs.into_iter().filter(|l| l.block() <= read_to).collect();
         let events = Decoder::decode_batch(&mut logs)?
             .into_iter()
@@ -548,26 +548,51 @@ impl Ingestor {
             vanished = vanished.len(),
             "catch-up page"
         );
+        let settled = self.settle(from, read_to, head);
         if records.is_empty() && vanished.is_empty() {
             // Nothing to write but progress: persist it once per reorg window, saving an fsync
             // per empty block.
-            let unsaved = read_to.saturating_sub(self.checkpoint.unwrap_or(0));
-            if self.checkpoint.is_some() && unsaved < self.config.confirmations.max(1) {
+            let unsaved = settled
+                .unwrap_or(0)
+                .saturating_sub(self.checkpoint.unwrap_or(0));
+            if settled.is_none()
+                || self.checkpoint.is_some() && unsaved < self.config.confirmations.max(1)
+            {
                 self.mark_processed(read_to);
                 return Ok(Some(read_to));
             }
         }
         let reason = "the node holds another block at the log's height (reorg)";
-        let batch = Batch::record(&records).and_revert(&vanished, reason);
-        let applied = self.ledger.apply(batch.checkpoint(read_to)).await?;
+        let mut batch = Batch::record(&records).and_revert(&vanished, reason);
+        if let Some(settled) = settled {
+            batch = batch.checkpoint(settled);
+        }
+        let applied = self.ledger.apply(batch).await?;
         self.count(applied);
-        self.checkpoint = self.checkpoint.max(Some(read_to));
+        self.checkpoint = self.checkpoint.max(settled);
         self.mark_processed(read_to);
         Ok(Some(read_to))
     }
 
-    fn mark_processed(&mut self, block: u64) {
-        self.processed = self.processed.max(Some(block));
+    /// What an answer of `from..=read_to`, asked while the newest head known was `head`, settles;
+    /// returns the last settled block. A node that answers `eth_getLogs` from behind the head (a
+    /// lagging backend of a load-balanced provider) cuts the range at its own head without saying
+    /// so, and a block with no stored log of ours cannot show that its logs are missing. Only
+    /// blocks at least `confirmations` below `head` are held by every backend that lags less than
+    /// that; and only an answer that starts at the first unsettled block settles anything, so a
+    /// block an earlier page may have missed is read again by the next pass.
+    fn settle(&mut self, from: u64, read_to: u64, head: u64) -> Option<u64> {
+        let first_unsettled = self.settled.map_or(self.config.deployment_block, |s| s + 1);
+        if let Some(safe) = head.checked_sub(self.config.confirmations)
+            && from <= first_unsettled
+            && read_to.min(safe) >= first_unsettled
+        {
+            self.settled = Some(read_to.min(safe));
+        }
+        self.settled
+    }
+
+    fn mark_processed(&self, block: u64) {
         Status::raise(&self.status.last_block_processed, block);
     }
 
