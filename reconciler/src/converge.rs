@@ -10,7 +10,7 @@ use chrono::Utc;
 use digitalocean_api::models::{ResourceType, TaggedResource};
 use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
 use reconciler_core::manifest::App;
-use reconciler_core::observed::{ObservedApp, ObservedInfra, ObservedState};
+use reconciler_core::observed::{ContainerStatus, ObservedApp, ObservedInfra, ObservedState};
 use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
 
 use crate::docker::Engine;
@@ -20,9 +20,8 @@ use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
 use crate::execute::{
-    self, ExecuteError, Executor, Failure, RunEnd, StepEnd, StepOutcome, Timeouts, Verdicts,
+    self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts,
 };
-use crate::gitops::journal::StepRecord;
 use crate::host::{AppHost, LocalHost, RemoteHost};
 use crate::load::Loaded;
 use crate::observe::observe_app;
@@ -94,7 +93,7 @@ pub struct Report {
     /// How it ended.
     pub ended: Ended,
     /// The steps run, with their durations.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
     /// The last revision that passed its health gate, after this converge.
     pub last_good: Option<Revision>,
     /// Mutating Docker API calls made.
@@ -103,20 +102,12 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
-/// The journal's form of the steps that ran.
-fn step_records(steps: &[StepOutcome], prefix: &str) -> Vec<StepRecord> {
-    steps
-        .iter()
-        .map(|s| StepRecord {
-            step: format!("{prefix}{}", s.description),
-            duration_ms: s.duration_ms,
-            result: match &s.end {
-                StepEnd::Ok => "ok".to_owned(),
-                StepEnd::GateFailed(cause) => format!("health gate failed: {cause}"),
-                StepEnd::Failed(error) => format!("failed: {error}"),
-            },
-        })
-        .collect()
+/// The steps of a revert, each named as one.
+fn revert_steps(steps: Vec<StepOutcome>) -> impl Iterator<Item = StepOutcome> {
+    steps.into_iter().map(|s| StepOutcome {
+        description: format!("revert: {}", s.description),
+        ..s
+    })
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -315,7 +306,7 @@ impl Prepared {
             }),
         };
         let run = executor.apply(&app_plan.steps, progress).await;
-        report.steps = step_records(&run.steps, "");
+        report.steps = run.steps.clone();
         let failure = match run.ended {
             RunEnd::Done => None,
             RunEnd::GateFailed(failure) => Some(*failure),
@@ -327,7 +318,7 @@ impl Prepared {
                 let current = engine.status(&app.container_name).await.ok().flatten();
                 let record = state.load(&app.container_name).unwrap_or_default();
                 let intact = current.as_ref().is_some_and(|c| {
-                    c.state == "running"
+                    c.state == ContainerStatus::Running
                         && record
                             .verified
                             .iter()
@@ -428,9 +419,7 @@ impl Prepared {
             }
         };
         let reverted = executor.apply(&plan.steps, progress).await;
-        report
-            .steps
-            .extend(step_records(&reverted.steps, "revert: "));
+        report.steps.extend(revert_steps(reverted.steps));
         report.last_good = state.load(&app.container_name)?.last_good;
         match reverted.ended {
             RunEnd::Done => {
@@ -581,7 +570,7 @@ pub struct InfraReport {
     /// How it ended ([`Ended::Reverted`] never happens here).
     pub ended: Ended,
     /// The steps run, with their durations.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
 }
 
 /// Observes the infra scope of `loaded` on DigitalOcean and plans it (the app scope is not observed).

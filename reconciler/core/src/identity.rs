@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{App, Hardening, Port, Protocol};
+use crate::manifest::{App, Hardening, Port, Protocol, RestartPolicy};
 
 /// Tag on every DigitalOcean resource the reconciler manages.
 pub const MANAGED_TAG: &str = "managed-by:schwad-reconciler";
@@ -71,8 +71,8 @@ pub struct ContainerSpec {
     pub mount_container_path: String,
     /// `uid:gid`.
     pub user: String,
-    /// Docker restart policy name.
-    pub restart: String,
+    /// Serialised in Docker's spelling, as the spec hash has always read it.
+    pub restart: RestartPolicy,
     /// Published ports, sorted.
     pub ports: Vec<Port>,
     /// Health check command run by Docker, if the manifest gives one.
@@ -133,7 +133,7 @@ impl ContainerSpec {
             mount_host_path: app.volume_mount.host_path.clone(),
             mount_container_path: app.volume_mount.container_path.clone(),
             user: app.user.clone(),
-            restart: app.restart.docker_name().to_owned(),
+            restart: app.restart,
             ports,
             health_command: app.health_check.command.clone(),
             health_timing: HealthTiming {

@@ -4,11 +4,12 @@
 //! read is [`Observed::Unknown`], never "absent": the planner neither creates nor deletes what it could not see.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{FirewallRule, Protocol};
+use crate::manifest::{FirewallRule, Protocol, RestartPolicy};
 
 /// One part of the world as read, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,12 +70,43 @@ pub struct DropletState {
     pub size: String,
     /// Image slug (empty for images without one).
     pub image: String,
-    /// `new`, `active`, `off` or `archive`.
-    pub status: String,
+    pub status: DropletStatus,
     /// Tags.
     pub tags: Vec<String>,
     /// Public IPv4 address, once networking is up.
     pub public_ipv4: Option<String>,
+}
+
+/// A droplet's status, in DigitalOcean's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DropletStatus {
+    /// Being created.
+    New,
+    /// Running.
+    Active,
+    /// Powered off.
+    Off,
+    /// Archived.
+    Archive,
+}
+
+impl DropletStatus {
+    /// DigitalOcean's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Active => "active",
+            Self::Off => "off",
+            Self::Archive => "archive",
+        }
+    }
+}
+
+impl fmt::Display for DropletStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A block-storage volume.
@@ -227,10 +259,9 @@ pub struct ContainerState {
     pub labels: BTreeMap<String, String>,
     /// Id of the image it runs.
     pub image_id: String,
-    /// Docker state: `created`, `running`, `paused`, `restarting`, `exited` or `dead`.
-    pub state: String,
-    /// Docker health status when the container has a health check.
-    pub health: Option<String>,
+    pub state: ContainerStatus,
+    /// `None` when the container has no health check.
+    pub health: Option<Health>,
     /// Restarts since it was created.
     pub restart_count: u32,
     /// Docker's `State.StartedAt` of the current or last run (`0001-01-01T00:00:00Z` when never started).
@@ -239,6 +270,79 @@ pub struct ContainerState {
     /// The runtime settings the manifest decides, as Docker reports them; `None` when not read.
     #[serde(default)]
     pub runtime: Option<ContainerRuntime>,
+}
+
+/// Docker's `State.Status` of a container, in Docker's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Stopped (its process ended).
+    Exited,
+    /// Docker failed to stop or remove it.
+    Dead,
+    /// Being stopped.
+    Stopping,
+}
+
+impl ContainerStatus {
+    /// Docker's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Stopping => "stopping",
+        }
+    }
+}
+
+impl fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Docker's `State.Health.Status` of a container that has a health check, in Docker's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Within its start period, or no check has passed or failed `retries` times yet.
+    Starting,
+    /// The last check passed.
+    Healthy,
+    /// `retries` checks in a row failed.
+    Unhealthy,
+}
+
+impl Health {
+    /// Docker's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A published port in [`ContainerRuntime::ports`] form: `[host_ip:]host_port->container_port/protocol`.
@@ -251,7 +355,7 @@ pub fn published_port(host_ip: Option<&str>, host_port: &str, container: &str) -
 
 /// What a container runs with, in the terms the manifest sets them (Docker's inspect output, normalised: lists
 /// sorted, empty host IPs absent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerRuntime {
     /// `Config.User`.
     pub user: String,
@@ -265,8 +369,8 @@ pub struct ContainerRuntime {
     pub security_opt: Vec<String>,
     /// `HostConfig.Privileged`.
     pub privileged: bool,
-    /// `HostConfig.RestartPolicy.Name`.
-    pub restart: String,
+    /// `HostConfig.RestartPolicy.Name` (Docker's empty name is `no`).
+    pub restart: RestartPolicy,
     /// Bind mounts and volumes as `source:destination:rw|ro`, sorted.
     pub mounts: Vec<String>,
     /// Published ports as `[host_ip:]host_port->container_port/protocol`, sorted.
@@ -280,7 +384,10 @@ pub struct ContainerRuntime {
 impl ContainerState {
     /// Whether the container is running (or restarting, which Docker will keep doing).
     pub fn is_running(&self) -> bool {
-        self.state == "running" || self.state == "restarting"
+        matches!(
+            self.state,
+            ContainerStatus::Running | ContainerStatus::Restarting
+        )
     }
 }
 

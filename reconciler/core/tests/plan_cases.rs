@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labels};
-use reconciler_core::manifest::DesiredState;
+use reconciler_core::manifest::{DesiredState, RestartPolicy};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{
     Action, Operation, Plan, PlanOptions, ResourceKind, Step, VolumeRef, plan,
@@ -108,7 +108,7 @@ fn droplets_unknown(_: &mut DesiredState, o: &mut ObservedState) {
 }
 
 fn container_stopped(_: &mut DesiredState, o: &mut ObservedState) {
-    app(o).containers[0].state = "exited".into();
+    app(o).containers[0].state = ContainerStatus::Exited;
 }
 
 fn container_deleted(_: &mut DesiredState, o: &mut ObservedState) {
@@ -160,7 +160,7 @@ fn leftover_prev(d: &mut DesiredState, o: &mut ObservedState) {
         name: format!("{}-prev", d.app.container_name),
         labels,
         image_id: image_id("old"),
-        state: "exited".into(),
+        state: ContainerStatus::Exited,
         health: None,
         restart_count: 0,
         started_at: "t0".into(),
@@ -347,7 +347,7 @@ fn kept(d: &DesiredState, tag: &str, name: &str) -> ContainerState {
         name: name.into(),
         labels: labels_of_revision(d, tag),
         image_id: image_id(tag),
-        state: "exited".into(),
+        state: ContainerStatus::Exited,
         health: None,
         restart_count: 0,
         started_at: "t0".into(),
@@ -687,7 +687,7 @@ fn a_quarantined_revision_under_the_name_is_replaced_by_the_last_good_container(
     k.labels = old_labels;
     let a = app(&mut o);
     a.quarantined = vec![hash];
-    a.containers[0].state = "exited".into();
+    a.containers[0].state = ContainerStatus::Exited;
     a.verified = vec![GateVerdict {
         container: k.id.clone(),
         started_at: k.started_at.clone(),
@@ -740,7 +740,7 @@ fn hand_made_runtime_drift_is_shown_and_replaced() {
         cap_add: vec![],
         security_opt: vec!["no-new-privileges:true".into()],
         privileged: false,
-        restart: spec.restart.clone(),
+        restart: spec.restart,
         mounts: vec![format!(
             "{}:{}:rw",
             d.app.volume_mount.host_path, d.app.volume_mount.container_path
@@ -777,7 +777,7 @@ fn hand_made_runtime_drift_is_shown_and_replaced() {
     drifted.user = "0:0".into();
     drifted.read_only_root_fs = false;
     drifted.cap_drop.clear();
-    drifted.restart = "no".into();
+    drifted.restart = RestartPolicy::No;
     drifted.mounts.push("/:/host:rw".into());
     app(&mut o).containers[0].runtime = Some(drifted);
     let plan = plan(&inputs(&d), &o, &PlanOptions::default());

@@ -18,7 +18,7 @@ use reconciler_core::render;
 
 use super::droplet_host::{Done, DropletHost, DropletStepError};
 use super::progress::{Event, Progress};
-use crate::gitops::journal::StepRecord;
+use super::{StepEnd, StepOutcome};
 
 /// Whether `op` acts on DigitalOcean (the rest run on the droplet's Docker engine and host).
 pub fn is_infra(op: &Operation) -> bool {
@@ -50,7 +50,7 @@ pub struct InfraExecutor<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Each step with its duration.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
     /// Ids of the snapshots taken.
     pub snapshots: Vec<String>,
 }
@@ -195,10 +195,10 @@ impl InfraExecutor<'_> {
                 .map_err(|e| e.at(index, description.clone()))?;
             let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             progress.event(&Event::StepDone { index, elapsed_ms });
-            applied.steps.push(StepRecord {
-                step: description,
+            applied.steps.push(StepOutcome {
+                description,
                 duration_ms: elapsed_ms,
-                result: "ok".to_owned(),
+                end: StepEnd::Ok,
             });
         }
         applied.snapshots = created.snapshots;

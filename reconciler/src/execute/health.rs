@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use reconciler_core::observed::{ContainerStatus, Health};
 use reconciler_core::plan::HealthGate;
 
-use super::progress::{Event, Progress};
+use super::progress::{Event, GateStatus, Progress};
 use crate::docker::{DockerError, Engine};
 
 /// Why a container failed its gate.
@@ -28,7 +29,7 @@ pub async fn wait_healthy(
     let fail_now = |cause: String| {
         progress.event(&Event::Health {
             container: container.to_owned(),
-            status: "failed".to_owned(),
+            status: GateStatus::Failed,
         });
         Ok(Err(GateFailure { cause }))
     };
@@ -50,20 +51,23 @@ pub async fn wait_healthy(
     let mut healthy_since: Option<Instant> = None;
     progress.event(&Event::Health {
         container: container.to_owned(),
-        status: "waiting".to_owned(),
+        status: GateStatus::Waiting,
     });
     loop {
         let Some(status) = engine.status(container).await? else {
             return fail_now(format!("container {container} disappeared"));
         };
-        if status.restart_count > baseline || status.state == "restarting" {
+        if status.restart_count > baseline || status.state == ContainerStatus::Restarting {
             return fail_now(format!(
                 "crash loop: restarted {} times (last exit code {})",
                 status.restart_count - baseline.min(status.restart_count),
                 status.exit_code
             ));
         }
-        if matches!(status.state.as_str(), "exited" | "dead" | "created") {
+        if matches!(
+            status.state,
+            ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created
+        ) {
             return fail_now(format!(
                 "container {} (exit code {})",
                 status.state, status.exit_code
@@ -71,13 +75,13 @@ pub async fn wait_healthy(
         }
         let healthy = match &http {
             Some((client, url)) => probe(client, url).await,
-            None => match status.health.as_deref() {
-                Some("healthy") => true,
-                Some("unhealthy") => {
+            None => match status.health {
+                Some(Health::Healthy) => true,
+                Some(Health::Unhealthy) => {
                     return fail_now("Docker reports the container unhealthy".to_owned());
                 }
-                Some(_) => false,
-                None => status.state == "running",
+                Some(Health::Starting) => false,
+                None => status.state == ContainerStatus::Running,
             },
         };
         let now = Instant::now();
@@ -86,13 +90,13 @@ pub async fn wait_healthy(
                 healthy_since = Some(now);
                 progress.event(&Event::Health {
                     container: container.to_owned(),
-                    status: "healthy".to_owned(),
+                    status: GateStatus::Healthy,
                 });
             }
             (true, Some(since)) if now.duration_since(since) >= stability => {
                 progress.event(&Event::Health {
                     container: container.to_owned(),
-                    status: "stable".to_owned(),
+                    status: GateStatus::Stable,
                 });
                 return Ok(Ok(()));
             }

@@ -6,6 +6,7 @@
 pub mod digitalocean;
 pub mod droplet_host;
 mod health;
+mod outcome;
 pub mod progress;
 pub mod prune;
 pub mod state;
@@ -21,6 +22,7 @@ use reconciler_core::plan::{Operation, Step};
 use crate::docker::{DockerError, Engine, Status};
 use crate::host::{Host, HostError, SecretEnv};
 pub use health::GateFailure;
+pub use outcome::{StepEnd, StepOutcome};
 use progress::{Event, Progress};
 use state::{Revision, StateDir};
 
@@ -76,28 +78,6 @@ pub struct Failure {
     pub health_log: Vec<String>,
     /// The container the revert restored (it passed its own gate), `None` when nothing runs.
     pub restored: Option<String>,
-}
-
-/// How one step ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepEnd {
-    /// Done.
-    Ok,
-    /// A health gate that failed, and why.
-    GateFailed(String),
-    /// The step failed, and why.
-    Failed(String),
-}
-
-/// One step as it ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepOutcome {
-    /// What the step does (`render::describe`).
-    pub description: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// How it ended.
-    pub end: StepEnd,
 }
 
 /// What a run of steps did: every step that ran, and how the run ended.

@@ -51,8 +51,7 @@ pub enum Event {
     Health {
         /// Container.
         container: String,
-        /// `waiting`, `healthy`, `stable` or `failed`.
-        status: String,
+        status: GateStatus,
     },
     /// The new container failed its gate; the previous one is being restored.
     Reverting {
@@ -68,6 +67,31 @@ pub enum Event {
         /// Wall time.
         elapsed_ms: u64,
     },
+}
+
+/// Where a container stands in its health gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateStatus {
+    /// Not healthy yet, within the deadline.
+    Waiting,
+    /// Healthy; the stability window runs.
+    Healthy,
+    /// Healthy for the whole window: the gate passed.
+    Stable,
+    /// The gate failed.
+    Failed,
+}
+
+impl std::fmt::Display for GateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Waiting => "waiting",
+            Self::Healthy => "healthy",
+            Self::Stable => "stable",
+            Self::Failed => "failed",
+        })
+    }
 }
 
 /// Receives progress events.

@@ -14,8 +14,8 @@ use digitalocean_api::{Client, Error};
 use reconciler_core::identity::deployment_tag;
 use reconciler_core::manifest::{DesiredState, Protocol};
 use reconciler_core::observed::{
-    DropletState, FirewallState, Observed, ObservedInfra, ObservedRule, RegistryState,
-    SnapshotState, VolumeState,
+    DropletState, DropletStatus as Status, FirewallState, Observed, ObservedInfra, ObservedRule,
+    RegistryState, SnapshotState, VolumeState,
 };
 
 /// Reads the DigitalOcean resources the planner compares with `desired`.
@@ -40,52 +40,62 @@ pub async fn observe_infra(client: &Client, desired: &DesiredState) -> ObservedI
                 .collect()
         }),
         volumes: known(volumes, "volumes", |all| {
-            all.iter().map(volume_state).collect()
+            Ok(all.iter().map(volume_state).collect())
         }),
         firewalls: known(firewalls, "firewalls", |all| {
-            all.iter().map(firewall_state).collect()
+            Ok(all.iter().map(firewall_state).collect())
         }),
         registry: known(registry, "registry", |r| {
-            r.as_ref().map(|r| RegistryState {
+            Ok(r.as_ref().map(|r| RegistryState {
                 name: r.name.clone(),
                 tier: r.tier_slug().unwrap_or_default().to_owned(),
                 region: r.region.clone(),
-            })
+            }))
         }),
         snapshots: known(snapshots, "snapshots", |all| {
-            all.iter().map(snapshot_state).collect()
+            Ok(all.iter().map(snapshot_state).collect())
         }),
     }
 }
 
-fn known<T, U>(read: Result<T, Error>, kind: &str, convert: impl FnOnce(&T) -> U) -> Observed<U> {
-    match read {
-        Ok(value) => Observed::Known(convert(&value)),
-        Err(e) => {
-            tracing::warn!(kind, error = %e, "DigitalOcean read failed; the kind is unknown");
-            Observed::Unknown(format!("listing {kind} failed: {e}"))
+/// The kind as read, or unknown when the read failed or `convert` met a value the reconciler has no name for.
+fn known<T, U>(
+    read: Result<T, Error>,
+    kind: &str,
+    convert: impl FnOnce(&T) -> Result<U, String>,
+) -> Observed<U> {
+    let read = read.map_err(|e| format!("listing {kind} failed: {e}"));
+    match read.and_then(|value| convert(&value)) {
+        Ok(value) => Observed::Known(value),
+        Err(reason) => {
+            tracing::warn!(kind, %reason, "DigitalOcean read failed; the kind is unknown");
+            Observed::Unknown(reason)
         }
     }
 }
 
-fn droplet_state(d: &Droplet) -> DropletState {
-    DropletState {
+fn droplet_state(d: &Droplet) -> Result<DropletState, String> {
+    Ok(DropletState {
         id: d.id,
         name: d.name.clone(),
         region: d.region.slug.clone(),
         size: d.size_slug.clone(),
         image: d.image.slug.clone().unwrap_or_default(),
         status: match d.status {
-            DropletStatus::New => "new",
-            DropletStatus::Active => "active",
-            DropletStatus::Off => "off",
-            DropletStatus::Archive => "archive",
-            DropletStatus::Unknown => "unknown",
-        }
-        .to_owned(),
+            DropletStatus::New => Status::New,
+            DropletStatus::Active => Status::Active,
+            DropletStatus::Off => Status::Off,
+            DropletStatus::Archive => Status::Archive,
+            DropletStatus::Unknown => {
+                return Err(format!(
+                    "droplet {} (id {}) has a status the reconciler does not know",
+                    d.name, d.id
+                ));
+            }
+        },
         tags: d.tags.clone(),
         public_ipv4: d.public_ipv4().map(str::to_owned),
-    }
+    })
 }
 
 fn volume_state(v: &Volume) -> VolumeState {

@@ -11,7 +11,9 @@ use super::builder::{Builder, Change};
 use super::model::*;
 use crate::identity::{ContainerSpec, MANAGED_TAG, deployment_tag, env_value_fingerprint, labels};
 use crate::manifest::{DesiredState, Protocol};
-use crate::observed::{ContainerRuntime, ContainerState, ObservedApp, published_port};
+use crate::observed::{
+    ContainerRuntime, ContainerState, ContainerStatus, Health, ObservedApp, published_port,
+};
 
 /// Plans the app scope. `volume` is the block-storage volume when the infra scope was observed too.
 pub(super) fn plan(
@@ -141,7 +143,7 @@ pub(super) fn plan(
             let mut c = Change::new(container_id, Action::Create);
             c.field("image", None, Some(spec.image.clone()))
                 .field("user", None, Some(spec.user.clone()))
-                .field("restart", None, Some(spec.restart.clone()))
+                .field("restart", None, Some(spec.restart.to_string()))
                 .cause(cause)
                 .step(
                     Operation::CreateContainer {
@@ -216,10 +218,10 @@ fn verify(
          restart, or no verdict recorded)"
             .to_owned()
     } else {
-        if c.health.as_deref() == Some("unhealthy") || c.state == "restarting" {
+        if c.health == Some(Health::Unhealthy) || c.state == ContainerStatus::Restarting {
             b.note(format!(
                 "container {name} matches the manifest but is {} (restarts: {}); see its logs",
-                c.health.as_deref().unwrap_or(&c.state),
+                c.health.map_or(c.state.as_str(), Health::as_str),
                 c.restart_count
             ));
         }
@@ -228,7 +230,11 @@ fn verify(
     let mut change = Change::new(id, Action::Update);
     if !c.is_running() || stopped_by_infra {
         change
-            .field("state", Some(c.state.clone()), Some("running".to_owned()))
+            .field(
+                "state",
+                Some(c.state.to_string()),
+                Some(ContainerStatus::Running.to_string()),
+            )
             .cause(&cause)
             .step(start(&c.id), &cause);
     } else {
@@ -264,9 +270,13 @@ fn restore(
             Some(f) if f.is_running() => {
                 let cause = "its revision failed its health gate and nothing earlier passed one";
                 let mut c = Change::new(id, Action::Update);
-                c.field("state", Some(f.state.clone()), Some("exited".to_owned()))
-                    .cause(cause)
-                    .step(stop(&f.id, grace_of(f, 10)), cause);
+                c.field(
+                    "state",
+                    Some(f.state.to_string()),
+                    Some(ContainerStatus::Exited.to_string()),
+                )
+                .cause(cause)
+                .step(stop(&f.id, grace_of(f, 10)), cause);
                 b.add(c);
             }
             _ => b.no_op(id),
@@ -603,7 +613,7 @@ fn runtime_drift(r: &ContainerRuntime, spec: &ContainerSpec) -> Vec<(String, Str
     check("cap_add", list(&r.cap_add), list(&[]));
     check("privileged", r.privileged.to_string(), false.to_string());
     check("security_opt", list(&r.security_opt), list(&security_opt));
-    check("restart", r.restart.clone(), spec.restart.clone());
+    check("restart", r.restart.to_string(), spec.restart.to_string());
     check("mounts", list(&r.mounts), list(&mounts));
     check("ports", list(&r.ports), list(&ports));
     check("log", list(&r.log), list(&log));

@@ -10,7 +10,7 @@ use crate::identity::{
     MANAGED_TAG, PROTECTED_TAG, USER_DATA_TAG_PREFIX, deployment_tag, user_data_tag,
 };
 use crate::manifest::DesiredState;
-use crate::observed::{DropletState, Observed, ObservedInfra, VolumeState};
+use crate::observed::{DropletState, DropletStatus, Observed, ObservedInfra, VolumeState};
 
 /// What the plan leaves of the volume, for the steps that refer to it.
 #[derive(Debug, Clone)]
@@ -362,7 +362,7 @@ fn release(
     else {
         return;
     };
-    if droplet.status == "off" || released.shut_down.contains(&droplet_id) {
+    if droplet.status == DropletStatus::Off || released.shut_down.contains(&droplet_id) {
         return;
     }
     let cause = "the volume is released before it is detached";
@@ -469,7 +469,7 @@ fn droplet(
             "droplet {} is no longer in the manifest",
             stray.name
         ));
-        if stray.status != "off" && !released.shut_down.contains(&stray.id) {
+        if stray.status != DropletStatus::Off && !released.shut_down.contains(&stray.id) {
             c.step(
                 Operation::ShutdownDroplet {
                     droplet_id: stray.id,
@@ -789,7 +789,7 @@ fn attachment(
             .droplets
             .known()
             .and_then(|ds| ds.iter().find(|x| x.id == *id))
-            .filter(|x| x.status != "off")
+            .filter(|x| x.status != DropletStatus::Off)
             .map(|x| x.id),
         DropletRef::Planned(_) => None, // cloud-init mounts it on first boot
     };

@@ -64,7 +64,7 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 region: d.infra.region.clone(),
                 size: d.infra.droplet.size.clone(),
                 image: d.infra.droplet.image.clone(),
-                status: "active".into(),
+                status: DropletStatus::Active,
                 tags: droplet_tags,
                 public_ipv4: Some("203.0.113.10".into()),
             }]),
@@ -108,8 +108,8 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 name: d.app.container_name.clone(),
                 labels: spec.labels(&d.app.container_name, Some(&fp), Some(COMMIT)),
                 image_id: image_id(&spec.image),
-                state: "running".into(),
-                health: Some("healthy".into()),
+                state: ContainerStatus::Running,
+                health: Some(Health::Healthy),
                 restart_count: 0,
                 started_at: "t0".into(),
                 runtime: None,
@@ -168,9 +168,9 @@ pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
         match &step.op {
             Operation::UnmountVolume { droplet_id, .. } => {
                 let running = w.app.as_ref().is_some_and(|a| {
-                    a.containers
-                        .iter()
-                        .any(|c| c.state == "running" && c.labels.contains_key(MANAGED_LABEL))
+                    a.containers.iter().any(|c| {
+                        c.state == ContainerStatus::Running && c.labels.contains_key(MANAGED_LABEL)
+                    })
                 });
                 assert!(!running, "unmounting the volume under a running container");
                 unmounted.push(*droplet_id);
@@ -179,7 +179,7 @@ pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
                 let d = droplet(&mut w, *droplet_id);
                 let ours = d.tags.iter().any(|t| t == MANAGED_TAG);
                 assert!(
-                    !ours || d.status == "off" || unmounted.contains(droplet_id),
+                    !ours || d.status == DropletStatus::Off || unmounted.contains(droplet_id),
                     "detaching a mounted volume from running droplet {droplet_id}"
                 );
             }
@@ -313,19 +313,21 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 region: region.clone(),
                 size: size.clone(),
                 image: image.clone(),
-                status: "active".into(),
+                status: DropletStatus::Active,
                 tags: tags.clone(),
                 public_ipv4: Some("203.0.113.20".into()),
             });
         }
-        Operation::ShutdownDroplet { droplet_id } => droplet(w, *droplet_id).status = "off".into(),
+        Operation::ShutdownDroplet { droplet_id } => {
+            droplet(w, *droplet_id).status = DropletStatus::Off
+        }
         Operation::ResizeDroplet { droplet_id, size } => {
             let d = droplet(w, *droplet_id);
-            assert_eq!(d.status, "off", "resize needs the droplet off");
+            assert_eq!(d.status, DropletStatus::Off, "resize needs the droplet off");
             d.size = size.clone();
         }
         Operation::PowerOnDroplet { droplet_id } => {
-            droplet(w, *droplet_id).status = "active".into()
+            droplet(w, *droplet_id).status = DropletStatus::Active
         }
         Operation::DeleteDroplet { droplet_id } => {
             let i = infra(w);
@@ -466,7 +468,7 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 name: name.clone(),
                 labels: l.clone(),
                 image_id,
-                state: "created".into(),
+                state: ContainerStatus::Created,
                 health: None,
                 restart_count: 0,
                 started_at: "t0".into(),
@@ -475,16 +477,18 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
         }
         Operation::StartContainer { container: c } => {
             let c = container(w, c);
-            c.state = "running".into();
-            c.health = Some("healthy".into());
+            c.state = ContainerStatus::Running;
+            c.health = Some(Health::Healthy);
             c.started_at = format!("t{id}");
         }
-        Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
+        Operation::StopContainer { container: c, .. } => {
+            container(w, c).state = ContainerStatus::Exited
+        }
         Operation::StopAppOnDroplet { container: c, .. } => {
             if let Some(app) = w.app.as_mut()
                 && let Some(x) = app.containers.iter_mut().find(|x| &x.name == c)
             {
-                x.state = "exited".into();
+                x.state = ContainerStatus::Exited;
             }
         }
         Operation::UnmountVolume { .. } | Operation::MountVolume { .. } => {}
