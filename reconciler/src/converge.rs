@@ -11,16 +11,16 @@ use digitalocean_api::models::{ResourceType, TaggedResource};
 use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
 use reconciler_core::manifest::App;
 use reconciler_core::observed::{ContainerStatus, ObservedApp, ObservedInfra, ObservedState};
-use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
+use reconciler_core::plan::{Operation, Plan, PlanOptions, StepScope, plan};
 
 use crate::docker::Engine;
-use crate::execute::digitalocean::{InfraExecutor, is_infra};
+use crate::execute::digitalocean::InfraExecutor;
 use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir};
 use crate::execute::{
-    self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts,
+    self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts, elapsed_ms,
 };
 use crate::host::{AppHost, LocalHost, RemoteHost};
 use crate::load::Loaded;
@@ -108,10 +108,6 @@ fn revert_steps(steps: Vec<StepOutcome>) -> impl Iterator<Item = StepOutcome> {
         description: format!("revert: {}", s.description),
         ..s
     })
-}
-
-fn elapsed_ms(since: Instant) -> u64 {
-    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The DigitalOcean side of an app converge under `--scope all`: with the infra observed (after its own converge),
@@ -287,7 +283,7 @@ impl Prepared {
             None => Vec::new(),
         };
         let mut app_plan = report.plan.clone();
-        app_plan.steps.retain(|s| !is_infra(&s.op));
+        app_plan.steps.retain(|s| s.op.scope() == StepScope::App);
         if let AppHost::Remote(remote) = &host {
             tunnel_probes(remote, &mut app_plan).await?;
         }
@@ -401,7 +397,7 @@ impl Prepared {
         let revert = async {
             let observed = observe_app(&engine, &host, &state, app).await?;
             let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None);
-            plan.steps.retain(|s| !is_infra(&s.op));
+            plan.steps.retain(|s| s.op.scope() == StepScope::App);
             if let AppHost::Remote(remote) = &host {
                 tunnel_probes(remote, &mut plan).await?;
             }

@@ -17,23 +17,8 @@ use reconciler_core::plan::{DropletRef, Operation, Step, Taggable, VolumeRef};
 use reconciler_core::render;
 
 use super::droplet_host::{Done, DropletHost, DropletStepError};
-use super::progress::{Event, Progress};
-use super::{StepEnd, StepOutcome};
-
-/// Whether `op` acts on DigitalOcean (the rest run on the droplet's Docker engine and host).
-pub fn is_infra(op: &Operation) -> bool {
-    !matches!(
-        op,
-        Operation::EnsureDataDir { .. }
-            | Operation::PullImage { .. }
-            | Operation::CreateContainer { .. }
-            | Operation::StartContainer { .. }
-            | Operation::StopContainer { .. }
-            | Operation::RenameContainer { .. }
-            | Operation::WaitHealthy { .. }
-            | Operation::RemoveContainer { .. }
-    )
-}
+use super::progress::Progress;
+use super::{StepEnd, StepOutcome, announced, elapsed_ms};
 
 /// Runs infra steps against one DigitalOcean account.
 #[derive(Debug)]
@@ -178,26 +163,22 @@ impl InfraExecutor<'_> {
         steps: &[Step],
         progress: &dyn Progress,
     ) -> Result<Applied, InfraError> {
-        let infra: Vec<&Step> = steps.iter().filter(|s| is_infra(&s.op)).collect();
+        let infra: Vec<&Step> = steps.iter().filter(|s| s.op.scope().is_infra()).collect();
         let mut created = Created::default();
         let mut applied = Applied::default();
         for (i, step) in infra.iter().enumerate() {
             let index = i + 1;
             let description = render::describe(&step.op);
-            progress.event(&Event::StepStarted {
-                index,
-                total: infra.len(),
-                description: description.clone(),
-            });
             let started = Instant::now();
-            self.run(&step.op, &mut created)
-                .await
-                .map_err(|e| e.at(index, description.clone()))?;
-            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            progress.event(&Event::StepDone { index, elapsed_ms });
+            announced(index, infra.len(), &description, progress, async {
+                self.run(&step.op, &mut created)
+                    .await
+                    .map_err(|e| e.at(index, description.clone()))
+            })
+            .await?;
             applied.steps.push(StepOutcome {
                 description,
-                duration_ms: elapsed_ms,
+                duration_ms: elapsed_ms(started),
                 end: StepEnd::Ok,
             });
         }

@@ -235,7 +235,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             let result = self.run(i + 1, total, step, progress).await;
             let mut outcome = StepOutcome {
                 description: reconciler_core::render::describe(&step.op),
-                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                duration_ms: elapsed_ms(started),
                 end: StepEnd::Ok,
             };
             match result {
@@ -290,26 +290,18 @@ impl<H: Host + Sync> Executor<'_, H> {
         progress: &dyn Progress,
     ) -> Result<StepResult, ExecuteError> {
         let description = reconciler_core::render::describe(&step.op);
-        progress.event(&Event::StepStarted {
-            index,
-            total,
-            description: description.clone(),
-        });
-        let started = Instant::now();
         let timeout = self.timeout_of(&step.op);
-        let result = with_timeout(
-            index,
-            &description,
-            timeout,
-            self.perform(&step.op, progress),
-        )
-        .await?
-        .map_err(|e| e.at(index, &description))?;
-        progress.event(&Event::StepDone {
-            index,
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
-        Ok(result)
+        announced(index, total, &description, progress, async {
+            with_timeout(
+                index,
+                &description,
+                timeout,
+                self.perform(&step.op, progress),
+            )
+            .await?
+            .map_err(|e| e.at(index, &description))
+        })
+        .await
     }
 
     fn timeout_of(&self, op: &Operation) -> Duration {
@@ -353,6 +345,34 @@ impl<H: Host + Sync> Executor<'_, H> {
             None => SecretEnv::default(),
         }
     }
+}
+
+/// Runs step `index` of `total` between its `StepStarted` and (when it succeeds) `StepDone` events: the one step
+/// loop shape of both executors.
+pub(crate) async fn announced<T, E>(
+    index: usize,
+    total: usize,
+    description: &str,
+    progress: &dyn Progress,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    progress.event(&Event::StepStarted {
+        index,
+        total,
+        description: description.to_owned(),
+    });
+    let started = Instant::now();
+    let result = step.await?;
+    progress.event(&Event::StepDone {
+        index,
+        elapsed_ms: elapsed_ms(started),
+    });
+    Ok(result)
+}
+
+/// Milliseconds since `since`.
+pub(crate) fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs `fut` under `timeout`; a hang becomes an error naming step `index` (`description`).

@@ -126,7 +126,28 @@ impl<H: Host + Sync> Executor<'_, H> {
                     return Ok(StepResult::GateFailed(failure));
                 }
             }
-            _ => return Err(StepError::Unsupported),
+            Operation::CreateRegistry { .. }
+            | Operation::SetRegistryTier { .. }
+            | Operation::CreateVolume { .. }
+            | Operation::ResizeVolume { .. }
+            | Operation::DeleteVolume { .. }
+            | Operation::CreateDroplet { .. }
+            | Operation::ShutdownDroplet { .. }
+            | Operation::ResizeDroplet { .. }
+            | Operation::PowerOnDroplet { .. }
+            | Operation::DeleteDroplet { .. }
+            | Operation::Tag { .. }
+            | Operation::Untag { .. }
+            | Operation::AttachVolume { .. }
+            | Operation::DetachVolume { .. }
+            | Operation::StopAppOnDroplet { .. }
+            | Operation::UnmountVolume { .. }
+            | Operation::MountVolume { .. }
+            | Operation::CreateFirewall { .. }
+            | Operation::UpdateFirewall { .. }
+            | Operation::DeleteFirewall { .. }
+            | Operation::SnapshotVolume { .. }
+            | Operation::DeleteSnapshot { .. } => return Err(StepError::Unsupported),
         }
         Ok(StepResult::Done)
     }

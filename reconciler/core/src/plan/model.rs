@@ -498,12 +498,45 @@ impl Operation {
         !matches!(self, Self::WaitHealthy { .. })
     }
 
+    /// Where the step runs. Exhaustive, so a new operation is placed here before any executor can run it.
+    pub fn scope(&self) -> StepScope {
+        match self {
+            Self::CreateRegistry { .. }
+            | Self::SetRegistryTier { .. }
+            | Self::CreateVolume { .. }
+            | Self::ResizeVolume { .. }
+            | Self::DeleteVolume { .. }
+            | Self::CreateDroplet { .. }
+            | Self::ShutdownDroplet { .. }
+            | Self::ResizeDroplet { .. }
+            | Self::PowerOnDroplet { .. }
+            | Self::DeleteDroplet { .. }
+            | Self::Tag { .. }
+            | Self::Untag { .. }
+            | Self::AttachVolume { .. }
+            | Self::DetachVolume { .. }
+            | Self::CreateFirewall { .. }
+            | Self::UpdateFirewall { .. }
+            | Self::DeleteFirewall { .. }
+            | Self::SnapshotVolume { .. }
+            | Self::DeleteSnapshot { .. } => StepScope::DigitalOcean,
+            Self::StopAppOnDroplet { .. }
+            | Self::UnmountVolume { .. }
+            | Self::MountVolume { .. } => StepScope::DropletHost,
+            Self::EnsureDataDir { .. }
+            | Self::PullImage { .. }
+            | Self::CreateContainer { .. }
+            | Self::StartContainer { .. }
+            | Self::StopContainer { .. }
+            | Self::RenameContainer { .. }
+            | Self::WaitHealthy { .. }
+            | Self::RemoveContainer { .. } => StepScope::App,
+        }
+    }
+
     /// Whether the step runs on the droplet's host during the infra phase (the rest of that phase are API calls).
     pub fn runs_on_droplet(&self) -> bool {
-        matches!(
-            self,
-            Self::StopAppOnDroplet { .. } | Self::UnmountVolume { .. } | Self::MountVolume { .. }
-        )
+        self.scope() == StepScope::DropletHost
     }
 
     /// Whether the step takes the app down on the droplet (stop the container, unmount its volume).
@@ -512,6 +545,24 @@ impl Operation {
             self,
             Self::StopAppOnDroplet { .. } | Self::UnmountVolume { .. }
         )
+    }
+}
+
+/// Where an operation runs, and so which executor and phase run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepScope {
+    /// A DigitalOcean API call (infra phase).
+    DigitalOcean,
+    /// A command on the droplet's host around a volume's detach or attach (infra phase).
+    DropletHost,
+    /// A call to the app's Docker engine or host (app phase).
+    App,
+}
+
+impl StepScope {
+    /// Whether the infra phase runs it.
+    pub fn is_infra(self) -> bool {
+        self != Self::App
     }
 }
 
