@@ -257,13 +257,9 @@ impl Prepared {
             done(&mut report, "no_changes");
             return Ok(report);
         }
-        let summary = report.plan.summary();
         progress.event(&Event::Plan {
             steps: report.plan.steps.len(),
-            summary: format!(
-                "{} to add, {} to change, {} to destroy",
-                summary.add, summary.change, summary.destroy
-            ),
+            summary: report.plan.summary().to_string(),
         });
         let snapshots = match &infra {
             Some(ctx) => {

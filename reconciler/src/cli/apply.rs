@@ -312,7 +312,9 @@ async fn droplet_host(
     }
     if args.host.host.is_none() && plan.steps.iter().any(|s| s.op.interrupts_app()) {
         anyhow::bail!(
-            "the plan stops the bot and unmounts volume {} on droplet {} before detaching it: name the droplet's host              with --host USER@ADDRESS or --host droplet (or --host local when this machine is the droplet); nothing              was changed",
+            "the plan stops the bot and unmounts volume {} on droplet {} before detaching it: name the droplet's host \
+             with --host USER@ADDRESS or --host droplet (or --host local when this machine is the droplet); nothing \
+             was changed",
             loaded.manifest.infra.volume.name,
             loaded.manifest.infra.droplet.name
         );

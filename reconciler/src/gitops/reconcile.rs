@@ -226,14 +226,6 @@ fn plan_hash(report: &Report) -> String {
     hex::encode(Sha256::digest(render::json(&report.plan).as_bytes()))
 }
 
-fn summary(report: &Report) -> String {
-    let s = report.plan.summary();
-    format!(
-        "Plan: {} to add, {} to change, {} to destroy.",
-        s.add, s.change, s.destroy
-    )
-}
-
 fn journal(
     target: &Target,
     commit: &str,
@@ -250,7 +242,7 @@ fn journal(
     target.journal.append(Entry {
         time: Utc::now(),
         commit: commit.to_owned(),
-        plan_summary: summary(report),
+        plan_summary: format!("Plan: {}.", report.plan.summary()),
         plan_hash: plan_hash(report),
         steps: report.steps.clone(),
         health,

@@ -67,7 +67,8 @@ impl Plan {
     }
 }
 
-/// Counts for the summary line `Plan: 1 to add, 1 to change, 0 to destroy.`
+/// Counts for the summary line `Plan: 1 to add, 1 to change, 0 to destroy.`; shown as `1 to add, 1 to change, 0 to
+/// destroy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Resources created (replacements included).
@@ -76,6 +77,16 @@ pub struct Summary {
     pub change: usize,
     /// Resources destroyed (replacements included).
     pub destroy: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
+    }
 }
 
 /// Kinds of resources the reconciler manages.
