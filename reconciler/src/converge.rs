@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::Utc;
 use digitalocean_api::models::{ResourceType, TaggedResource};
 use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
@@ -13,33 +12,36 @@ use reconciler_core::manifest::App;
 use reconciler_core::observed::{ContainerStatus, ObservedApp, ObservedInfra, ObservedState};
 use reconciler_core::plan::{Operation, Plan, PlanOptions, StepScope, plan};
 
-use crate::docker::Engine;
-use crate::execute::digitalocean::InfraExecutor;
+use crate::docker::{DockerError, Engine};
+use crate::execute::digitalocean::{InfraError, InfraExecutor};
 use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
-use crate::execute::state::{Revision, StateDir};
+use crate::execute::state::{Revision, StateDir, StateError};
 use crate::execute::{
     self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts, elapsed_ms,
 };
-use crate::host::{AppHost, LocalHost, RemoteHost};
+use crate::host::{AppHost, HostError, LocalHost, RemoteHost};
 use crate::load::Loaded;
-use crate::observe::observe_app;
-use crate::ssh::{Remote, RemoteLease, SshTarget};
+use crate::observe::{ObserveError, observe_app};
+use crate::ssh::{Remote, RemoteLease, SshError, SshTarget};
 
 /// Where the Docker engine of a remote host listens.
 pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Connects to the app's Docker engine and host: the local ones, or those of `ssh` through one SSH connection that
 /// forwards the remote Docker socket (the connection lives as long as the returned host).
-pub async fn connect_app(ssh: Option<&SshTarget>) -> anyhow::Result<(Engine, AppHost)> {
+pub async fn connect_app(ssh: Option<&SshTarget>) -> Result<(Engine, AppHost), ConvergeError> {
     let Some(target) = ssh else {
         return Ok((Engine::connect().await?, AppHost::Local(LocalHost)));
     };
     let remote = Remote::connect(target, std::path::Path::new(REMOTE_DOCKER_SOCKET)).await?;
     let engine = Engine::connect_unix(remote.docker_socket())
         .await
-        .with_context(|| format!("the Docker engine of {} over ssh", target.destination))?;
+        .map_err(|source| ConvergeError::RemoteDocker {
+            destination: target.destination.clone(),
+            source,
+        })?;
     Ok((
         engine,
         AppHost::Remote(RemoteHost::new(std::sync::Arc::new(remote))),
@@ -82,7 +84,7 @@ pub enum Ended {
         running: Option<String>,
     },
     /// A step failed and nothing had to be reverted, or the revert failed too (the report keeps the steps that ran).
-    Failed(anyhow::Error),
+    Failed(ConvergeError),
 }
 
 /// What a converge did.
@@ -130,10 +132,52 @@ pub struct RemoteApp {
     pub state_dir: std::path::PathBuf,
 }
 
-/// Another reconcile holds the lease on the remote host (e.g. the droplet's periodic reconcile).
+/// Why a converge could not run, or how it failed.
 #[derive(Debug, thiserror::Error)]
-#[error("another reconcile holds the lock {0} on the remote host")]
-pub struct RemoteLocked(pub String);
+pub enum ConvergeError {
+    /// Another reconcile holds the lease on the remote host (e.g. the droplet's periodic reconcile).
+    #[error("another reconcile holds the lock {0} on the remote host")]
+    RemoteLocked(String),
+    /// The local Docker engine failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The SSH connection to the remote host failed.
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    /// The remote host's Docker engine, forwarded over SSH, failed to answer.
+    #[error("the Docker engine of {destination} over ssh")]
+    RemoteDocker {
+        /// The SSH destination.
+        destination: String,
+        /// Why.
+        #[source]
+        source: DockerError,
+    },
+    /// The app's host failed (its lease, a probe tunnel).
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Observing the app scope failed.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// The state directory failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// An infra step failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+    /// An app step failed, or the revert after a failed gate did.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// Observing for the revert failed after the new container failed.
+    #[error("the new container failed ({cause}); observing for the revert failed")]
+    RevertObserve {
+        /// Why the new container failed.
+        cause: String,
+        /// Why observing failed.
+        #[source]
+        source: Box<ConvergeError>,
+    },
+}
 
 /// An observed world and its plan, ready to run.
 #[derive(Debug)]
@@ -151,7 +195,7 @@ pub struct Prepared {
 }
 
 /// Observes the app scope of `loaded` on the local Docker engine and plans. The caller holds the lock.
-pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Prepared> {
+pub async fn prepare(loaded: &Loaded, settings: &Settings) -> Result<Prepared, ConvergeError> {
     prepare_on(loaded, settings, None, None).await
 }
 
@@ -162,7 +206,7 @@ pub async fn prepare_on(
     settings: &Settings,
     remote: Option<&RemoteApp>,
     infra: Option<InfraContext>,
-) -> anyhow::Result<Prepared> {
+) -> Result<Prepared, ConvergeError> {
     let started = Instant::now();
     let state = StateDir::new(&settings.state_dir);
     let (engine, host) = connect_app(remote.map(|r| &r.ssh)).await?;
@@ -175,7 +219,7 @@ pub async fn prepare_on(
                 .to_string();
             match host.lock(&path).await? {
                 Some(lease) => Some(lease),
-                None => return Err(RemoteLocked(path).into()),
+                None => return Err(ConvergeError::RemoteLocked(path)),
             }
         }
         _ => None,
@@ -204,7 +248,7 @@ pub async fn app(
     loaded: &Loaded,
     settings: &Settings,
     progress: &dyn Progress,
-) -> anyhow::Result<Report> {
+) -> Result<Report, ConvergeError> {
     prepare(loaded, settings)
         .await?
         .run(loaded, settings, progress)
@@ -218,7 +262,7 @@ impl Prepared {
         loaded: &Loaded,
         settings: &Settings,
         progress: &dyn Progress,
-    ) -> anyhow::Result<Report> {
+    ) -> Result<Report, ConvergeError> {
         let Self {
             engine,
             host,
@@ -397,15 +441,15 @@ impl Prepared {
             if let AppHost::Remote(remote) = &host {
                 tunnel_probes(remote, &mut plan).await?;
             }
-            anyhow::Ok(plan)
+            Ok::<_, ConvergeError>(plan)
         };
         let plan = match revert.await {
             Ok(plan) => plan,
             Err(e) => {
-                report.ended = Ended::Failed(e.context(format!(
-                    "the new container failed ({}); observing for the revert failed",
-                    failure.cause
-                )));
+                report.ended = Ended::Failed(ConvergeError::RevertObserve {
+                    cause: failure.cause.clone(),
+                    source: Box::new(e),
+                });
                 done(&mut report, "failed");
                 return Ok(report);
             }
@@ -459,7 +503,7 @@ fn plan_app(
 }
 
 /// Points the health probes of `plan` at ports forwarded to the remote host, which is where the bot listens.
-async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> anyhow::Result<()> {
+async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> Result<(), HostError> {
     for step in plan.steps.iter_mut().chain(plan.revert.iter_mut()) {
         if let Operation::WaitHealthy { gate, .. } = &mut step.op
             && let Some(url) = &gate.http
@@ -526,34 +570,6 @@ fn desired_revision(app: &App, observed: &ObservedApp, commit: Option<&str>) -> 
     }
 }
 
-/// The failure report: cause, then the failed container's logs and health log (already redacted).
-pub fn failure_report(failure: &Failure) -> String {
-    let restored = match &failure.restored {
-        Some(id) => format!(
-            "The previous container ({:.12}) was restored and passed its own health gate",
-            id
-        ),
-        None => "NOTHING RUNS: no earlier container passed its health gate".to_owned(),
-    };
-    let mut out = format!(
-        "Reverted: the new container failed its health gate: {}\n{restored}; this revision is quarantined until the \
-         manifest changes.\n--- last log lines of {} ---\n",
-        failure.cause, failure.container
-    );
-    for line in &failure.logs {
-        out.push_str(line);
-        out.push('\n');
-    }
-    if !failure.health_log.is_empty() {
-        out.push_str("--- health check log ---\n");
-        for line in &failure.health_log {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
 /// What an infra converge did.
 #[derive(Debug)]
 pub struct InfraReport {
@@ -588,7 +604,7 @@ pub async fn infra(
     plan: Plan,
     droplet: Option<DropletHost<'_>>,
     progress: &dyn Progress,
-) -> anyhow::Result<InfraReport> {
+) -> Result<InfraReport, InfraError> {
     let mut report = InfraReport {
         plan,
         ended: Ended::NoChanges,

@@ -337,17 +337,17 @@ async fn converge_app(
     let ssh = args.host.target(loaded, &args.digitalocean).await?;
     let prepared = match converge::prepare_on(loaded, &settings, ssh.as_ref(), infra).await {
         Ok(prepared) => prepared,
-        Err(e) if e.downcast_ref::<converge::RemoteLocked>().is_some() => {
+        Err(e @ converge::ConvergeError::RemoteLocked(_)) => {
             eprintln!("{e}");
             return Ok(Exit::Locked);
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }
     let report = prepared.run(loaded, &settings, progress).await?;
-    Ok(match &report.ended {
+    Ok(match report.ended {
         Ended::Blocked => {
             eprint!("{}", render::human(&report.plan, false));
             Exit::Blocked
@@ -366,7 +366,7 @@ async fn converge_app(
         }
         Ended::Converged => Exit::Ok,
         Ended::Reverted(failure) => {
-            eprint!("{}", converge::failure_report(failure));
+            eprint!("{}", super::failure_report(&failure));
             Exit::Reverted
         }
         Ended::Restored { running } => {
@@ -383,6 +383,6 @@ async fn converge_app(
             }
             Exit::Reverted
         }
-        Ended::Failed(e) => return Err(anyhow::anyhow!("{e:#}")),
+        Ended::Failed(e) => return Err(e.into()),
     })
 }
