@@ -436,6 +436,8 @@ fn desired_droplet_tags(d: &DesiredState, user_data: Option<&str>) -> BTreeSet<S
     tags
 }
 
+/// Plans the droplet: strays of the deployment go; the one with the manifest's name is created, refused when it is
+/// not the deployment's (adopt), replaced when what only a new droplet can change differs, else updated.
 fn droplet(
     b: &mut Builder<'_>,
     d: &DesiredState,
@@ -455,39 +457,7 @@ fn droplet(
         }
     };
     let want_tags = desired_droplet_tags(d, user_data);
-    let volume_name = &d.infra.volume.name;
-
-    for stray in droplets
-        .iter()
-        .filter(|x| x.tags.contains(&dep) && !x.name.eq_ignore_ascii_case(&want.name))
-    {
-        let mut c = Change::new(
-            ResourceId::new(ResourceKind::Droplet, &stray.name),
-            Action::Delete,
-        );
-        c.cause(format!(
-            "droplet {} is no longer in the manifest",
-            stray.name
-        ));
-        if stray.status != DropletStatus::Off && !released.shut_down.contains(&stray.id) {
-            c.step(
-                Operation::ShutdownDroplet {
-                    droplet_id: stray.id,
-                },
-                "a graceful shutdown stops its containers and unmounts its volumes",
-            );
-        }
-        if detach_from(volume, stray.id, &mut c, d) {
-            c.destroys(volume_name);
-        }
-        c.step(
-            Operation::DeleteDroplet {
-                droplet_id: stray.id,
-            },
-            "no longer in the manifest",
-        );
-        b.add(c);
-    }
+    delete_stray_droplets(b, d, droplets, volume, released);
 
     let named: Vec<&DropletState> = droplets
         .iter()
@@ -512,7 +482,66 @@ fn droplet(
             return None;
         }
     };
+    let replace = replace_causes(d, current, &want_tags);
+    if replace.is_empty() {
+        update_droplet(b, d, id, current, &want_tags);
+        return Some(DropletOutcome::existing(current.id));
+    }
+    Some(replace_droplet(
+        b, d, id, current, &replace, &want_tags, volume,
+    ))
+}
 
+/// Droplets of the deployment no longer in the manifest: shut down (unless off or already), volume detached and
+/// snapshotted, deleted.
+fn delete_stray_droplets(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    droplets: &[DropletState],
+    volume: &mut VolumeOutcome,
+    released: &Released,
+) {
+    let dep = deployment_tag(&d.name);
+    for stray in droplets
+        .iter()
+        .filter(|x| x.tags.contains(&dep) && !x.name.eq_ignore_ascii_case(&d.infra.droplet.name))
+    {
+        let mut c = Change::new(
+            ResourceId::new(ResourceKind::Droplet, &stray.name),
+            Action::Delete,
+        );
+        c.cause(format!(
+            "droplet {} is no longer in the manifest",
+            stray.name
+        ));
+        if stray.status != DropletStatus::Off && !released.shut_down.contains(&stray.id) {
+            c.step(
+                Operation::ShutdownDroplet {
+                    droplet_id: stray.id,
+                },
+                "a graceful shutdown stops its containers and unmounts its volumes",
+            );
+        }
+        if detach_from(volume, stray.id, &mut c, d) {
+            c.destroys(&d.infra.volume.name);
+        }
+        c.step(
+            Operation::DeleteDroplet {
+                droplet_id: stray.id,
+            },
+            "no longer in the manifest",
+        );
+        b.add(c);
+    }
+}
+
+/// What only a new droplet changes: its region, its image, or the user_data it ran on first boot.
+fn replace_causes(
+    d: &DesiredState,
+    current: &DropletState,
+    want_tags: &BTreeSet<String>,
+) -> Vec<String> {
+    let want = &d.infra.droplet;
     let mut replace = Vec::new();
     if !current.region.eq_ignore_ascii_case(&d.infra.region) {
         replace.push(format!(
@@ -524,63 +553,84 @@ fn droplet(
     if current.image != want.image {
         replace.push(format!("image {} → {}", current.image, want.image));
     }
-    let have_ud = current
-        .tags
-        .iter()
-        .find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
-    let want_ud = want_tags
-        .iter()
-        .find(|t| t.starts_with(USER_DATA_TAG_PREFIX));
-    if let (Some(have), Some(want)) = (have_ud, want_ud)
+    if let (Some(have), Some(want)) = (user_data_tag_of(&current.tags), user_data_tag_of(want_tags))
         && have != want
     {
         replace.push("user_data changed (it only runs on first boot)".to_owned());
     }
-    if !replace.is_empty() {
-        let mut c = Change::new(id.clone(), Action::Replace);
-        for cause in &replace {
-            c.cause(cause);
-        }
-        if replace.iter().any(|r| r.starts_with("region")) {
-            c.field(
-                "region",
-                Some(current.region.clone()),
-                Some(d.infra.region.to_ascii_lowercase()),
-            );
-        }
-        if current.image != want.image {
-            c.field(
-                "image",
-                Some(current.image.clone()),
-                Some(want.image.clone()),
-            );
-        }
-        let cause = replace[0].clone();
-        c.step(
-            Operation::ShutdownDroplet {
-                droplet_id: current.id,
-            },
-            &cause,
-        );
-        let mut detached = volume.clone();
-        if detach_from(&mut detached, current.id, &mut c, d) {
-            c.destroys(volume_name);
-        }
-        c.step(
-            Operation::DeleteDroplet {
-                droplet_id: current.id,
-            },
-            &cause,
-        );
-        let (op, outcome, with_volume) = create_droplet_op(d, &want_tags, &detached);
-        c.step(op, format!("{cause}{with_volume}"));
-        if b.add(c) {
-            *volume = detached;
-            return Some(outcome);
-        }
-        return Some(DropletOutcome::existing(current.id));
-    }
+    replace
+}
 
+/// The tag recording the hash of the user_data a droplet was (or is to be) created with.
+fn user_data_tag_of<'a>(tags: impl IntoIterator<Item = &'a String>) -> Option<&'a String> {
+    tags.into_iter()
+        .find(|t| t.starts_with(USER_DATA_TAG_PREFIX))
+}
+
+/// Shut down, detach and snapshot the volume, delete, create anew (with the volume when it is free).
+fn replace_droplet(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    id: ResourceId,
+    current: &DropletState,
+    replace: &[String],
+    want_tags: &BTreeSet<String>,
+    volume: &mut VolumeOutcome,
+) -> DropletOutcome {
+    let want = &d.infra.droplet;
+    let mut c = Change::new(id, Action::Replace);
+    for cause in replace {
+        c.cause(cause);
+    }
+    if replace.iter().any(|r| r.starts_with("region")) {
+        c.field(
+            "region",
+            Some(current.region.clone()),
+            Some(d.infra.region.to_ascii_lowercase()),
+        );
+    }
+    if current.image != want.image {
+        c.field(
+            "image",
+            Some(current.image.clone()),
+            Some(want.image.clone()),
+        );
+    }
+    let cause = replace[0].clone();
+    c.step(
+        Operation::ShutdownDroplet {
+            droplet_id: current.id,
+        },
+        &cause,
+    );
+    let mut detached = volume.clone();
+    if detach_from(&mut detached, current.id, &mut c, d) {
+        c.destroys(&d.infra.volume.name);
+    }
+    c.step(
+        Operation::DeleteDroplet {
+            droplet_id: current.id,
+        },
+        &cause,
+    );
+    let (op, outcome, with_volume) = create_droplet_op(d, want_tags, &detached);
+    c.step(op, format!("{cause}{with_volume}"));
+    if b.add(c) {
+        *volume = detached;
+        return outcome;
+    }
+    DropletOutcome::existing(current.id)
+}
+
+/// Resize (off, resize, on) and tag drift, in place.
+fn update_droplet(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    id: ResourceId,
+    current: &DropletState,
+    want_tags: &BTreeSet<String>,
+) {
+    let want = &d.infra.droplet;
     let mut c = Change::new(id, Action::Update);
     if current.size != want.size {
         let cause = format!("size {} → {}", current.size, want.size);
@@ -616,8 +666,9 @@ fn droplet(
             cause,
         );
     }
+    let no_template = user_data_tag_of(want_tags).is_none();
     for tag in current.tags.iter().filter(|t| !want_tags.contains(*t)) {
-        if tag.starts_with(USER_DATA_TAG_PREFIX) && want_ud.is_none() {
+        if tag.starts_with(USER_DATA_TAG_PREFIX) && no_template {
             continue; // No template to compare with: keep the record.
         }
         let cause = format!("drift: droplet tag {tag} not in the manifest");
@@ -630,7 +681,6 @@ fn droplet(
         );
     }
     finish_update(b, c);
-    Some(DropletOutcome::existing(current.id))
 }
 
 /// Adds detach steps if the volume is attached to `droplet`, and marks it detached; returns whether it was.
