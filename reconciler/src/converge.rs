@@ -15,7 +15,7 @@ use reconciler_core::plan::{Operation, Plan, PlanOptions, StepScope, plan};
 use crate::docker::{DockerError, Engine};
 use crate::execute::digitalocean::{InfraError, InfraExecutor};
 use crate::execute::droplet_host::DropletHost;
-use crate::execute::progress::{Event, Progress};
+use crate::execute::progress::{ApplyOutcome, Event, Progress};
 use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir, StateError};
 use crate::execute::{
@@ -85,6 +85,20 @@ pub enum Ended {
     },
     /// A step failed and nothing had to be reverted, or the revert failed too (the report keeps the steps that ran).
     Failed(ConvergeError),
+}
+
+impl Ended {
+    /// What the apply's `done` event says of it.
+    pub fn outcome(&self) -> ApplyOutcome {
+        match self {
+            Self::NoChanges => ApplyOutcome::NoChanges,
+            Self::Converged => ApplyOutcome::Converged,
+            Self::Blocked => ApplyOutcome::Blocked,
+            Self::Reverted(_) => ApplyOutcome::Reverted,
+            Self::Restored { .. } => ApplyOutcome::Restored,
+            Self::Failed(_) => ApplyOutcome::Failed,
+        }
+    }
 }
 
 /// What a converge did.
@@ -283,22 +297,22 @@ impl Prepared {
             mutating_docker_calls: 0,
             elapsed_ms: 0,
         };
-        let done = |report: &mut Report, outcome: &str| {
+        let done = |report: &mut Report| {
             report.mutating_docker_calls = engine.recorder().count();
             report.elapsed_ms = elapsed_ms(started);
             progress.event(&Event::Done {
-                outcome: outcome.to_owned(),
+                outcome: report.ended.outcome(),
                 mutating_docker_calls: report.mutating_docker_calls,
                 elapsed_ms: report.elapsed_ms,
             });
         };
         if !report.plan.blocked.is_empty() {
             report.ended = Ended::Blocked;
-            done(&mut report, "blocked");
+            done(&mut report);
             return Ok(report);
         }
         if report.plan.steps.is_empty() {
-            done(&mut report, "no_changes");
+            done(&mut report);
             return Ok(report);
         }
         progress.event(&Event::Plan {
@@ -373,7 +387,7 @@ impl Prepared {
                     });
                 if intact || !touched || !e.is_engine_refusal() {
                     report.ended = Ended::Failed(e.into());
-                    done(&mut report, "failed");
+                    done(&mut report);
                     return Ok(report);
                 }
                 let cause = execute::chain(&e);
@@ -395,7 +409,7 @@ impl Prepared {
                 report.ended = Ended::Restored {
                     running: run.passed.last().map(|s| s.id.clone()),
                 };
-                done(&mut report, "restored");
+                done(&mut report);
                 return Ok(report);
             }
             let record = state.load(&app.container_name)?;
@@ -430,7 +444,7 @@ impl Prepared {
                 mark_last_good(ctx, &snapshots).await;
             }
             report.ended = Ended::Converged;
-            done(&mut report, "converged");
+            done(&mut report);
             return Ok(report);
         };
         // The revert: plan again from what is observed now (the failed revision is quarantined), and run that.
@@ -450,7 +464,7 @@ impl Prepared {
                     cause: failure.cause.clone(),
                     source: Box::new(e),
                 });
-                done(&mut report, "failed");
+                done(&mut report);
                 return Ok(report);
             }
         };
@@ -461,7 +475,7 @@ impl Prepared {
             RunEnd::Done => {
                 failure.restored = reverted.passed.last().map(|s| s.id.clone());
                 report.ended = Ended::Reverted(Box::new(failure));
-                done(&mut report, "reverted");
+                done(&mut report);
             }
             RunEnd::GateFailed(restored) => {
                 report.ended = Ended::Failed(
@@ -471,7 +485,7 @@ impl Prepared {
                     }
                     .into(),
                 );
-                done(&mut report, "failed");
+                done(&mut report);
             }
             RunEnd::Error(e) => {
                 report.ended = Ended::Failed(
@@ -481,7 +495,7 @@ impl Prepared {
                     }
                     .into(),
                 );
-                done(&mut report, "failed");
+                done(&mut report);
             }
         }
         Ok(report)

@@ -60,8 +60,7 @@ pub enum Event {
     },
     /// The apply ended.
     Done {
-        /// `converged`, `no_changes`, `reverted`, `blocked` or `failed`.
-        outcome: String,
+        outcome: ApplyOutcome,
         /// Mutating Docker API calls made.
         mutating_docker_calls: usize,
         /// Wall time.
@@ -89,6 +88,37 @@ impl std::fmt::Display for GateStatus {
             Self::Waiting => "waiting",
             Self::Healthy => "healthy",
             Self::Stable => "stable",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// How an apply ended, as its `done` event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    /// Every step ran and the container passed its gate.
+    Converged,
+    /// Nothing to do.
+    NoChanges,
+    /// The new container failed its gate; the previous one runs again.
+    Reverted,
+    /// The desired revision is quarantined; the last good container was brought back.
+    Restored,
+    /// A safety guard held the plan back.
+    Blocked,
+    /// A step or the revert failed.
+    Failed,
+}
+
+impl std::fmt::Display for ApplyOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Converged => "converged",
+            Self::NoChanges => "no_changes",
+            Self::Reverted => "reverted",
+            Self::Restored => "restored",
+            Self::Blocked => "blocked",
             Self::Failed => "failed",
         })
     }
@@ -209,12 +239,13 @@ mod tests {
     #[test]
     fn events_serialize_with_their_kind() {
         let json = serde_json::to_value(Event::Done {
-            outcome: "converged".to_owned(),
+            outcome: ApplyOutcome::Converged,
             mutating_docker_calls: 0,
             elapsed_ms: 12,
         })
         .unwrap();
         assert_eq!(json["event"], "done");
+        assert_eq!(json["outcome"], "converged");
         assert_eq!(json["mutating_docker_calls"], 0);
     }
 }
