@@ -204,7 +204,6 @@ pub struct Prepared {
     observed: ObservedApp,
     state: StateDir,
     started: Instant,
-    /// The plan.
     pub plan: Plan,
 }
 

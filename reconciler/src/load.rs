@@ -9,7 +9,6 @@ use reconciler_core::plan::Desired;
 /// A validated manifest with its rendered user_data.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The manifest.
     pub manifest: DesiredState,
     /// The rendered user_data, when the manifest names a template.
     pub user_data: Option<String>,
@@ -54,7 +53,6 @@ pub enum LoadError {
     /// The template does not render.
     #[error("{}", template.display())]
     UserData {
-        /// The template.
         template: PathBuf,
         /// Why.
         #[source]

@@ -92,7 +92,6 @@ pub struct ContainerSpec {
     pub log_max_files: u32,
     /// Seconds between SIGTERM and SIGKILL.
     pub stop_grace_secs: u64,
-    /// Hardening.
     pub hardening: Hardening,
 }
 

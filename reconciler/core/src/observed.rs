@@ -45,7 +45,6 @@ pub struct ObservedState {
 /// DigitalOcean resources of the deployment: those carrying its tags, plus any with a desired name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedInfra {
-    /// Droplets.
     pub droplets: Observed<Vec<DropletState>>,
     /// Block-storage volumes.
     pub volumes: Observed<Vec<VolumeState>>,
@@ -62,16 +61,12 @@ pub struct ObservedInfra {
 pub struct DropletState {
     /// Droplet id.
     pub id: u64,
-    /// Name.
     pub name: String,
-    /// Region slug.
     pub region: String,
-    /// Size slug.
     pub size: String,
     /// Image slug (empty for images without one).
     pub image: String,
     pub status: DropletStatus,
-    /// Tags.
     pub tags: Vec<String>,
     /// Public IPv4 address, once networking is up.
     pub public_ipv4: Option<String>,
@@ -114,9 +109,7 @@ impl fmt::Display for DropletStatus {
 pub struct VolumeState {
     /// Volume id (UUID).
     pub id: String,
-    /// Name.
     pub name: String,
-    /// Region slug.
     pub region: String,
     /// Size in GiB.
     pub size_gib: u32,
@@ -124,7 +117,6 @@ pub struct VolumeState {
     pub filesystem: Option<String>,
     /// Droplets it is attached to (at most one).
     pub droplet_ids: Vec<u64>,
-    /// Tags.
     pub tags: Vec<String>,
 }
 
@@ -134,7 +126,6 @@ pub struct VolumeState {
 pub struct FirewallState {
     /// Firewall id (UUID).
     pub id: String,
-    /// Name.
     pub name: String,
     /// Inbound rules.
     pub inbound: Vec<ObservedRule>,
@@ -150,14 +141,12 @@ pub struct FirewallState {
 /// A firewall rule as DigitalOcean holds it: its sources (inbound) or destinations (outbound) of every kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedRule {
-    /// Protocol.
     pub protocol: Protocol,
     /// A port, a range, `0` or `all`.
     pub ports: String,
     /// Addresses and CIDR blocks.
     #[serde(default)]
     pub addresses: Vec<String>,
-    /// Droplet ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub droplet_ids: Vec<u64>,
     /// Load balancer ids.
@@ -166,7 +155,6 @@ pub struct ObservedRule {
     /// Kubernetes cluster ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_ids: Vec<String>,
-    /// Tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
@@ -188,11 +176,9 @@ impl From<&FirewallRule> for ObservedRule {
 /// The account's container registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryState {
-    /// Name.
     pub name: String,
     /// Subscription tier slug.
     pub tier: String,
-    /// Region slug.
     pub region: String,
 }
 
@@ -201,13 +187,11 @@ pub struct RegistryState {
 pub struct SnapshotState {
     /// Snapshot id.
     pub id: String,
-    /// Name.
     pub name: String,
     /// When it was taken.
     pub created_at: DateTime<Utc>,
     /// Id of the volume it was taken from.
     pub volume_id: String,
-    /// Tags.
     pub tags: Vec<String>,
 }
 
@@ -255,7 +239,6 @@ pub struct ContainerState {
     pub id: String,
     /// Name, without Docker's leading slash.
     pub name: String,
-    /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Id of the image it runs.
     pub image_id: String,

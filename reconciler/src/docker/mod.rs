@@ -59,7 +59,6 @@ pub struct Status {
     pub id: String,
     /// Docker's `State.StartedAt` of the current run.
     pub started_at: String,
-    /// Its labels.
     pub labels: BTreeMap<String, String>,
 }
 
@@ -79,7 +78,6 @@ pub struct PullProgress {
 pub struct StoredImage {
     /// Image id.
     pub id: String,
-    /// Tags.
     pub tags: Vec<String>,
     /// Creation time, seconds since the epoch.
     pub created: i64,

@@ -47,9 +47,7 @@ impl Default for Timeouts {
 /// Runs plan steps against a Docker engine and a host.
 #[derive(Debug)]
 pub struct Executor<'a, H> {
-    /// The engine.
     pub engine: &'a Engine,
-    /// The host.
     pub host: &'a H,
     /// Step timeouts.
     pub timeouts: Timeouts,
@@ -70,7 +68,6 @@ pub struct Failure {
     pub cause: String,
     /// The container that failed.
     pub container: String,
-    /// Its image id.
     pub image_id: String,
     /// Its last log lines, secrets redacted.
     pub logs: Vec<String>,
@@ -107,7 +104,6 @@ pub enum RunEnd {
 pub struct Verdicts<'a> {
     /// The state directory.
     pub state: &'a StateDir,
-    /// The app.
     pub app: &'a str,
     /// The desired revision, quarantined when a failed container's own labels cannot be read.
     pub desired: &'a Revision,
@@ -150,7 +146,6 @@ pub enum ExecuteError {
         index: usize,
         /// What the step does.
         step: String,
-        /// Its timeout.
         timeout: Duration,
     },
     /// The Docker engine failed the step.

@@ -49,7 +49,6 @@ pub enum Event {
     },
     /// The health gate's verdict changed.
     Health {
-        /// Container.
         container: String,
         status: GateStatus,
     },

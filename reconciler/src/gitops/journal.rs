@@ -64,7 +64,6 @@ pub struct Entry {
 /// A journal record: an entry with its place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// The entry.
     #[serde(flatten)]
     pub entry: Entry,
     /// Hash of the previous record.

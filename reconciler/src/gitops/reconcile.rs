@@ -29,7 +29,6 @@ pub struct Target {
     pub path: String,
     /// Converge settings (the commit is filled in per run).
     pub settings: Settings,
-    /// The journal.
     pub journal: Journal,
 }
 

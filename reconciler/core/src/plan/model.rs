@@ -132,7 +132,6 @@ impl fmt::Display for ResourceKind {
 /// A resource: its kind and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceId {
-    /// Kind.
     pub kind: ResourceKind,
     /// Name (for an attachment, `volume→droplet`).
     pub name: String,
@@ -173,7 +172,6 @@ pub enum Action {
 /// The change to one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceChange {
-    /// The resource.
     pub resource: ResourceId,
     /// What happens to it.
     pub action: Action,
@@ -261,54 +259,36 @@ pub struct HealthGate {
 pub enum Operation {
     /// Create the container registry.
     CreateRegistry {
-        /// Name.
         name: String,
-        /// Tier slug.
         tier: String,
-        /// Region slug.
         region: String,
     },
     /// Change the registry's subscription tier.
-    SetRegistryTier {
-        /// Tier slug.
-        tier: String,
-    },
+    SetRegistryTier { tier: String },
     /// Create the block-storage volume.
     CreateVolume {
-        /// Name.
         name: String,
-        /// Region slug.
         region: String,
         /// Size in GiB.
         size_gib: u32,
         /// Filesystem to format.
         filesystem: Filesystem,
-        /// Tags.
         tags: Vec<String>,
     },
     /// Grow the volume.
     ResizeVolume {
-        /// Volume id.
         volume_id: String,
         /// New size in GiB.
         size_gib: u32,
-        /// Region slug.
         region: String,
     },
     /// Delete the volume (data-destructive).
-    DeleteVolume {
-        /// Volume id.
-        volume_id: String,
-    },
+    DeleteVolume { volume_id: String },
     /// Create the droplet.
     CreateDroplet {
-        /// Name.
         name: String,
-        /// Region slug.
         region: String,
-        /// Size slug.
         size: String,
-        /// Image slug.
         image: String,
         /// SSH key fingerprints.
         ssh_keys: Vec<String>,
@@ -323,62 +303,39 @@ pub enum Operation {
         volumes: Vec<VolumeRef>,
     },
     /// Gracefully shut the droplet down.
-    ShutdownDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    ShutdownDroplet { droplet_id: u64 },
     /// Resize the droplet (it must be off).
-    ResizeDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-        /// Size slug.
-        size: String,
-    },
+    ResizeDroplet { droplet_id: u64, size: String },
     /// Power the droplet on.
-    PowerOnDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    PowerOnDroplet { droplet_id: u64 },
     /// Delete the droplet.
-    DeleteDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    DeleteDroplet { droplet_id: u64 },
     /// Add a tag to a resource.
     Tag {
-        /// Tag.
         tag: String,
         /// Resource.
         target: Taggable,
     },
     /// Remove a tag from a resource.
     Untag {
-        /// Tag.
         tag: String,
         /// Resource.
         target: Taggable,
     },
     /// Attach the volume to the droplet.
     AttachVolume {
-        /// Volume.
         volume: VolumeRef,
-        /// Droplet.
         droplet: DropletRef,
-        /// Region slug.
         region: String,
     },
     /// Detach the volume from a droplet.
     DetachVolume {
-        /// Volume id.
         volume_id: String,
-        /// Droplet id.
         droplet_id: u64,
-        /// Region slug.
         region: String,
     },
     /// On the droplet: stop the app container, so nothing writes to the volume about to be unmounted.
     StopAppOnDroplet {
-        /// Droplet id.
         droplet_id: u64,
         /// Container name.
         container: String,
@@ -387,7 +344,6 @@ pub enum Operation {
     },
     /// On the droplet: unmount the volume's filesystem, so the detach that follows finds it clean.
     UnmountVolume {
-        /// Droplet id.
         droplet_id: u64,
         /// Mount point.
         mount_path: String,
@@ -395,7 +351,6 @@ pub enum Operation {
     /// On the droplet: mount the volume through its fstab entry after it was attached to the running droplet
     /// (cloud-init does it on a new droplet's first boot).
     MountVolume {
-        /// Droplet id.
         droplet_id: u64,
         /// Volume name (its device is `/dev/disk/by-id/scsi-0DO_Volume_<name>`).
         volume_name: String,
@@ -404,7 +359,6 @@ pub enum Operation {
     },
     /// Create the firewall.
     CreateFirewall {
-        /// Name.
         name: String,
         /// Inbound rules.
         inbound: Vec<FirewallRule>,
@@ -415,9 +369,7 @@ pub enum Operation {
     },
     /// Replace the firewall's whole definition (DigitalOcean's PUT is a full replacement).
     UpdateFirewall {
-        /// Firewall id.
         firewall_id: String,
-        /// Name.
         name: String,
         /// Inbound rules.
         inbound: Vec<FirewallRule>,
@@ -427,24 +379,16 @@ pub enum Operation {
         tags: Vec<String>,
     },
     /// Delete a firewall no longer in the manifest.
-    DeleteFirewall {
-        /// Firewall id.
-        firewall_id: String,
-    },
+    DeleteFirewall { firewall_id: String },
     /// Snapshot the volume.
     SnapshotVolume {
-        /// Volume.
         volume: VolumeRef,
         /// Snapshot name.
         name: String,
-        /// Tags.
         tags: Vec<String>,
     },
     /// Delete a snapshot.
-    DeleteSnapshot {
-        /// Snapshot id.
-        snapshot_id: String,
-    },
+    DeleteSnapshot { snapshot_id: String },
     /// Create or fix the host data directory (owner and mode) before the container starts.
     EnsureDataDir {
         /// Host path.
@@ -457,15 +401,11 @@ pub enum Operation {
         mode: u32,
     },
     /// Pull the image into the local store.
-    PullImage {
-        /// Reference.
-        reference: String,
-    },
+    PullImage { reference: String },
     /// Create (not start) a container.
     CreateContainer {
         /// Container name.
         name: String,
-        /// Spec.
         spec: Box<ContainerSpec>,
         /// Labels (identity included).
         labels: BTreeMap<String, String>,
@@ -493,7 +433,6 @@ pub enum Operation {
     WaitHealthy {
         /// Container name or id.
         container: String,
-        /// The gate.
         gate: HealthGate,
     },
     /// Remove a container (stopped first if needed).
@@ -580,7 +519,6 @@ impl StepScope {
 /// A change held back by a safety guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocked {
-    /// The resource.
     pub resource: ResourceId,
     /// Why it is held back and how to allow it.
     pub reason: String,
