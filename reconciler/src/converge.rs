@@ -16,7 +16,6 @@ use crate::docker::{DockerError, Engine};
 use crate::execute::digitalocean::{InfraError, InfraExecutor};
 use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{ApplyOutcome, Event, Progress};
-use crate::execute::prune::{prune_images, repository_of};
 use crate::execute::state::{Revision, StateDir, StateError};
 use crate::execute::{
     self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts, elapsed_ms,
@@ -243,6 +242,7 @@ pub async fn prepare_on(
         settings.commit.as_deref(),
         observed.clone(),
         infra.as_ref().map(|i| i.observed.clone()),
+        Some(settings.keep_images),
     );
     Ok(Prepared {
         engine,
@@ -413,30 +413,6 @@ impl Prepared {
             }
             let record = state.load(&app.container_name)?;
             report.last_good = record.last_good.clone();
-            let protect = run.passed.last().map(|s| s.image_id.clone()).or_else(|| {
-                observed
-                    .containers
-                    .iter()
-                    .find(|c| c.name == app.container_name)
-                    .map(|c| c.image_id.clone())
-            });
-            if let Some(protect) = protect {
-                let reference = app.image.reference();
-                match prune_images(
-                    &engine,
-                    repository_of(&reference),
-                    settings.keep_images,
-                    &protect,
-                )
-                .await
-                {
-                    Ok(removed) if !removed.is_empty() => {
-                        tracing::info!(count = removed.len(), "pruned old images");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
-                }
-            }
             if let Some(ctx) = &infra
                 && !snapshots.is_empty()
             {
@@ -449,7 +425,8 @@ impl Prepared {
         // The revert: plan again from what is observed now (the failed revision is quarantined), and run that.
         let revert = async {
             let observed = observe_app(&engine, &host, &state, app).await?;
-            let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None);
+            // Only going back: images are pruned after a deploy that passes its gate.
+            let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None, None);
             plan.steps.retain(|s| s.op.scope() == StepScope::App);
             if let AppHost::Remote(remote) = &host {
                 tunnel_probes(remote, &mut plan).await?;
@@ -506,13 +483,18 @@ fn plan_app(
     commit: Option<&str>,
     observed: ObservedApp,
     infra: Option<ObservedInfra>,
+    keep_images: Option<usize>,
 ) -> Plan {
     let observed = ObservedState {
         observed_at: Utc::now(),
         infra,
         app: Some(observed),
     };
-    plan(&loaded.desired(commit), &observed, &PlanOptions::default())
+    let options = PlanOptions {
+        keep_images,
+        ..PlanOptions::default()
+    };
+    plan(&loaded.desired(commit), &observed, &options)
 }
 
 /// Points the health probes of `plan` at ports forwarded to the remote host, which is where the bot listens.

@@ -51,6 +51,17 @@ pub mod labels {
     pub const MANAGER: &str = "schwad-reconciler";
 }
 
+/// The repository of an image reference (`repo:tag` or `repo@digest` → `repo`).
+pub fn repository_of(reference: &str) -> &str {
+    if let Some((repo, _)) = reference.split_once('@') {
+        return repo;
+    }
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => reference,
+    }
+}
+
 /// Version of the spec hash format; a different version never triggers a replacement by itself.
 pub const SPEC_HASH_VERSION: &str = "v1";
 
@@ -206,6 +217,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_strips_tag_or_digest() {
+        assert_eq!(repository_of("r.example:5000/a/b:v1"), "r.example:5000/a/b");
+        assert_eq!(repository_of("a/b@sha256:00"), "a/b");
+        assert_eq!(repository_of("localhost:5000/a"), "localhost:5000/a");
+    }
 
     #[test]
     fn fingerprint_is_short_and_changes_with_content() {

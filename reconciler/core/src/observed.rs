@@ -211,6 +211,9 @@ pub struct ObservedApp {
     /// Containers whose current run passed its health gate (recorded by the executor right after the gate).
     #[serde(default)]
     pub verified: Vec<GateVerdict>,
+    /// Images of the app's repository in the local store, for pruning.
+    #[serde(default)]
+    pub repository_images: Vec<StoredImage>,
 }
 
 impl ObservedApp {
@@ -381,6 +384,17 @@ pub struct ImageState {
     pub id: String,
     /// Registry digests (`repo@sha256:...`).
     pub repo_digests: Vec<String>,
+}
+
+/// An image of the app's repository in the local store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredImage {
+    /// `sha256:...`.
+    pub id: String,
+    /// Every `repo:tag` it carries, this repository's and any other's.
+    pub tags: Vec<String>,
+    /// When it was built, in seconds since the epoch (Docker's resolution).
+    pub created: i64,
 }
 
 /// Owner and mode of a directory on the host.

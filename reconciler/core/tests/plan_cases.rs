@@ -267,6 +267,7 @@ fn ops(plan: &Plan) -> Vec<&'static str> {
             Operation::DeleteSnapshot { .. } => "delete_snapshot",
             Operation::EnsureDataDir { .. } => "ensure_data_dir",
             Operation::PullImage { .. } => "pull_image",
+            Operation::RemoveImage { .. } => "remove_image",
             Operation::CreateContainer { .. } => "create_container",
             Operation::StartContainer { .. } => "start_container",
             Operation::StopContainer { .. } => "stop_container",
@@ -456,6 +457,7 @@ fn data_destructive_changes_are_blocked_unless_allowed() {
 
     let allowed = PlanOptions {
         allow_data_loss: vec!["schwad-data".into()],
+        ..PlanOptions::default()
     };
     let plan = run(volume_renamed, &allowed);
     assert!(plan.blocked.is_empty());
@@ -618,6 +620,7 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
             mutate,
             &PlanOptions {
                 allow_data_loss: vec!["schwad-data".into()],
+                ..PlanOptions::default()
             },
         );
         let ops = ops(&allowed);
@@ -855,6 +858,7 @@ fn a_new_droplet_takes_the_volume_at_creation_instead_of_a_later_attach() {
     // A replacement (allowed) detaches the volume from the old droplet and hands it to the new one at creation.
     let allowed = PlanOptions {
         allow_data_loss: vec!["schwad-data".into()],
+        ..PlanOptions::default()
     };
     let replaced = run(droplet_image_changed, &allowed);
     let (volumes, _) = droplet_created_with(&replaced).expect("droplet created");
@@ -887,4 +891,73 @@ fn a_volume_attached_elsewhere_is_moved_by_separate_steps() {
     let pos = |op| ops.iter().position(|o| *o == op).unwrap();
     assert!(pos("create_droplet") < pos("detach_volume"));
     assert!(pos("detach_volume") < pos("attach_volume"));
+}
+
+fn keeping(n: usize) -> PlanOptions {
+    PlanOptions {
+        keep_images: Some(n),
+        ..PlanOptions::default()
+    }
+}
+
+fn removed_images(plan: &Plan) -> Vec<&str> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::RemoveImage { image_id } => Some(image_id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 19, item 3: image pruning is planned, older than the image that runs and beyond `keep`.
+#[test]
+fn images_older_than_the_running_one_beyond_keep_are_planned_for_removal() {
+    assert!(removed_images(&run(no_op, &PlanOptions::default())).is_empty());
+    assert!(removed_images(&run(no_op, &keeping(2))).is_empty());
+    let plan = run(no_op, &keeping(1));
+    assert_eq!(removed_images(&plan), ["sha256:old-2"]);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.resource.kind == ResourceKind::Image && c.action == Action::Delete)
+        .unwrap();
+    assert!(change.resource.name.ends_with(":old-2"), "{change:?}");
+    assert!(
+        plan.steps[0].cause.contains("beyond the newest 1 kept"),
+        "{}",
+        plan.steps[0].cause
+    );
+    assert_eq!(
+        removed_images(&run(no_op, &keeping(0))),
+        ["sha256:old-1", "sha256:old-2"],
+        "the running image itself is not older than itself"
+    );
+}
+
+/// An image a kept container still runs stays; one the plan pulls counts as the newest, so its removals come
+/// after the gate of the container that runs it.
+#[test]
+fn images_in_use_stay_and_a_pulled_image_is_the_newest() {
+    let mut d = desired();
+    let mut o = converged(&d);
+    let mut kept = app(&mut o).containers[0].clone();
+    kept.id = "c-kept".into();
+    kept.name = format!("{}-keep-20260101000000-aaaa", d.app.container_name);
+    kept.image_id = "sha256:old-2".into();
+    kept.state = ContainerStatus::Exited;
+    app(&mut o).containers.push(kept);
+    assert!(removed_images(&plan(&inputs(&d), &o, &keeping(1))).is_empty());
+
+    tag_change(&mut d, &mut o);
+    let plan = plan(&inputs(&d), &o, &keeping(1));
+    assert_eq!(
+        removed_images(&plan),
+        ["sha256:old-1"],
+        "pulled: the running image is the newest older one and is kept; old-2 is in use"
+    );
+    let ops = ops(&plan);
+    let gate = ops.iter().position(|o| *o == "wait_healthy").unwrap();
+    let removal = ops.iter().position(|o| *o == "remove_image").unwrap();
+    assert!(gate < removal, "{ops:?}");
 }

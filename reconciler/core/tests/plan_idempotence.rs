@@ -223,6 +223,7 @@ proptest! {
         }
         let options = PlanOptions {
             allow_data_loss: vec![base.infra.volume.name.clone(), d.infra.volume.name.clone()],
+            keep_images: Some(1),
         };
         let first = plan(&inputs(&d), &world, &options);
         prop_assert!(first.blocked.is_empty(), "nothing blocked with data loss allowed:\n{}", render::human(&first, false));

@@ -246,6 +246,7 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
         }
         let options = PlanOptions {
             allow_data_loss: args.allow_data_loss.clone(),
+            ..PlanOptions::default()
         };
         let plan = converge::prepare_infra(&loaded, &client, &options).await;
         if human && !plan.steps.is_empty() && plan.blocked.is_empty() {

@@ -20,7 +20,7 @@ use bollard::query_parameters::{
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 use reconciler_core::identity::labels;
-use reconciler_core::observed::{ContainerState, ContainerStatus, Health, ImageState};
+use reconciler_core::observed::{ContainerState, ContainerStatus, Health, ImageState, StoredImage};
 
 pub use record::Recorder;
 
@@ -71,16 +71,6 @@ pub struct PullProgress {
     pub status: String,
     /// Bytes done and total, when known.
     pub bytes: Option<(u64, u64)>,
-}
-
-/// An image in the local store with its age, for pruning.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredImage {
-    /// Image id.
-    pub id: String,
-    pub tags: Vec<String>,
-    /// Creation time, seconds since the epoch.
-    pub created: i64,
 }
 
 /// A Docker API call that failed.
@@ -396,15 +386,17 @@ impl Engine {
         Ok(images)
     }
 
-    /// Removes an image (all its tags); one still used by a container is refused by the engine.
+    /// Removes an image (all its tags); one still used by a container is refused by the engine, one already gone
+    /// is fine.
     pub async fn remove_image(&self, id: &str) -> Result<(), DockerError> {
         self.recorder.record("remove image", id);
         let options = RemoveImageOptionsBuilder::default().force(false).build();
-        self.docker
-            .remove_image(id, Some(options), None)
-            .await
-            .map(drop)
-            .map_err(call(format!("remove image {id}")))
+        let result = self.docker.remove_image(id, Some(options), None).await;
+        self.recorder.returned();
+        match result {
+            Err(e) if status_code(&e) != Some(404) => Err(call(format!("remove image {id}"))(e)),
+            _ => Ok(()),
+        }
     }
 }
 

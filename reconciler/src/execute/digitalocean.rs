@@ -352,6 +352,7 @@ impl InfraExecutor<'_> {
             }
             Operation::EnsureDataDir { .. }
             | Operation::PullImage { .. }
+            | Operation::RemoveImage { .. }
             | Operation::CreateContainer { .. }
             | Operation::StartContainer { .. }
             | Operation::StopContainer { .. }

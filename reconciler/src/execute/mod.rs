@@ -8,7 +8,6 @@ pub mod droplet_host;
 mod health;
 mod outcome;
 pub mod progress;
-pub mod prune;
 pub mod state;
 mod steps;
 

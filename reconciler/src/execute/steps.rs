@@ -119,6 +119,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             } => engine.stop(container, *grace_secs).await?,
             Operation::RenameContainer { container, to } => engine.rename(container, to).await?,
             Operation::RemoveContainer { container } => engine.remove(container).await?,
+            Operation::RemoveImage { image_id } => engine.remove_image(image_id).await?,
             Operation::WaitHealthy { container, gate } => {
                 if let Err(failure) =
                     health::wait_healthy(engine, container, gate, progress).await?

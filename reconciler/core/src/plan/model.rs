@@ -402,6 +402,8 @@ pub enum Operation {
     },
     /// Pull the image into the local store.
     PullImage { reference: String },
+    /// Remove an image from the local store; the engine refuses one a container still uses.
+    RemoveImage { image_id: String },
     /// Create (not start) a container.
     CreateContainer {
         /// Container name.
@@ -475,6 +477,7 @@ impl Operation {
             | Self::MountVolume { .. } => StepScope::DropletHost,
             Self::EnsureDataDir { .. }
             | Self::PullImage { .. }
+            | Self::RemoveImage { .. }
             | Self::CreateContainer { .. }
             | Self::StartContainer { .. }
             | Self::StopContainer { .. }

@@ -265,6 +265,7 @@ pub fn describe(op: &Operation) -> String {
             mode,
         } => format!("ensure data directory {path} ({uid}:{gid} mode {mode:o})"),
         Operation::PullImage { reference } => format!("pull image {reference}"),
+        Operation::RemoveImage { image_id } => format!("remove image {image_id}"),
         Operation::CreateContainer { name, spec, .. } => {
             format!("create container {name} from {}", spec.image)
         }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use reconciler_core::identity::{
-    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, secrets_fingerprint,
-    user_data_tag,
+    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, repository_of,
+    secrets_fingerprint, user_data_tag,
 };
 use reconciler_core::manifest::{self, DesiredState};
 use reconciler_core::observed::*;
@@ -138,6 +138,24 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 container: "c-1".into(),
                 started_at: "t0".into(),
             }],
+            // The running image and two older builds of its repository.
+            repository_images: vec![
+                StoredImage {
+                    id: image_id(&spec.image),
+                    tags: vec![spec.image.clone()],
+                    created: 100,
+                },
+                StoredImage {
+                    id: "sha256:old-1".into(),
+                    tags: vec![format!("{}:old-1", repository_of(&spec.image))],
+                    created: 50,
+                },
+                StoredImage {
+                    id: "sha256:old-2".into(),
+                    tags: vec![format!("{}:old-2", repository_of(&spec.image))],
+                    created: 40,
+                },
+            ],
         }),
     }
 }
@@ -444,10 +462,30 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             });
         }
         Operation::PullImage { reference } => {
-            app(w).image = Some(ImageState {
+            let a = app(w);
+            a.image = Some(ImageState {
                 id: image_id(reference),
                 repo_digests: vec![],
             });
+            // A pulled build is newer than every image already in the store.
+            if a.repository_images
+                .iter()
+                .all(|i| i.id != image_id(reference))
+            {
+                a.repository_images.push(StoredImage {
+                    id: image_id(reference),
+                    tags: vec![reference.clone()],
+                    created: 1000 + i64::try_from(id).expect("small"),
+                });
+            }
+        }
+        Operation::RemoveImage { image_id } => {
+            let a = app(w);
+            assert!(
+                a.containers.iter().all(|c| &c.image_id != image_id),
+                "409 image {image_id} in use"
+            );
+            a.repository_images.retain(|i| &i.id != image_id);
         }
         Operation::CreateContainer {
             name, labels: l, ..

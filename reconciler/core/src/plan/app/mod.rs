@@ -8,6 +8,7 @@
 //! instead of creating one.
 
 mod diff;
+mod images;
 mod prerequisites;
 
 use super::builder::{Builder, Change};
@@ -66,12 +67,12 @@ pub(super) fn plan(
              manifest changes"
         ));
     }
-    let restored = match Case::of(current, needs_new, quarantined, o) {
+    match Case::of(current, needs_new, quarantined, o) {
         Case::Restore(failed) => {
             restore(b, name, failed, history.good.map(|k| i.restore_to(k)));
-            history.good
+            prune_kept(b, d, &history.kept, history.good);
         }
-        Case::Replace(c) => return replace(b, &i, c, diff, &history, volume),
+        Case::Replace(c) => replace(b, &i, c, diff, &history, volume),
         Case::Verify(c) => {
             let gate = i.gate_of(c);
             let revert = revert_steps(
@@ -81,14 +82,14 @@ pub(super) fn plan(
                 history.good.map(|k| i.restore_to(k)),
             );
             verify(b, name, c, gate, stopped_by_infra, revert, o);
-            None
+            prune_kept(b, d, &history.kept, None);
         }
         Case::Create => {
             create(b, &i, history.good.map(|k| i.restore_to(k)));
-            None
+            prune_kept(b, d, &history.kept, None);
         }
-    };
-    prune_kept(b, d, &history.kept, restored);
+    }
+    images::prune(b, &spec.image, o, current);
 }
 
 /// What becomes of the container under the app's name, in the terms of the plan's causes.
