@@ -5,42 +5,42 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::Utc;
 use digitalocean_api::models::{ResourceType, TaggedResource};
 use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
 use reconciler_core::manifest::App;
-use reconciler_core::observed::{ObservedApp, ObservedInfra, ObservedState};
-use reconciler_core::plan::{Operation, Plan, PlanOptions, plan};
+use reconciler_core::observed::{ContainerStatus, ObservedApp, ObservedInfra, ObservedState};
+use reconciler_core::plan::{Operation, Plan, PlanOptions, StepScope, plan};
 
-use crate::docker::Engine;
-use crate::execute::digitalocean::{InfraExecutor, is_infra};
+use crate::docker::{DockerError, Engine};
+use crate::execute::digitalocean::{InfraError, InfraExecutor};
 use crate::execute::droplet_host::DropletHost;
-use crate::execute::progress::{Event, Progress};
-use crate::execute::prune::{prune_images, repository_of};
-use crate::execute::state::{Revision, StateDir};
+use crate::execute::progress::{ApplyOutcome, Event, Progress};
+use crate::execute::state::{Revision, StateDir, StateError};
 use crate::execute::{
-    self, ExecuteError, Executor, Failure, RunEnd, StepEnd, StepOutcome, Timeouts, Verdicts,
+    self, ExecuteError, Executor, Failure, RunEnd, StepOutcome, Timeouts, Verdicts, elapsed_ms,
 };
-use crate::gitops::journal::StepRecord;
-use crate::host::{AppHost, LocalHost, RemoteHost};
+use crate::host::{AppHost, HostError, LocalHost, RemoteHost};
 use crate::load::Loaded;
-use crate::observe::observe_app;
-use crate::ssh::{Remote, RemoteLease, SshTarget};
+use crate::observe::{ObserveError, observe_app};
+use crate::ssh::{Remote, RemoteLease, SshError, SshTarget};
 
 /// Where the Docker engine of a remote host listens.
 pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Connects to the app's Docker engine and host: the local ones, or those of `ssh` through one SSH connection that
 /// forwards the remote Docker socket (the connection lives as long as the returned host).
-pub async fn connect_app(ssh: Option<&SshTarget>) -> anyhow::Result<(Engine, AppHost)> {
+pub async fn connect_app(ssh: Option<&SshTarget>) -> Result<(Engine, AppHost), ConvergeError> {
     let Some(target) = ssh else {
         return Ok((Engine::connect().await?, AppHost::Local(LocalHost)));
     };
     let remote = Remote::connect(target, std::path::Path::new(REMOTE_DOCKER_SOCKET)).await?;
     let engine = Engine::connect_unix(remote.docker_socket())
         .await
-        .with_context(|| format!("the Docker engine of {} over ssh", target.destination))?;
+        .map_err(|source| ConvergeError::RemoteDocker {
+            destination: target.destination.clone(),
+            source,
+        })?;
     Ok((
         engine,
         AppHost::Remote(RemoteHost::new(std::sync::Arc::new(remote))),
@@ -83,7 +83,21 @@ pub enum Ended {
         running: Option<String>,
     },
     /// A step failed and nothing had to be reverted, or the revert failed too (the report keeps the steps that ran).
-    Failed(anyhow::Error),
+    Failed(ConvergeError),
+}
+
+impl Ended {
+    /// What the apply's `done` event says of it.
+    pub fn outcome(&self) -> ApplyOutcome {
+        match self {
+            Self::NoChanges => ApplyOutcome::NoChanges,
+            Self::Converged => ApplyOutcome::Converged,
+            Self::Blocked => ApplyOutcome::Blocked,
+            Self::Reverted(_) => ApplyOutcome::Reverted,
+            Self::Restored { .. } => ApplyOutcome::Restored,
+            Self::Failed(_) => ApplyOutcome::Failed,
+        }
+    }
 }
 
 /// What a converge did.
@@ -94,7 +108,7 @@ pub struct Report {
     /// How it ended.
     pub ended: Ended,
     /// The steps run, with their durations.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
     /// The last revision that passed its health gate, after this converge.
     pub last_good: Option<Revision>,
     /// Mutating Docker API calls made.
@@ -103,24 +117,12 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
-/// The journal's form of the steps that ran.
-fn step_records(steps: &[StepOutcome], prefix: &str) -> Vec<StepRecord> {
-    steps
-        .iter()
-        .map(|s| StepRecord {
-            step: format!("{prefix}{}", s.description),
-            duration_ms: s.duration_ms,
-            result: match &s.end {
-                StepEnd::Ok => "ok".to_owned(),
-                StepEnd::GateFailed(cause) => format!("health gate failed: {cause}"),
-                StepEnd::Failed(error) => format!("failed: {error}"),
-            },
-        })
-        .collect()
-}
-
-fn elapsed_ms(since: Instant) -> u64 {
-    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+/// The steps of a revert, each named as one.
+fn revert_steps(steps: Vec<StepOutcome>) -> impl Iterator<Item = StepOutcome> {
+    steps.into_iter().map(|s| StepOutcome {
+        description: format!("revert: {}", s.description),
+        ..s
+    })
 }
 
 /// The DigitalOcean side of an app converge under `--scope all`: with the infra observed (after its own converge),
@@ -143,10 +145,52 @@ pub struct RemoteApp {
     pub state_dir: std::path::PathBuf,
 }
 
-/// Another reconcile holds the lease on the remote host (e.g. the droplet's periodic reconcile).
+/// Why a converge could not run, or how it failed.
 #[derive(Debug, thiserror::Error)]
-#[error("another reconcile holds the lock {0} on the remote host")]
-pub struct RemoteLocked(pub String);
+pub enum ConvergeError {
+    /// Another reconcile holds the lease on the remote host (e.g. the droplet's periodic reconcile).
+    #[error("another reconcile holds the lock {0} on the remote host")]
+    RemoteLocked(String),
+    /// The local Docker engine failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The SSH connection to the remote host failed.
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    /// The remote host's Docker engine, forwarded over SSH, failed to answer.
+    #[error("the Docker engine of {destination} over ssh")]
+    RemoteDocker {
+        /// The SSH destination.
+        destination: String,
+        /// Why.
+        #[source]
+        source: DockerError,
+    },
+    /// The app's host failed (its lease, a probe tunnel).
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// Observing the app scope failed.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// The state directory failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// An infra step failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+    /// An app step failed, or the revert after a failed gate did.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// Observing for the revert failed after the new container failed.
+    #[error("the new container failed ({cause}); observing for the revert failed")]
+    RevertObserve {
+        /// Why the new container failed.
+        cause: String,
+        /// Why observing failed.
+        #[source]
+        source: Box<ConvergeError>,
+    },
+}
 
 /// An observed world and its plan, ready to run.
 #[derive(Debug)]
@@ -159,12 +203,11 @@ pub struct Prepared {
     observed: ObservedApp,
     state: StateDir,
     started: Instant,
-    /// The plan.
     pub plan: Plan,
 }
 
 /// Observes the app scope of `loaded` on the local Docker engine and plans. The caller holds the lock.
-pub async fn prepare(loaded: &Loaded, settings: &Settings) -> anyhow::Result<Prepared> {
+pub async fn prepare(loaded: &Loaded, settings: &Settings) -> Result<Prepared, ConvergeError> {
     prepare_on(loaded, settings, None, None).await
 }
 
@@ -175,7 +218,7 @@ pub async fn prepare_on(
     settings: &Settings,
     remote: Option<&RemoteApp>,
     infra: Option<InfraContext>,
-) -> anyhow::Result<Prepared> {
+) -> Result<Prepared, ConvergeError> {
     let started = Instant::now();
     let state = StateDir::new(&settings.state_dir);
     let (engine, host) = connect_app(remote.map(|r| &r.ssh)).await?;
@@ -188,7 +231,7 @@ pub async fn prepare_on(
                 .to_string();
             match host.lock(&path).await? {
                 Some(lease) => Some(lease),
-                None => return Err(RemoteLocked(path).into()),
+                None => return Err(ConvergeError::RemoteLocked(path)),
             }
         }
         _ => None,
@@ -199,6 +242,7 @@ pub async fn prepare_on(
         settings.commit.as_deref(),
         observed.clone(),
         infra.as_ref().map(|i| i.observed.clone()),
+        Some(settings.keep_images),
     );
     Ok(Prepared {
         engine,
@@ -217,7 +261,7 @@ pub async fn app(
     loaded: &Loaded,
     settings: &Settings,
     progress: &dyn Progress,
-) -> anyhow::Result<Report> {
+) -> Result<Report, ConvergeError> {
     prepare(loaded, settings)
         .await?
         .run(loaded, settings, progress)
@@ -231,7 +275,7 @@ impl Prepared {
         loaded: &Loaded,
         settings: &Settings,
         progress: &dyn Progress,
-    ) -> anyhow::Result<Report> {
+    ) -> Result<Report, ConvergeError> {
         let Self {
             engine,
             host,
@@ -252,31 +296,27 @@ impl Prepared {
             mutating_docker_calls: 0,
             elapsed_ms: 0,
         };
-        let done = |report: &mut Report, outcome: &str| {
+        let done = |report: &mut Report| {
             report.mutating_docker_calls = engine.recorder().count();
             report.elapsed_ms = elapsed_ms(started);
             progress.event(&Event::Done {
-                outcome: outcome.to_owned(),
+                outcome: report.ended.outcome(),
                 mutating_docker_calls: report.mutating_docker_calls,
                 elapsed_ms: report.elapsed_ms,
             });
         };
         if !report.plan.blocked.is_empty() {
             report.ended = Ended::Blocked;
-            done(&mut report, "blocked");
+            done(&mut report);
             return Ok(report);
         }
         if report.plan.steps.is_empty() {
-            done(&mut report, "no_changes");
+            done(&mut report);
             return Ok(report);
         }
-        let summary = report.plan.summary();
         progress.event(&Event::Plan {
             steps: report.plan.steps.len(),
-            summary: format!(
-                "{} to add, {} to change, {} to destroy",
-                summary.add, summary.change, summary.destroy
-            ),
+            summary: report.plan.summary().to_string(),
         });
         let snapshots = match &infra {
             Some(ctx) => {
@@ -296,7 +336,7 @@ impl Prepared {
             None => Vec::new(),
         };
         let mut app_plan = report.plan.clone();
-        app_plan.steps.retain(|s| !is_infra(&s.op));
+        app_plan.steps.retain(|s| s.op.scope() == StepScope::App);
         if let AppHost::Remote(remote) = &host {
             tunnel_probes(remote, &mut app_plan).await?;
         }
@@ -315,7 +355,7 @@ impl Prepared {
             }),
         };
         let run = executor.apply(&app_plan.steps, progress).await;
-        report.steps = step_records(&run.steps, "");
+        report.steps = run.steps.clone();
         let failure = match run.ended {
             RunEnd::Done => None,
             RunEnd::GateFailed(failure) => Some(*failure),
@@ -327,7 +367,7 @@ impl Prepared {
                 let current = engine.status(&app.container_name).await.ok().flatten();
                 let record = state.load(&app.container_name).unwrap_or_default();
                 let intact = current.as_ref().is_some_and(|c| {
-                    c.state == "running"
+                    c.state == ContainerStatus::Running
                         && record
                             .verified
                             .iter()
@@ -346,7 +386,7 @@ impl Prepared {
                     });
                 if intact || !touched || !e.is_engine_refusal() {
                     report.ended = Ended::Failed(e.into());
-                    done(&mut report, "failed");
+                    done(&mut report);
                     return Ok(report);
                 }
                 let cause = execute::chain(&e);
@@ -368,75 +408,50 @@ impl Prepared {
                 report.ended = Ended::Restored {
                     running: run.passed.last().map(|s| s.id.clone()),
                 };
-                done(&mut report, "restored");
+                done(&mut report);
                 return Ok(report);
             }
             let record = state.load(&app.container_name)?;
             report.last_good = record.last_good.clone();
-            let protect = run.passed.last().map(|s| s.image_id.clone()).or_else(|| {
-                observed
-                    .containers
-                    .iter()
-                    .find(|c| c.name == app.container_name)
-                    .map(|c| c.image_id.clone())
-            });
-            if let Some(protect) = protect {
-                let reference = app.image.reference();
-                match prune_images(
-                    &engine,
-                    repository_of(&reference),
-                    settings.keep_images,
-                    &protect,
-                )
-                .await
-                {
-                    Ok(removed) if !removed.is_empty() => {
-                        tracing::info!(count = removed.len(), "pruned old images");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning old images failed"),
-                }
-            }
             if let Some(ctx) = &infra
                 && !snapshots.is_empty()
             {
                 mark_last_good(ctx, &snapshots).await;
             }
             report.ended = Ended::Converged;
-            done(&mut report, "converged");
+            done(&mut report);
             return Ok(report);
         };
         // The revert: plan again from what is observed now (the failed revision is quarantined), and run that.
         let revert = async {
             let observed = observe_app(&engine, &host, &state, app).await?;
-            let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None);
-            plan.steps.retain(|s| !is_infra(&s.op));
+            // Only going back: images are pruned after a deploy that passes its gate.
+            let mut plan = plan_app(loaded, settings.commit.as_deref(), observed, None, None);
+            plan.steps.retain(|s| s.op.scope() == StepScope::App);
             if let AppHost::Remote(remote) = &host {
                 tunnel_probes(remote, &mut plan).await?;
             }
-            anyhow::Ok(plan)
+            Ok::<_, ConvergeError>(plan)
         };
         let plan = match revert.await {
             Ok(plan) => plan,
             Err(e) => {
-                report.ended = Ended::Failed(e.context(format!(
-                    "the new container failed ({}); observing for the revert failed",
-                    failure.cause
-                )));
-                done(&mut report, "failed");
+                report.ended = Ended::Failed(ConvergeError::RevertObserve {
+                    cause: failure.cause.clone(),
+                    source: Box::new(e),
+                });
+                done(&mut report);
                 return Ok(report);
             }
         };
         let reverted = executor.apply(&plan.steps, progress).await;
-        report
-            .steps
-            .extend(step_records(&reverted.steps, "revert: "));
+        report.steps.extend(revert_steps(reverted.steps));
         report.last_good = state.load(&app.container_name)?.last_good;
         match reverted.ended {
             RunEnd::Done => {
                 failure.restored = reverted.passed.last().map(|s| s.id.clone());
                 report.ended = Ended::Reverted(Box::new(failure));
-                done(&mut report, "reverted");
+                done(&mut report);
             }
             RunEnd::GateFailed(restored) => {
                 report.ended = Ended::Failed(
@@ -446,7 +461,7 @@ impl Prepared {
                     }
                     .into(),
                 );
-                done(&mut report, "failed");
+                done(&mut report);
             }
             RunEnd::Error(e) => {
                 report.ended = Ended::Failed(
@@ -456,7 +471,7 @@ impl Prepared {
                     }
                     .into(),
                 );
-                done(&mut report, "failed");
+                done(&mut report);
             }
         }
         Ok(report)
@@ -468,17 +483,22 @@ fn plan_app(
     commit: Option<&str>,
     observed: ObservedApp,
     infra: Option<ObservedInfra>,
+    keep_images: Option<usize>,
 ) -> Plan {
     let observed = ObservedState {
         observed_at: Utc::now(),
         infra,
         app: Some(observed),
     };
-    plan(&loaded.desired(commit), &observed, &PlanOptions::default())
+    let options = PlanOptions {
+        keep_images,
+        ..PlanOptions::default()
+    };
+    plan(&loaded.desired(commit), &observed, &options)
 }
 
 /// Points the health probes of `plan` at ports forwarded to the remote host, which is where the bot listens.
-async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> anyhow::Result<()> {
+async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> Result<(), HostError> {
     for step in plan.steps.iter_mut().chain(plan.revert.iter_mut()) {
         if let Operation::WaitHealthy { gate, .. } = &mut step.op
             && let Some(url) = &gate.http
@@ -545,34 +565,6 @@ fn desired_revision(app: &App, observed: &ObservedApp, commit: Option<&str>) -> 
     }
 }
 
-/// The failure report: cause, then the failed container's logs and health log (already redacted).
-pub fn failure_report(failure: &Failure) -> String {
-    let restored = match &failure.restored {
-        Some(id) => format!(
-            "The previous container ({:.12}) was restored and passed its own health gate",
-            id
-        ),
-        None => "NOTHING RUNS: no earlier container passed its health gate".to_owned(),
-    };
-    let mut out = format!(
-        "Reverted: the new container failed its health gate: {}\n{restored}; this revision is quarantined until the \
-         manifest changes.\n--- last log lines of {} ---\n",
-        failure.cause, failure.container
-    );
-    for line in &failure.logs {
-        out.push_str(line);
-        out.push('\n');
-    }
-    if !failure.health_log.is_empty() {
-        out.push_str("--- health check log ---\n");
-        for line in &failure.health_log {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
 /// What an infra converge did.
 #[derive(Debug)]
 pub struct InfraReport {
@@ -581,7 +573,7 @@ pub struct InfraReport {
     /// How it ended ([`Ended::Reverted`] never happens here).
     pub ended: Ended,
     /// The steps run, with their durations.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
 }
 
 /// Observes the infra scope of `loaded` on DigitalOcean and plans it (the app scope is not observed).
@@ -607,7 +599,7 @@ pub async fn infra(
     plan: Plan,
     droplet: Option<DropletHost<'_>>,
     progress: &dyn Progress,
-) -> anyhow::Result<InfraReport> {
+) -> Result<InfraReport, InfraError> {
     let mut report = InfraReport {
         plan,
         ended: Ended::NoChanges,

@@ -3,14 +3,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use reconciler_core::manifest::{self, DesiredState};
+use reconciler_core::manifest::{self, DesiredState, UserDataError};
 use reconciler_core::plan::Desired;
 
 /// A validated manifest with its rendered user_data.
 #[derive(Debug)]
 pub struct Loaded {
-    /// The manifest.
     pub manifest: DesiredState,
     /// The rendered user_data, when the manifest names a template.
     pub user_data: Option<String>,
@@ -35,6 +33,33 @@ pub fn app_manifest(name: &str, text: &str) -> Result<Loaded, manifest::Manifest
     })
 }
 
+/// Why a manifest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The manifest (or the directory above it) could not be read.
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    /// The manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    /// The user_data template is missing, outside the repository, not a regular file or too large.
+    #[error("{}: infra.droplet.user_data names a template that cannot be read: {reason}", manifest.display())]
+    Template {
+        /// The manifest naming it.
+        manifest: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The template does not render.
+    #[error("{}", template.display())]
+    UserData {
+        template: PathBuf,
+        /// Why.
+        #[source]
+        source: UserDataError,
+    },
+}
+
 /// Largest user_data template or included file read (bytes).
 const MAX_FILE: u64 = 64 * 1024;
 
@@ -43,7 +68,7 @@ const MAX_FILE: u64 = 64 * 1024;
 /// The template and every file it includes must be regular files of at most 64 KiB inside the repository that holds
 /// the manifest (the nearest directory above it with a `.git`, else the directory above the manifest's), after
 /// resolving symbolic links.
-pub fn manifest(path: &Path) -> anyhow::Result<Loaded> {
+pub fn manifest(path: &Path) -> Result<Loaded, LoadError> {
     let text = fs_err::read_to_string(path)?;
     let manifest = manifest::parse(&path.display().to_string(), &text)?;
     let user_data = match &manifest.infra.droplet.user_data {
@@ -51,19 +76,20 @@ pub fn manifest(path: &Path) -> anyhow::Result<Loaded> {
         Some(relative) => {
             let root = repository_root(path)?;
             let template_path = path.parent().unwrap_or(Path::new(".")).join(relative);
-            let template = read_confined(&root, &template_path)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| {
-                    format!(
-                        "{}: infra.droplet.user_data names a template that cannot be read",
-                        path.display()
-                    )
+            let template =
+                read_confined(&root, &template_path).map_err(|reason| LoadError::Template {
+                    manifest: path.to_owned(),
+                    reason,
                 })?;
             let dir = template_path.parent().unwrap_or(Path::new(".")).to_owned();
             let read = |include: &str| read_confined(&root, &dir.join(include));
             Some(
-                manifest::render_user_data(&template, &manifest, &read)
-                    .with_context(|| format!("{}", template_path.display()))?,
+                manifest::render_user_data(&template, &manifest, &read).map_err(|source| {
+                    LoadError::UserData {
+                        template: template_path.clone(),
+                        source,
+                    }
+                })?,
             )
         }
     };
@@ -74,7 +100,7 @@ pub fn manifest(path: &Path) -> anyhow::Result<Loaded> {
 }
 
 /// The repository holding the manifest at `path`, resolved.
-fn repository_root(path: &Path) -> anyhow::Result<PathBuf> {
+fn repository_root(path: &Path) -> Result<PathBuf, std::io::Error> {
     let dir = fs_err::canonicalize(path)?
         .parent()
         .map(Path::to_owned)
@@ -134,7 +160,8 @@ mod tests {
 
     fn load(template: &str) -> Result<Loaded, String> {
         let dir = repo(template);
-        manifest(&dir.path().join("repo/manifests/desired.yaml")).map_err(|e| format!("{e:#}"))
+        manifest(&dir.path().join("repo/manifests/desired.yaml"))
+            .map_err(|e| crate::execute::chain(&e))
     }
 
     /// Issue 16, case 2: includes stay inside the repository, are regular files and are bounded.

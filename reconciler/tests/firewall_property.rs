@@ -156,7 +156,7 @@ proptest! {
             infra: Some(ObservedInfra {
                 droplets: Observed::Unknown("not under test".into()),
                 volumes: Observed::Unknown("not under test".into()),
-                firewalls: Observed::Known(vec![firewall_state(&observed)]),
+                firewalls: Observed::Known(vec![firewall_state(&observed).unwrap()]),
                 registry: Observed::Unknown("not under test".into()),
                 snapshots: Observed::Unknown("not under test".into()),
             }),

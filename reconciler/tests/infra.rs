@@ -124,6 +124,7 @@ impl World {
         let loaded = self.loaded();
         let options = PlanOptions {
             allow_data_loss: allow_data_loss.iter().map(|s| (*s).to_owned()).collect(),
+            ..PlanOptions::default()
         };
         let plan = converge::prepare_infra(&loaded, &self.client, &options).await;
         let engine = Engine::connect().await.unwrap();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{App, Hardening, Port, Protocol};
+use crate::manifest::{App, Hardening, Port, Protocol, RestartPolicy};
 
 /// Tag on every DigitalOcean resource the reconciler manages.
 pub const MANAGED_TAG: &str = "managed-by:schwad-reconciler";
@@ -51,6 +51,17 @@ pub mod labels {
     pub const MANAGER: &str = "schwad-reconciler";
 }
 
+/// The repository of an image reference (`repo:tag` or `repo@digest` → `repo`).
+pub fn repository_of(reference: &str) -> &str {
+    if let Some((repo, _)) = reference.split_once('@') {
+        return repo;
+    }
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => reference,
+    }
+}
+
 /// Version of the spec hash format; a different version never triggers a replacement by itself.
 pub const SPEC_HASH_VERSION: &str = "v1";
 
@@ -71,8 +82,8 @@ pub struct ContainerSpec {
     pub mount_container_path: String,
     /// `uid:gid`.
     pub user: String,
-    /// Docker restart policy name.
-    pub restart: String,
+    /// Serialised in Docker's spelling, as the spec hash has always read it.
+    pub restart: RestartPolicy,
     /// Published ports, sorted.
     pub ports: Vec<Port>,
     /// Health check command run by Docker, if the manifest gives one.
@@ -92,7 +103,6 @@ pub struct ContainerSpec {
     pub log_max_files: u32,
     /// Seconds between SIGTERM and SIGKILL.
     pub stop_grace_secs: u64,
-    /// Hardening.
     pub hardening: Hardening,
 }
 
@@ -133,7 +143,7 @@ impl ContainerSpec {
             mount_host_path: app.volume_mount.host_path.clone(),
             mount_container_path: app.volume_mount.container_path.clone(),
             user: app.user.clone(),
-            restart: app.restart.docker_name().to_owned(),
+            restart: app.restart,
             ports,
             health_command: app.health_check.command.clone(),
             health_timing: HealthTiming {
@@ -207,6 +217,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_strips_tag_or_digest() {
+        assert_eq!(repository_of("r.example:5000/a/b:v1"), "r.example:5000/a/b");
+        assert_eq!(repository_of("a/b@sha256:00"), "a/b");
+        assert_eq!(repository_of("localhost:5000/a"), "localhost:5000/a");
+    }
 
     #[test]
     fn fingerprint_is_short_and_changes_with_content() {

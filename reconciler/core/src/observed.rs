@@ -4,11 +4,12 @@
 //! read is [`Observed::Unknown`], never "absent": the planner neither creates nor deletes what it could not see.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{FirewallRule, Protocol};
+use crate::manifest::{FirewallRule, Protocol, RestartPolicy};
 
 /// One part of the world as read, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +45,6 @@ pub struct ObservedState {
 /// DigitalOcean resources of the deployment: those carrying its tags, plus any with a desired name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedInfra {
-    /// Droplets.
     pub droplets: Observed<Vec<DropletState>>,
     /// Block-storage volumes.
     pub volumes: Observed<Vec<VolumeState>>,
@@ -61,20 +61,47 @@ pub struct ObservedInfra {
 pub struct DropletState {
     /// Droplet id.
     pub id: u64,
-    /// Name.
     pub name: String,
-    /// Region slug.
     pub region: String,
-    /// Size slug.
     pub size: String,
     /// Image slug (empty for images without one).
     pub image: String,
-    /// `new`, `active`, `off` or `archive`.
-    pub status: String,
-    /// Tags.
+    pub status: DropletStatus,
     pub tags: Vec<String>,
     /// Public IPv4 address, once networking is up.
     pub public_ipv4: Option<String>,
+}
+
+/// A droplet's status, in DigitalOcean's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DropletStatus {
+    /// Being created.
+    New,
+    /// Running.
+    Active,
+    /// Powered off.
+    Off,
+    /// Archived.
+    Archive,
+}
+
+impl DropletStatus {
+    /// DigitalOcean's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Active => "active",
+            Self::Off => "off",
+            Self::Archive => "archive",
+        }
+    }
+}
+
+impl fmt::Display for DropletStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A block-storage volume.
@@ -82,9 +109,7 @@ pub struct DropletState {
 pub struct VolumeState {
     /// Volume id (UUID).
     pub id: String,
-    /// Name.
     pub name: String,
-    /// Region slug.
     pub region: String,
     /// Size in GiB.
     pub size_gib: u32,
@@ -92,7 +117,6 @@ pub struct VolumeState {
     pub filesystem: Option<String>,
     /// Droplets it is attached to (at most one).
     pub droplet_ids: Vec<u64>,
-    /// Tags.
     pub tags: Vec<String>,
 }
 
@@ -102,7 +126,6 @@ pub struct VolumeState {
 pub struct FirewallState {
     /// Firewall id (UUID).
     pub id: String,
-    /// Name.
     pub name: String,
     /// Inbound rules.
     pub inbound: Vec<ObservedRule>,
@@ -118,14 +141,12 @@ pub struct FirewallState {
 /// A firewall rule as DigitalOcean holds it: its sources (inbound) or destinations (outbound) of every kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedRule {
-    /// Protocol.
     pub protocol: Protocol,
     /// A port, a range, `0` or `all`.
     pub ports: String,
     /// Addresses and CIDR blocks.
     #[serde(default)]
     pub addresses: Vec<String>,
-    /// Droplet ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub droplet_ids: Vec<u64>,
     /// Load balancer ids.
@@ -134,7 +155,6 @@ pub struct ObservedRule {
     /// Kubernetes cluster ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_ids: Vec<String>,
-    /// Tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
 }
@@ -156,11 +176,9 @@ impl From<&FirewallRule> for ObservedRule {
 /// The account's container registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryState {
-    /// Name.
     pub name: String,
     /// Subscription tier slug.
     pub tier: String,
-    /// Region slug.
     pub region: String,
 }
 
@@ -169,13 +187,11 @@ pub struct RegistryState {
 pub struct SnapshotState {
     /// Snapshot id.
     pub id: String,
-    /// Name.
     pub name: String,
     /// When it was taken.
     pub created_at: DateTime<Utc>,
     /// Id of the volume it was taken from.
     pub volume_id: String,
-    /// Tags.
     pub tags: Vec<String>,
 }
 
@@ -195,6 +211,9 @@ pub struct ObservedApp {
     /// Containers whose current run passed its health gate (recorded by the executor right after the gate).
     #[serde(default)]
     pub verified: Vec<GateVerdict>,
+    /// Images of the app's repository in the local store, for pruning.
+    #[serde(default)]
+    pub repository_images: Vec<StoredImage>,
 }
 
 impl ObservedApp {
@@ -223,14 +242,12 @@ pub struct ContainerState {
     pub id: String,
     /// Name, without Docker's leading slash.
     pub name: String,
-    /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Id of the image it runs.
     pub image_id: String,
-    /// Docker state: `created`, `running`, `paused`, `restarting`, `exited` or `dead`.
-    pub state: String,
-    /// Docker health status when the container has a health check.
-    pub health: Option<String>,
+    pub state: ContainerStatus,
+    /// `None` when the container has no health check.
+    pub health: Option<Health>,
     /// Restarts since it was created.
     pub restart_count: u32,
     /// Docker's `State.StartedAt` of the current or last run (`0001-01-01T00:00:00Z` when never started).
@@ -239,6 +256,79 @@ pub struct ContainerState {
     /// The runtime settings the manifest decides, as Docker reports them; `None` when not read.
     #[serde(default)]
     pub runtime: Option<ContainerRuntime>,
+}
+
+/// Docker's `State.Status` of a container, in Docker's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Stopped (its process ended).
+    Exited,
+    /// Docker failed to stop or remove it.
+    Dead,
+    /// Being stopped.
+    Stopping,
+}
+
+impl ContainerStatus {
+    /// Docker's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Stopping => "stopping",
+        }
+    }
+}
+
+impl fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Docker's `State.Health.Status` of a container that has a health check, in Docker's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Within its start period, or no check has passed or failed `retries` times yet.
+    Starting,
+    /// The last check passed.
+    Healthy,
+    /// `retries` checks in a row failed.
+    Unhealthy,
+}
+
+impl Health {
+    /// Docker's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A published port in [`ContainerRuntime::ports`] form: `[host_ip:]host_port->container_port/protocol`.
@@ -251,7 +341,7 @@ pub fn published_port(host_ip: Option<&str>, host_port: &str, container: &str) -
 
 /// What a container runs with, in the terms the manifest sets them (Docker's inspect output, normalised: lists
 /// sorted, empty host IPs absent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerRuntime {
     /// `Config.User`.
     pub user: String,
@@ -265,8 +355,8 @@ pub struct ContainerRuntime {
     pub security_opt: Vec<String>,
     /// `HostConfig.Privileged`.
     pub privileged: bool,
-    /// `HostConfig.RestartPolicy.Name`.
-    pub restart: String,
+    /// `HostConfig.RestartPolicy.Name` (Docker's empty name is `no`).
+    pub restart: RestartPolicy,
     /// Bind mounts and volumes as `source:destination:rw|ro`, sorted.
     pub mounts: Vec<String>,
     /// Published ports as `[host_ip:]host_port->container_port/protocol`, sorted.
@@ -280,7 +370,10 @@ pub struct ContainerRuntime {
 impl ContainerState {
     /// Whether the container is running (or restarting, which Docker will keep doing).
     pub fn is_running(&self) -> bool {
-        self.state == "running" || self.state == "restarting"
+        matches!(
+            self.state,
+            ContainerStatus::Running | ContainerStatus::Restarting
+        )
     }
 }
 
@@ -291,6 +384,17 @@ pub struct ImageState {
     pub id: String,
     /// Registry digests (`repo@sha256:...`).
     pub repo_digests: Vec<String>,
+}
+
+/// An image of the app's repository in the local store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredImage {
+    /// `sha256:...`.
+    pub id: String,
+    /// Every `repo:tag` it carries, this repository's and any other's.
+    pub tags: Vec<String>,
+    /// When it was built, in seconds since the epoch (Docker's resolution).
+    pub created: i64,
 }
 
 /// Owner and mode of a directory on the host.

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labels};
-use reconciler_core::manifest::DesiredState;
+use reconciler_core::manifest::{DesiredState, RestartPolicy};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{
     Action, Operation, Plan, PlanOptions, ResourceKind, Step, VolumeRef, plan,
@@ -108,7 +108,7 @@ fn droplets_unknown(_: &mut DesiredState, o: &mut ObservedState) {
 }
 
 fn container_stopped(_: &mut DesiredState, o: &mut ObservedState) {
-    app(o).containers[0].state = "exited".into();
+    app(o).containers[0].state = ContainerStatus::Exited;
 }
 
 fn container_deleted(_: &mut DesiredState, o: &mut ObservedState) {
@@ -160,7 +160,7 @@ fn leftover_prev(d: &mut DesiredState, o: &mut ObservedState) {
         name: format!("{}-prev", d.app.container_name),
         labels,
         image_id: image_id("old"),
-        state: "exited".into(),
+        state: ContainerStatus::Exited,
         health: None,
         restart_count: 0,
         started_at: "t0".into(),
@@ -267,6 +267,7 @@ fn ops(plan: &Plan) -> Vec<&'static str> {
             Operation::DeleteSnapshot { .. } => "delete_snapshot",
             Operation::EnsureDataDir { .. } => "ensure_data_dir",
             Operation::PullImage { .. } => "pull_image",
+            Operation::RemoveImage { .. } => "remove_image",
             Operation::CreateContainer { .. } => "create_container",
             Operation::StartContainer { .. } => "start_container",
             Operation::StopContainer { .. } => "stop_container",
@@ -347,7 +348,7 @@ fn kept(d: &DesiredState, tag: &str, name: &str) -> ContainerState {
         name: name.into(),
         labels: labels_of_revision(d, tag),
         image_id: image_id(tag),
-        state: "exited".into(),
+        state: ContainerStatus::Exited,
         health: None,
         restart_count: 0,
         started_at: "t0".into(),
@@ -456,6 +457,7 @@ fn data_destructive_changes_are_blocked_unless_allowed() {
 
     let allowed = PlanOptions {
         allow_data_loss: vec!["schwad-data".into()],
+        ..PlanOptions::default()
     };
     let plan = run(volume_renamed, &allowed);
     assert!(plan.blocked.is_empty());
@@ -618,6 +620,7 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
             mutate,
             &PlanOptions {
                 allow_data_loss: vec!["schwad-data".into()],
+                ..PlanOptions::default()
             },
         );
         let ops = ops(&allowed);
@@ -687,7 +690,7 @@ fn a_quarantined_revision_under_the_name_is_replaced_by_the_last_good_container(
     k.labels = old_labels;
     let a = app(&mut o);
     a.quarantined = vec![hash];
-    a.containers[0].state = "exited".into();
+    a.containers[0].state = ContainerStatus::Exited;
     a.verified = vec![GateVerdict {
         container: k.id.clone(),
         started_at: k.started_at.clone(),
@@ -740,7 +743,7 @@ fn hand_made_runtime_drift_is_shown_and_replaced() {
         cap_add: vec![],
         security_opt: vec!["no-new-privileges:true".into()],
         privileged: false,
-        restart: spec.restart.clone(),
+        restart: spec.restart,
         mounts: vec![format!(
             "{}:{}:rw",
             d.app.volume_mount.host_path, d.app.volume_mount.container_path
@@ -777,7 +780,7 @@ fn hand_made_runtime_drift_is_shown_and_replaced() {
     drifted.user = "0:0".into();
     drifted.read_only_root_fs = false;
     drifted.cap_drop.clear();
-    drifted.restart = "no".into();
+    drifted.restart = RestartPolicy::No;
     drifted.mounts.push("/:/host:rw".into());
     app(&mut o).containers[0].runtime = Some(drifted);
     let plan = plan(&inputs(&d), &o, &PlanOptions::default());
@@ -855,6 +858,7 @@ fn a_new_droplet_takes_the_volume_at_creation_instead_of_a_later_attach() {
     // A replacement (allowed) detaches the volume from the old droplet and hands it to the new one at creation.
     let allowed = PlanOptions {
         allow_data_loss: vec!["schwad-data".into()],
+        ..PlanOptions::default()
     };
     let replaced = run(droplet_image_changed, &allowed);
     let (volumes, _) = droplet_created_with(&replaced).expect("droplet created");
@@ -887,4 +891,73 @@ fn a_volume_attached_elsewhere_is_moved_by_separate_steps() {
     let pos = |op| ops.iter().position(|o| *o == op).unwrap();
     assert!(pos("create_droplet") < pos("detach_volume"));
     assert!(pos("detach_volume") < pos("attach_volume"));
+}
+
+fn keeping(n: usize) -> PlanOptions {
+    PlanOptions {
+        keep_images: Some(n),
+        ..PlanOptions::default()
+    }
+}
+
+fn removed_images(plan: &Plan) -> Vec<&str> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.op {
+            Operation::RemoveImage { image_id } => Some(image_id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 19, item 3: image pruning is planned, older than the image that runs and beyond `keep`.
+#[test]
+fn images_older_than_the_running_one_beyond_keep_are_planned_for_removal() {
+    assert!(removed_images(&run(no_op, &PlanOptions::default())).is_empty());
+    assert!(removed_images(&run(no_op, &keeping(2))).is_empty());
+    let plan = run(no_op, &keeping(1));
+    assert_eq!(removed_images(&plan), ["sha256:old-2"]);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.resource.kind == ResourceKind::Image && c.action == Action::Delete)
+        .unwrap();
+    assert!(change.resource.name.ends_with(":old-2"), "{change:?}");
+    assert!(
+        plan.steps[0].cause.contains("beyond the newest 1 kept"),
+        "{}",
+        plan.steps[0].cause
+    );
+    assert_eq!(
+        removed_images(&run(no_op, &keeping(0))),
+        ["sha256:old-1", "sha256:old-2"],
+        "the running image itself is not older than itself"
+    );
+}
+
+/// An image a kept container still runs stays; one the plan pulls counts as the newest, so its removals come
+/// after the gate of the container that runs it.
+#[test]
+fn images_in_use_stay_and_a_pulled_image_is_the_newest() {
+    let mut d = desired();
+    let mut o = converged(&d);
+    let mut kept = app(&mut o).containers[0].clone();
+    kept.id = "c-kept".into();
+    kept.name = format!("{}-keep-20260101000000-aaaa", d.app.container_name);
+    kept.image_id = "sha256:old-2".into();
+    kept.state = ContainerStatus::Exited;
+    app(&mut o).containers.push(kept);
+    assert!(removed_images(&plan(&inputs(&d), &o, &keeping(1))).is_empty());
+
+    tag_change(&mut d, &mut o);
+    let plan = plan(&inputs(&d), &o, &keeping(1));
+    assert_eq!(
+        removed_images(&plan),
+        ["sha256:old-1"],
+        "pulled: the running image is the newest older one and is kept; old-2 is in use"
+    );
+    let ops = ops(&plan);
+    let gate = ops.iter().position(|o| *o == "wait_healthy").unwrap();
+    let removal = ops.iter().position(|o| *o == "remove_image").unwrap();
+    assert!(gate < removal, "{ops:?}");
 }

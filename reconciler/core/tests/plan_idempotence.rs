@@ -110,7 +110,7 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
         12 => app(o).containers.clear(),
         13 => {
             if let Some(c) = app(o).containers.first_mut() {
-                c.state = "exited".into();
+                c.state = ContainerStatus::Exited;
             }
         }
         14 => {
@@ -131,7 +131,7 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
                 name,
                 labels,
                 image_id: image_id("older"),
-                state: "exited".into(),
+                state: ContainerStatus::Exited,
                 health: None,
                 restart_count: 0,
                 started_at: "t0".into(),
@@ -166,7 +166,7 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
                     name: format!("{}-keep-2026112{k}000000-{k}", d.app.container_name),
                     labels,
                     image_id: image_id(&tag),
-                    state: "exited".into(),
+                    state: ContainerStatus::Exited,
                     health: None,
                     restart_count: 0,
                     started_at: "t0".into(),
@@ -223,6 +223,7 @@ proptest! {
         }
         let options = PlanOptions {
             allow_data_loss: vec![base.infra.volume.name.clone(), d.infra.volume.name.clone()],
+            keep_images: Some(1),
         };
         let first = plan(&inputs(&d), &world, &options);
         prop_assert!(first.blocked.is_empty(), "nothing blocked with data loss allowed:\n{}", render::human(&first, false));

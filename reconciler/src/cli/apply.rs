@@ -246,6 +246,7 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
         }
         let options = PlanOptions {
             allow_data_loss: args.allow_data_loss.clone(),
+            ..PlanOptions::default()
         };
         let plan = converge::prepare_infra(&loaded, &client, &options).await;
         if human && !plan.steps.is_empty() && plan.blocked.is_empty() {
@@ -312,7 +313,9 @@ async fn droplet_host(
     }
     if args.host.host.is_none() && plan.steps.iter().any(|s| s.op.interrupts_app()) {
         anyhow::bail!(
-            "the plan stops the bot and unmounts volume {} on droplet {} before detaching it: name the droplet's host              with --host USER@ADDRESS or --host droplet (or --host local when this machine is the droplet); nothing              was changed",
+            "the plan stops the bot and unmounts volume {} on droplet {} before detaching it: name the droplet's host \
+             with --host USER@ADDRESS or --host droplet (or --host local when this machine is the droplet); nothing \
+             was changed",
             loaded.manifest.infra.volume.name,
             loaded.manifest.infra.droplet.name
         );
@@ -335,17 +338,17 @@ async fn converge_app(
     let ssh = args.host.target(loaded, &args.digitalocean).await?;
     let prepared = match converge::prepare_on(loaded, &settings, ssh.as_ref(), infra).await {
         Ok(prepared) => prepared,
-        Err(e) if e.downcast_ref::<converge::RemoteLocked>().is_some() => {
+        Err(e @ converge::ConvergeError::RemoteLocked(_)) => {
             eprintln!("{e}");
             return Ok(Exit::Locked);
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if human && !prepared.plan.steps.is_empty() && prepared.plan.blocked.is_empty() {
         print!("{}", render::human(&prepared.plan, color));
     }
     let report = prepared.run(loaded, &settings, progress).await?;
-    Ok(match &report.ended {
+    Ok(match report.ended {
         Ended::Blocked => {
             eprint!("{}", render::human(&report.plan, false));
             Exit::Blocked
@@ -364,7 +367,7 @@ async fn converge_app(
         }
         Ended::Converged => Exit::Ok,
         Ended::Reverted(failure) => {
-            eprint!("{}", converge::failure_report(failure));
+            eprint!("{}", super::failure_report(&failure));
             Exit::Reverted
         }
         Ended::Restored { running } => {
@@ -381,6 +384,6 @@ async fn converge_app(
             }
             Exit::Reverted
         }
-        Ended::Failed(e) => return Err(anyhow::anyhow!("{e:#}")),
+        Ended::Failed(e) => return Err(e.into()),
     })
 }

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod apply;
+mod failure;
 mod history;
 mod lock;
 mod plan;
@@ -15,6 +16,7 @@ mod validate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exit::Exit;
+use failure::failure_report;
 
 /// GitOps deployment of the schwad bot: observe → diff → plan → converge.
 #[derive(Debug, Parser)]

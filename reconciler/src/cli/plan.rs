@@ -32,6 +32,9 @@ pub struct Args {
     /// Allow changes that destroy the data on this volume (repeatable).
     #[arg(long, value_name = "VOLUME")]
     pub allow_data_loss: Vec<String>,
+    /// Images of the app's repository older than the running one that are kept for a fast rollback (as `apply`).
+    #[arg(long, default_value_t = 3)]
+    pub keep_images: usize,
     /// What to observe when no `--observed` file is given.
     #[arg(long, value_enum, default_value_t = super::apply::Scope::All)]
     pub scope: super::apply::Scope,
@@ -115,6 +118,7 @@ pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
     }
     let options = PlanOptions {
         allow_data_loss: args.allow_data_loss.clone(),
+        keep_images: Some(args.keep_images),
     };
     let plan = plan(&loaded.desired(args.commit.as_deref()), &observed, &options);
     if args.json {

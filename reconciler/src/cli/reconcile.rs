@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use reconciler_core::render;
+
 use super::apply::{ConvergeArgs, progress};
+use super::failure_report;
 use crate::exit::Exit;
 use crate::gitops::git::Source;
 use crate::gitops::journal::Journal;
-use crate::gitops::reconcile::{Target, once};
+use crate::gitops::reconcile::{Reconciled, Shown, Target, once};
 
 /// Arguments of `reconcile`.
 #[derive(Debug, clap::Args)]
@@ -46,13 +49,18 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
     };
     let progress = progress(args.converge.progress);
     let Some(interval) = args.interval else {
-        return once(&target, progress.as_ref()).await;
+        return Ok(show(once(&target, progress.as_ref()).await?));
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         match once(&target, progress.as_ref()).await {
-            Ok(exit) => tracing::info!(code = exit as u8, "reconcile finished"),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "reconcile failed"),
+            Ok(reconciled) => {
+                let exit = show(reconciled);
+                tracing::info!(code = exit as u8, "reconcile finished");
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{:#}", anyhow::Error::from(e)), "reconcile failed")
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
@@ -60,4 +68,17 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
             _ = tokio::signal::ctrl_c() => return Ok(Exit::Ok),
         }
     }
+}
+
+/// Prints what a reconcile has to tell on stderr; returns its exit code.
+fn show(reconciled: Reconciled) -> Exit {
+    for shown in reconciled.shown {
+        match shown {
+            Shown::Locked(e) => eprintln!("{e}"),
+            Shown::Blocked(plan) => eprint!("{}", render::human(&plan, false)),
+            Shown::Reverted(failure) => eprint!("{}", failure_report(&failure)),
+            Shown::Error(message) => eprintln!("error: {message}"),
+        }
+    }
+    reconciled.exit
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use reconciler_core::identity::labels;
+use reconciler_core::observed::{ContainerStatus, Health};
 use serde::Serialize;
 
 use crate::docker::Engine;
@@ -34,8 +35,8 @@ struct Running {
     image_id: String,
     spec_hash: Option<String>,
     commit: Option<String>,
-    state: String,
-    health: Option<String>,
+    state: ContainerStatus,
+    health: Option<Health>,
     restart_count: u32,
     /// Docker's `State.StartedAt` of the current run.
     started_at: String,
@@ -101,7 +102,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
         _ => false,
     };
     let healthy = running.as_ref().is_some_and(|r| {
-        r.state == "running" && r.gate_passed && r.health.as_deref().is_none_or(|h| h == "healthy")
+        r.state == ContainerStatus::Running
+            && r.gate_passed
+            && r.health.is_none_or(|h| h == Health::Healthy)
     });
     let failed = matches!(
         state.last_outcome,
@@ -110,7 +113,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Exit> {
     let condition = if hold.is_some() {
         Condition::Suspended
     } else if lock_holder.is_some()
-        || running.as_ref().and_then(|r| r.health.as_deref()) == Some("starting")
+        || running.as_ref().and_then(|r| r.health) == Some(Health::Starting)
     {
         Condition::Progressing
     } else if in_sync && healthy && !failed {

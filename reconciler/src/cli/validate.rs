@@ -23,7 +23,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Err(e) => {
-            eprintln!("{e:#}");
+            eprintln!("{:#}", anyhow::Error::from(e));
             Ok(Exit::Error)
         }
     }

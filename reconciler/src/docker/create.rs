@@ -7,7 +7,7 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 use reconciler_core::identity::ContainerSpec;
-use reconciler_core::manifest::Protocol;
+use reconciler_core::manifest::{self, Protocol};
 
 /// Options of the writable `/tmp` on a read-only root filesystem (world-writable like a normal `/tmp`).
 pub const TMPFS_OPTIONS: &str = "rw,noexec,nosuid,nodev,size=64m,mode=1777";
@@ -66,7 +66,7 @@ pub fn create_body(
             )]),
             port_bindings: Some(port_bindings),
             restart_policy: Some(RestartPolicy {
-                name: Some(restart_policy(&spec.restart)),
+                name: Some(restart_policy(spec.restart)),
                 maximum_retry_count: None,
             }),
             log_config: Some(HostConfigLogConfig {
@@ -98,12 +98,12 @@ fn protocol(p: Protocol) -> &'static str {
     }
 }
 
-fn restart_policy(name: &str) -> RestartPolicyNameEnum {
-    match name {
-        "always" => RestartPolicyNameEnum::ALWAYS,
-        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-        _ => RestartPolicyNameEnum::NO,
+fn restart_policy(policy: manifest::RestartPolicy) -> RestartPolicyNameEnum {
+    match policy {
+        manifest::RestartPolicy::No => RestartPolicyNameEnum::NO,
+        manifest::RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
+        manifest::RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+        manifest::RestartPolicy::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
     }
 }
 
@@ -125,7 +125,7 @@ mod tests {
             mount_host_path: "/mnt/data/bot".to_owned(),
             mount_container_path: "/data".to_owned(),
             user: "1001:1001".to_owned(),
-            restart: "unless-stopped".to_owned(),
+            restart: manifest::RestartPolicy::UnlessStopped,
             ports: vec![Port {
                 host: 8080,
                 container: 80,

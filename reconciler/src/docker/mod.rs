@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod create;
+mod inspect;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -18,8 +19,8 @@ use bollard::query_parameters::{
 };
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
-use reconciler_core::identity::{env_value_fingerprint, labels};
-use reconciler_core::observed::{ContainerRuntime, ContainerState, ImageState, published_port};
+use reconciler_core::identity::labels;
+use reconciler_core::observed::{ContainerState, ContainerStatus, Health, ImageState, StoredImage};
 
 pub use record::Recorder;
 
@@ -43,14 +44,13 @@ pub struct Engine {
 /// A container's runtime status, as the health gate reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    /// Docker state (`running`, `restarting`, `exited`...).
-    pub state: String,
+    pub state: ContainerStatus,
     /// Exit code of the last run.
     pub exit_code: i64,
     /// Restarts since creation.
     pub restart_count: u32,
-    /// Docker health status, when the container has a health check.
-    pub health: Option<String>,
+    /// `None` when the container has no health check.
+    pub health: Option<Health>,
     /// Output of the last health checks, oldest first.
     pub health_log: Vec<String>,
     /// Image id it runs.
@@ -59,7 +59,6 @@ pub struct Status {
     pub id: String,
     /// Docker's `State.StartedAt` of the current run.
     pub started_at: String,
-    /// Its labels.
     pub labels: BTreeMap<String, String>,
 }
 
@@ -72,17 +71,6 @@ pub struct PullProgress {
     pub status: String,
     /// Bytes done and total, when known.
     pub bytes: Option<(u64, u64)>,
-}
-
-/// An image in the local store with its age, for pruning.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredImage {
-    /// Image id.
-    pub id: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Creation time, seconds since the epoch.
-    pub created: i64,
 }
 
 /// A Docker API call that failed.
@@ -107,6 +95,18 @@ pub enum DockerError {
         /// Why.
         #[source]
         source: BollardError,
+    },
+    /// Docker reported a value the reconciler has no name for.
+    #[error(
+        "container {container}: Docker reports {field} {value:?}, which the reconciler does not know"
+    )]
+    Unrecognised {
+        /// The container inspected.
+        container: String,
+        /// Where in the inspect output, e.g. `State.Status`.
+        field: &'static str,
+        /// What Docker said.
+        value: String,
     },
     /// Pulling an image failed.
     #[error("pulling image {image}: {message}")]
@@ -183,7 +183,7 @@ impl Engine {
         for id in ids {
             // A container removed between list and inspect is simply gone.
             if let Some(inspect) = self.inspect(&id).await? {
-                out.push(container_state(inspect));
+                out.push(inspect::container_state(inspect)?);
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -208,7 +208,10 @@ impl Engine {
 
     /// The runtime status of a container, `None` when it does not exist.
     pub async fn status(&self, container: &str) -> Result<Option<Status>, DockerError> {
-        Ok(self.inspect(container).await?.map(status))
+        self.inspect(container)
+            .await?
+            .map(inspect::status)
+            .transpose()
     }
 
     async fn inspect(
@@ -383,15 +386,17 @@ impl Engine {
         Ok(images)
     }
 
-    /// Removes an image (all its tags); one still used by a container is refused by the engine.
+    /// Removes an image (all its tags); one still used by a container is refused by the engine, one already gone
+    /// is fine.
     pub async fn remove_image(&self, id: &str) -> Result<(), DockerError> {
         self.recorder.record("remove image", id);
         let options = RemoveImageOptionsBuilder::default().force(false).build();
-        self.docker
-            .remove_image(id, Some(options), None)
-            .await
-            .map(drop)
-            .map_err(call(format!("remove image {id}")))
+        let result = self.docker.remove_image(id, Some(options), None).await;
+        self.recorder.returned();
+        match result {
+            Err(e) if status_code(&e) != Some(404) => Err(call(format!("remove image {id}"))(e)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -414,152 +419,6 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
     match reference.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),
         _ => (reference, None),
-    }
-}
-
-fn container_state(c: ContainerInspectResponse) -> ContainerState {
-    let runtime = runtime(&c);
-    let config = c.config.unwrap_or_default();
-    let state = c.state.unwrap_or_default();
-    ContainerState {
-        started_at: state.started_at.clone().unwrap_or_default(),
-        runtime: Some(runtime),
-        id: c.id.unwrap_or_default(),
-        name: c
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_owned(),
-        labels: config
-            .labels
-            .unwrap_or_default()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>(),
-        image_id: c.image.unwrap_or_default(),
-        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-        health: state
-            .health
-            .and_then(|h| h.status)
-            .map(|s| s.to_string())
-            .filter(|s| !s.is_empty() && s != "none"),
-        restart_count: u32::try_from(c.restart_count.unwrap_or_default()).unwrap_or(u32::MAX),
-    }
-}
-
-/// What the container runs with, in the manifest's terms (see [`ContainerRuntime`]); env values only as
-/// fingerprints.
-fn runtime(c: &ContainerInspectResponse) -> ContainerRuntime {
-    let config = c.config.as_ref();
-    let host = c.host_config.as_ref();
-    let sorted = |v: Option<&Vec<String>>| {
-        let mut v = v.cloned().unwrap_or_default();
-        v.sort();
-        v
-    };
-    let mut mounts = sorted(host.and_then(|h| h.binds.as_ref()));
-    for m in host.and_then(|h| h.mounts.as_ref()).into_iter().flatten() {
-        let mode = if m.read_only == Some(true) {
-            "ro"
-        } else {
-            "rw"
-        };
-        mounts.push(format!(
-            "{}:{}:{mode}",
-            m.source.as_deref().unwrap_or_default(),
-            m.target.as_deref().unwrap_or_default()
-        ));
-    }
-    mounts.sort();
-    let mut ports: Vec<String> = host
-        .and_then(|h| h.port_bindings.as_ref())
-        .into_iter()
-        .flatten()
-        .flat_map(|(container, bindings)| {
-            bindings.iter().flatten().map(move |b| {
-                published_port(
-                    b.host_ip.as_deref(),
-                    b.host_port.as_deref().unwrap_or_default(),
-                    container,
-                )
-            })
-        })
-        .collect();
-    ports.sort();
-    let log_config = host.and_then(|h| h.log_config.as_ref());
-    let mut log: Vec<String> = log_config
-        .and_then(|l| l.config.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    log.push(format!(
-        "driver={}",
-        log_config
-            .and_then(|l| l.typ.as_deref())
-            .unwrap_or_default()
-    ));
-    log.sort();
-    let env = config
-        .and_then(|c| c.env.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.split_once('='))
-        .map(|(k, v)| (k.to_owned(), env_value_fingerprint(v)))
-        .collect();
-    ContainerRuntime {
-        user: config.and_then(|c| c.user.clone()).unwrap_or_default(),
-        read_only_root_fs: host.and_then(|h| h.readonly_rootfs).unwrap_or(false),
-        cap_drop: sorted(host.and_then(|h| h.cap_drop.as_ref())),
-        cap_add: sorted(host.and_then(|h| h.cap_add.as_ref())),
-        security_opt: sorted(host.and_then(|h| h.security_opt.as_ref())),
-        privileged: host.and_then(|h| h.privileged).unwrap_or(false),
-        restart: host
-            .and_then(|h| h.restart_policy.as_ref())
-            .and_then(|r| r.name)
-            .map(|n| n.to_string())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "no".to_owned()),
-        mounts,
-        ports,
-        log,
-        env,
-    }
-}
-
-fn status(c: ContainerInspectResponse) -> Status {
-    let health_log = c
-        .state
-        .as_ref()
-        .and_then(|s| s.health.as_ref())
-        .and_then(|h| h.log.as_ref())
-        .map(|log| {
-            log.iter()
-                .map(|r| {
-                    format!(
-                        "exit {}: {}",
-                        r.exit_code.unwrap_or_default(),
-                        r.output.as_deref().unwrap_or_default().trim()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let exit_code = c
-        .state
-        .as_ref()
-        .and_then(|s| s.exit_code)
-        .unwrap_or_default();
-    let s = container_state(c);
-    Status {
-        state: s.state,
-        exit_code,
-        restart_count: s.restart_count,
-        health: s.health,
-        health_log,
-        image_id: s.image_id,
-        id: s.id,
-        started_at: s.started_at,
-        labels: s.labels,
     }
 }
 

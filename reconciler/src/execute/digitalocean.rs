@@ -17,23 +17,8 @@ use reconciler_core::plan::{DropletRef, Operation, Step, Taggable, VolumeRef};
 use reconciler_core::render;
 
 use super::droplet_host::{Done, DropletHost, DropletStepError};
-use super::progress::{Event, Progress};
-use crate::gitops::journal::StepRecord;
-
-/// Whether `op` acts on DigitalOcean (the rest run on the droplet's Docker engine and host).
-pub fn is_infra(op: &Operation) -> bool {
-    !matches!(
-        op,
-        Operation::EnsureDataDir { .. }
-            | Operation::PullImage { .. }
-            | Operation::CreateContainer { .. }
-            | Operation::StartContainer { .. }
-            | Operation::StopContainer { .. }
-            | Operation::RenameContainer { .. }
-            | Operation::WaitHealthy { .. }
-            | Operation::RemoveContainer { .. }
-    )
-}
+use super::progress::Progress;
+use super::{StepEnd, StepOutcome, announced, elapsed_ms};
 
 /// Runs infra steps against one DigitalOcean account.
 #[derive(Debug)]
@@ -50,7 +35,7 @@ pub struct InfraExecutor<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Each step with its duration.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
     /// Ids of the snapshots taken.
     pub snapshots: Vec<String>,
 }
@@ -178,27 +163,23 @@ impl InfraExecutor<'_> {
         steps: &[Step],
         progress: &dyn Progress,
     ) -> Result<Applied, InfraError> {
-        let infra: Vec<&Step> = steps.iter().filter(|s| is_infra(&s.op)).collect();
+        let infra: Vec<&Step> = steps.iter().filter(|s| s.op.scope().is_infra()).collect();
         let mut created = Created::default();
         let mut applied = Applied::default();
         for (i, step) in infra.iter().enumerate() {
             let index = i + 1;
             let description = render::describe(&step.op);
-            progress.event(&Event::StepStarted {
-                index,
-                total: infra.len(),
-                description: description.clone(),
-            });
             let started = Instant::now();
-            self.run(&step.op, &mut created)
-                .await
-                .map_err(|e| e.at(index, description.clone()))?;
-            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            progress.event(&Event::StepDone { index, elapsed_ms });
-            applied.steps.push(StepRecord {
-                step: description,
-                duration_ms: elapsed_ms,
-                result: "ok".to_owned(),
+            announced(index, infra.len(), &description, progress, async {
+                self.run(&step.op, &mut created)
+                    .await
+                    .map_err(|e| e.at(index, description.clone()))
+            })
+            .await?;
+            applied.steps.push(StepOutcome {
+                description,
+                duration_ms: elapsed_ms(started),
+                end: StepEnd::Ok,
             });
         }
         applied.snapshots = created.snapshots;
@@ -371,6 +352,7 @@ impl InfraExecutor<'_> {
             }
             Operation::EnsureDataDir { .. }
             | Operation::PullImage { .. }
+            | Operation::RemoveImage { .. }
             | Operation::CreateContainer { .. }
             | Operation::StartContainer { .. }
             | Operation::StopContainer { .. }

@@ -13,7 +13,6 @@ use crate::host::{AppHost, HostError};
 pub struct DropletHost<'a> {
     /// Its Docker engine.
     pub engine: &'a Engine,
-    /// Its host.
     pub host: &'a AppHost,
 }
 

@@ -6,8 +6,8 @@
 pub mod digitalocean;
 pub mod droplet_host;
 mod health;
+mod outcome;
 pub mod progress;
-pub mod prune;
 pub mod state;
 mod steps;
 
@@ -21,6 +21,7 @@ use reconciler_core::plan::{Operation, Step};
 use crate::docker::{DockerError, Engine, Status};
 use crate::host::{Host, HostError, SecretEnv};
 pub use health::GateFailure;
+pub use outcome::{StepEnd, StepOutcome};
 use progress::{Event, Progress};
 use state::{Revision, StateDir};
 
@@ -45,9 +46,7 @@ impl Default for Timeouts {
 /// Runs plan steps against a Docker engine and a host.
 #[derive(Debug)]
 pub struct Executor<'a, H> {
-    /// The engine.
     pub engine: &'a Engine,
-    /// The host.
     pub host: &'a H,
     /// Step timeouts.
     pub timeouts: Timeouts,
@@ -68,7 +67,6 @@ pub struct Failure {
     pub cause: String,
     /// The container that failed.
     pub container: String,
-    /// Its image id.
     pub image_id: String,
     /// Its last log lines, secrets redacted.
     pub logs: Vec<String>,
@@ -76,28 +74,6 @@ pub struct Failure {
     pub health_log: Vec<String>,
     /// The container the revert restored (it passed its own gate), `None` when nothing runs.
     pub restored: Option<String>,
-}
-
-/// How one step ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepEnd {
-    /// Done.
-    Ok,
-    /// A health gate that failed, and why.
-    GateFailed(String),
-    /// The step failed, and why.
-    Failed(String),
-}
-
-/// One step as it ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepOutcome {
-    /// What the step does (`render::describe`).
-    pub description: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// How it ended.
-    pub end: StepEnd,
 }
 
 /// What a run of steps did: every step that ran, and how the run ended.
@@ -127,7 +103,6 @@ pub enum RunEnd {
 pub struct Verdicts<'a> {
     /// The state directory.
     pub state: &'a StateDir,
-    /// The app.
     pub app: &'a str,
     /// The desired revision, quarantined when a failed container's own labels cannot be read.
     pub desired: &'a Revision,
@@ -170,7 +145,6 @@ pub enum ExecuteError {
         index: usize,
         /// What the step does.
         step: String,
-        /// Its timeout.
         timeout: Duration,
     },
     /// The Docker engine failed the step.
@@ -255,7 +229,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             let result = self.run(i + 1, total, step, progress).await;
             let mut outcome = StepOutcome {
                 description: reconciler_core::render::describe(&step.op),
-                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                duration_ms: elapsed_ms(started),
                 end: StepEnd::Ok,
             };
             match result {
@@ -310,26 +284,18 @@ impl<H: Host + Sync> Executor<'_, H> {
         progress: &dyn Progress,
     ) -> Result<StepResult, ExecuteError> {
         let description = reconciler_core::render::describe(&step.op);
-        progress.event(&Event::StepStarted {
-            index,
-            total,
-            description: description.clone(),
-        });
-        let started = Instant::now();
         let timeout = self.timeout_of(&step.op);
-        let result = with_timeout(
-            index,
-            &description,
-            timeout,
-            self.perform(&step.op, progress),
-        )
-        .await?
-        .map_err(|e| e.at(index, &description))?;
-        progress.event(&Event::StepDone {
-            index,
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
-        Ok(result)
+        announced(index, total, &description, progress, async {
+            with_timeout(
+                index,
+                &description,
+                timeout,
+                self.perform(&step.op, progress),
+            )
+            .await?
+            .map_err(|e| e.at(index, &description))
+        })
+        .await
     }
 
     fn timeout_of(&self, op: &Operation) -> Duration {
@@ -373,6 +339,34 @@ impl<H: Host + Sync> Executor<'_, H> {
             None => SecretEnv::default(),
         }
     }
+}
+
+/// Runs step `index` of `total` between its `StepStarted` and (when it succeeds) `StepDone` events: the one step
+/// loop shape of both executors.
+pub(crate) async fn announced<T, E>(
+    index: usize,
+    total: usize,
+    description: &str,
+    progress: &dyn Progress,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    progress.event(&Event::StepStarted {
+        index,
+        total,
+        description: description.to_owned(),
+    });
+    let started = Instant::now();
+    let result = step.await?;
+    progress.event(&Event::StepDone {
+        index,
+        elapsed_ms: elapsed_ms(started),
+    });
+    Ok(result)
+}
+
+/// Milliseconds since `since`.
+pub(crate) fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs `fut` under `timeout`; a hang becomes an error naming step `index` (`description`).

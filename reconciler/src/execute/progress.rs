@@ -49,10 +49,8 @@ pub enum Event {
     },
     /// The health gate's verdict changed.
     Health {
-        /// Container.
         container: String,
-        /// `waiting`, `healthy`, `stable` or `failed`.
-        status: String,
+        status: GateStatus,
     },
     /// The new container failed its gate; the previous one is being restored.
     Reverting {
@@ -61,13 +59,68 @@ pub enum Event {
     },
     /// The apply ended.
     Done {
-        /// `converged`, `no_changes`, `reverted`, `blocked` or `failed`.
-        outcome: String,
+        outcome: ApplyOutcome,
         /// Mutating Docker API calls made.
         mutating_docker_calls: usize,
         /// Wall time.
         elapsed_ms: u64,
     },
+}
+
+/// Where a container stands in its health gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateStatus {
+    /// Not healthy yet, within the deadline.
+    Waiting,
+    /// Healthy; the stability window runs.
+    Healthy,
+    /// Healthy for the whole window: the gate passed.
+    Stable,
+    /// The gate failed.
+    Failed,
+}
+
+impl std::fmt::Display for GateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Waiting => "waiting",
+            Self::Healthy => "healthy",
+            Self::Stable => "stable",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// How an apply ended, as its `done` event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    /// Every step ran and the container passed its gate.
+    Converged,
+    /// Nothing to do.
+    NoChanges,
+    /// The new container failed its gate; the previous one runs again.
+    Reverted,
+    /// The desired revision is quarantined; the last good container was brought back.
+    Restored,
+    /// A safety guard held the plan back.
+    Blocked,
+    /// A step or the revert failed.
+    Failed,
+}
+
+impl std::fmt::Display for ApplyOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Converged => "converged",
+            Self::NoChanges => "no_changes",
+            Self::Reverted => "reverted",
+            Self::Restored => "restored",
+            Self::Blocked => "blocked",
+            Self::Failed => "failed",
+        })
+    }
 }
 
 /// Receives progress events.
@@ -185,12 +238,13 @@ mod tests {
     #[test]
     fn events_serialize_with_their_kind() {
         let json = serde_json::to_value(Event::Done {
-            outcome: "converged".to_owned(),
+            outcome: ApplyOutcome::Converged,
             mutating_docker_calls: 0,
             elapsed_ms: 12,
         })
         .unwrap();
         assert_eq!(json["event"], "done");
+        assert_eq!(json["outcome"], "converged");
         assert_eq!(json["mutating_docker_calls"], 0);
     }
 }

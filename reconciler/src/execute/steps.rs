@@ -119,6 +119,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             } => engine.stop(container, *grace_secs).await?,
             Operation::RenameContainer { container, to } => engine.rename(container, to).await?,
             Operation::RemoveContainer { container } => engine.remove(container).await?,
+            Operation::RemoveImage { image_id } => engine.remove_image(image_id).await?,
             Operation::WaitHealthy { container, gate } => {
                 if let Err(failure) =
                     health::wait_healthy(engine, container, gate, progress).await?
@@ -126,7 +127,28 @@ impl<H: Host + Sync> Executor<'_, H> {
                     return Ok(StepResult::GateFailed(failure));
                 }
             }
-            _ => return Err(StepError::Unsupported),
+            Operation::CreateRegistry { .. }
+            | Operation::SetRegistryTier { .. }
+            | Operation::CreateVolume { .. }
+            | Operation::ResizeVolume { .. }
+            | Operation::DeleteVolume { .. }
+            | Operation::CreateDroplet { .. }
+            | Operation::ShutdownDroplet { .. }
+            | Operation::ResizeDroplet { .. }
+            | Operation::PowerOnDroplet { .. }
+            | Operation::DeleteDroplet { .. }
+            | Operation::Tag { .. }
+            | Operation::Untag { .. }
+            | Operation::AttachVolume { .. }
+            | Operation::DetachVolume { .. }
+            | Operation::StopAppOnDroplet { .. }
+            | Operation::UnmountVolume { .. }
+            | Operation::MountVolume { .. }
+            | Operation::CreateFirewall { .. }
+            | Operation::UpdateFirewall { .. }
+            | Operation::DeleteFirewall { .. }
+            | Operation::SnapshotVolume { .. }
+            | Operation::DeleteSnapshot { .. } => return Err(StepError::Unsupported),
         }
         Ok(StepResult::Done)
     }

@@ -17,6 +17,8 @@ use reconciler_core::redact;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::execute::StepOutcome;
+
 /// Hash that precedes the first record.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -36,17 +38,6 @@ pub enum Outcome {
     Failed,
 }
 
-/// One executed step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// What the step did (`render::describe`).
-    pub step: String,
-    /// How long it took.
-    pub duration_ms: u64,
-    /// `ok`, or the error.
-    pub result: String,
-}
-
 /// One reconcile, as written to the journal (without its chain fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -59,7 +50,7 @@ pub struct Entry {
     /// SHA-256 of the plan's JSON form.
     pub plan_hash: String,
     /// The steps run, in order.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<StepOutcome>,
     /// What the health gate saw.
     pub health: Option<String>,
     /// How it ended.
@@ -73,7 +64,6 @@ pub struct Entry {
 /// A journal record: an entry with its place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// The entry.
     #[serde(flatten)]
     pub entry: Entry,
     /// Hash of the previous record.
@@ -208,7 +198,11 @@ impl Journal {
         let hide = |text: &mut String| *text = redact::urls(text).into_owned();
         entry.message.iter_mut().for_each(hide);
         entry.health.iter_mut().for_each(hide);
-        entry.steps.iter_mut().for_each(|s| hide(&mut s.result));
+        entry
+            .steps
+            .iter_mut()
+            .filter_map(|s| s.end.text_mut())
+            .for_each(hide);
         std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
         let head = match self.read_head()? {
             Some(head) => Some(head),
@@ -374,10 +368,10 @@ mod tests {
             commit: commit.to_owned(),
             plan_summary: "Plan: 0 to add, 1 to change, 0 to destroy.".to_owned(),
             plan_hash: "00".to_owned(),
-            steps: vec![StepRecord {
-                step: "start container schwad".to_owned(),
+            steps: vec![StepOutcome {
+                description: "start container schwad".to_owned(),
                 duration_ms: 12,
-                result: "ok".to_owned(),
+                end: crate::execute::StepEnd::Ok,
             }],
             health: Some("healthy".to_owned()),
             outcome: Outcome::Applied,

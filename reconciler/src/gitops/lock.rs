@@ -144,23 +144,30 @@ pub fn hold(state_dir: &Path) -> Option<Hold> {
 }
 
 /// Suspends reconciles with a reason.
-pub fn place_hold(state_dir: &Path, reason: &str) -> anyhow::Result<Hold> {
-    fs_err::create_dir_all(state_dir)?;
+pub fn place_hold(state_dir: &Path, reason: &str) -> Result<Hold, LockError> {
+    let path = hold_path(state_dir);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
     let hold = Hold {
         reason: reason.to_owned(),
         since: Utc::now(),
     };
-    fs_err::write(hold_path(state_dir), serde_json::to_string(&hold)?)?;
+    let text = serde_json::to_string(&hold).map_err(|e| io(e.into()))?;
+    std::fs::write(&path, text).map_err(io)?;
     Ok(hold)
 }
 
 /// Resumes reconciles; returns the hold that was lifted.
-pub fn release_hold(state_dir: &Path) -> anyhow::Result<Option<Hold>> {
+pub fn release_hold(state_dir: &Path) -> Result<Option<Hold>, LockError> {
     let existing = hold(state_dir);
-    match fs_err::remove_file(hold_path(state_dir)) {
+    let path = hold_path(state_dir);
+    match std::fs::remove_file(&path) {
         Ok(()) => Ok(existing),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
+        Err(source) => Err(LockError::Io { path, source }),
     }
 }
 

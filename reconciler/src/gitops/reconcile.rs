@@ -6,15 +6,18 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use reconciler_core::identity::ContainerSpec;
+use reconciler_core::manifest::ManifestError;
+use reconciler_core::plan::Plan;
 use reconciler_core::render;
 use sha2::{Digest, Sha256};
 
-use super::git::Source;
-use super::journal::{Entry, Journal, Outcome};
+use super::git::{GitError, Source};
+use super::journal::{Entry, Journal, JournalError, Outcome};
 use super::lock::{self, LockError};
-use super::state::{Desired, State};
-use crate::converge::{self, Ended, Report, Settings};
+use super::state::{Desired, State, StateFileError};
+use crate::converge::{self, ConvergeError, Ended, Report, Settings};
 use crate::execute::progress::Progress;
+use crate::execute::{Failure, chain};
 use crate::exit::Exit;
 
 /// What to reconcile.
@@ -26,7 +29,6 @@ pub struct Target {
     pub path: String,
     /// Converge settings (the commit is filled in per run).
     pub settings: Settings,
-    /// The journal.
     pub journal: Journal,
 }
 
@@ -36,23 +38,76 @@ impl Target {
     }
 }
 
-/// Runs one reconcile and returns its exit code.
-pub async fn once(target: &Target, progress: &dyn Progress) -> anyhow::Result<Exit> {
+/// What one reconcile did, for the CLI to show.
+#[derive(Debug)]
+pub struct Reconciled {
+    /// The exit code.
+    pub exit: Exit,
+    /// What to tell the person running it, in order.
+    pub shown: Vec<Shown>,
+}
+
+/// Something a reconcile has to tell.
+#[derive(Debug)]
+pub enum Shown {
+    /// Another reconcile holds the lease, or a person suspended reconciles: this one did nothing.
+    Locked(LockError),
+    /// The plan a safety guard held back.
+    Blocked(Box<Plan>),
+    /// The new container failed its health gate and the revert ran.
+    Reverted(Box<Failure>),
+    /// What ended the reconcile with an error (also journaled).
+    Error(String),
+}
+
+/// Why a reconcile could not run or record what it did (nothing is journaled for these).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The lock could not be used.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// `status.json` could not be read or written.
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
+    /// The journal could not be written or read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Why an attempt failed (journaled as its outcome).
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Converge(#[from] ConvergeError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Runs one reconcile.
+pub async fn once(target: &Target, progress: &dyn Progress) -> Result<Reconciled, ReconcileError> {
+    let mut shown = Vec::new();
     let mut lease = match lock::acquire(target.state_dir()) {
         Ok(lease) => lease,
         Err(e @ (LockError::Held(_) | LockError::Suspended(_))) => {
-            eprintln!("{e}");
-            return Ok(Exit::Locked);
+            shown.push(Shown::Locked(e));
+            return Ok(Reconciled {
+                exit: Exit::Locked,
+                shown,
+            });
         }
         Err(e) => return Err(e.into()),
     };
     let mut state = State::load(target.state_dir())?;
     state.last_attempt = Some(Utc::now());
-    let result = attempt(target, &mut state, &mut lease, progress).await;
+    let result = attempt(target, &mut state, &mut lease, progress, &mut shown).await;
     let exit = match result {
         Ok(exit) => exit,
         Err(failure) => {
-            let message = format!("{:#}", failure.error);
+            let message = chain(&*failure.error);
             journal_failure(
                 target,
                 &mut state,
@@ -62,26 +117,30 @@ pub async fn once(target: &Target, progress: &dyn Progress) -> anyhow::Result<Ex
             )?;
             state.last_outcome = Some(failure.outcome);
             state.last_error = Some(message.clone());
-            eprintln!("error: {message}");
+            shown.push(Shown::Error(message));
             Exit::Error
         }
     };
     state.journal_head = target.journal.read_head()?;
     state.save(target.state_dir())?;
-    Ok(exit)
+    Ok(Reconciled { exit, shown })
 }
 
-struct Failure {
+/// An attempt that failed: its journal outcome, the commit it reached, and why.
+struct AttemptFailure {
     outcome: Outcome,
     commit: Option<String>,
-    error: anyhow::Error,
+    error: Box<AttemptError>,
 }
 
-fn failed(outcome: Outcome, commit: Option<&str>) -> impl FnOnce(anyhow::Error) -> Failure + '_ {
-    move |error| Failure {
+fn failed<E: Into<AttemptError>>(
+    outcome: Outcome,
+    commit: Option<&str>,
+) -> impl FnOnce(E) -> AttemptFailure + '_ {
+    move |error| AttemptFailure {
         outcome,
         commit: commit.map(str::to_owned),
-        error,
+        error: Box::new(error.into()),
     }
 }
 
@@ -90,21 +149,22 @@ async fn attempt(
     state: &mut State,
     lease: &mut lock::Lease,
     progress: &dyn Progress,
-) -> Result<Exit, Failure> {
+    shown: &mut Vec<Shown>,
+) -> Result<Exit, AttemptFailure> {
     let commit = target
         .source
         .fetch()
         .await
-        .map_err(|e| failed(Outcome::Failed, None)(e.into()))?;
+        .map_err(failed(Outcome::Failed, None))?;
     let _ = lease.set_commit(&commit);
     let text = target
         .source
         .read(&commit, &target.path)
         .await
-        .map_err(|e| failed(Outcome::Invalid, Some(&commit))(e.into()))?;
+        .map_err(failed(Outcome::Invalid, Some(&commit)))?;
     let name = format!("{}@{commit:.12}", target.path);
-    let loaded = crate::load::app_manifest(&name, &text)
-        .map_err(|e| failed(Outcome::Invalid, Some(&commit))(e.into()))?;
+    let loaded =
+        crate::load::app_manifest(&name, &text).map_err(failed(Outcome::Invalid, Some(&commit)))?;
     let app = &loaded.manifest.app;
     state.desired = Some(Desired {
         commit: commit.clone(),
@@ -139,7 +199,7 @@ async fn attempt(
                 .map(|b| format!("{}: {}", b.resource, b.reason))
                 .collect::<Vec<_>>()
                 .join("; ");
-            eprint!("{}", render::human(&report.plan, false));
+            shown.push(Shown::Blocked(Box::new(report.plan.clone())));
             if state.last_journaled_failure.as_deref()
                 != Some(&failure_key(Outcome::Blocked, &commit, &reason))
             {
@@ -160,8 +220,8 @@ async fn attempt(
             return Ok(Exit::Blocked);
         }
         Ended::Failed(e) => {
-            let message = format!("{e:#}");
-            eprintln!("error: {message}");
+            let message = chain(e);
+            shown.push(Shown::Error(message.clone()));
             let end = (Outcome::Failed, None, message, Exit::Error);
             return not_applied(target, state, &commit, &report, end);
         }
@@ -177,7 +237,7 @@ async fn attempt(
             return not_applied(target, state, &commit, &report, end);
         }
         Ended::Reverted(failure) => {
-            eprint!("{}", converge::failure_report(failure));
+            shown.push(Shown::Reverted(failure.clone()));
             let back = report.last_good.as_ref().and_then(|r| r.commit.clone());
             let end = (
                 Outcome::Reverted,
@@ -202,7 +262,7 @@ fn not_applied(
     commit: &str,
     report: &Report,
     end: (Outcome, Option<String>, String, Exit),
-) -> Result<Exit, Failure> {
+) -> Result<Exit, AttemptFailure> {
     let (outcome, revert_target, message, exit) = end;
     journal(
         target,
@@ -226,14 +286,6 @@ fn plan_hash(report: &Report) -> String {
     hex::encode(Sha256::digest(render::json(&report.plan).as_bytes()))
 }
 
-fn summary(report: &Report) -> String {
-    let s = report.plan.summary();
-    format!(
-        "Plan: {} to add, {} to change, {} to destroy.",
-        s.add, s.change, s.destroy
-    )
-}
-
 fn journal(
     target: &Target,
     commit: &str,
@@ -241,7 +293,7 @@ fn journal(
     outcome: Outcome,
     revert_target: Option<String>,
     message: Option<String>,
-) -> anyhow::Result<()> {
+) -> Result<(), JournalError> {
     let health = match &report.ended {
         Ended::Converged => Some("healthy and stable for the stability window".to_owned()),
         Ended::Reverted(f) => Some(format!("failed: {}", f.cause)),
@@ -250,7 +302,7 @@ fn journal(
     target.journal.append(Entry {
         time: Utc::now(),
         commit: commit.to_owned(),
-        plan_summary: summary(report),
+        plan_summary: format!("Plan: {}.", report.plan.summary()),
         plan_hash: plan_hash(report),
         steps: report.steps.clone(),
         health,
@@ -268,7 +320,7 @@ fn journal_failure(
     outcome: Outcome,
     commit: &str,
     message: &str,
-) -> anyhow::Result<()> {
+) -> Result<(), JournalError> {
     let key = failure_key(outcome, commit, message);
     if state.last_journaled_failure.as_deref() == Some(&key) {
         return Ok(());

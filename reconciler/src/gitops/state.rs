@@ -46,21 +46,41 @@ fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("status.json")
 }
 
+/// Why `status.json` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    /// Reading or writing it failed (the error names the file).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// It is not a reconcile state.
+    #[error("{}: not a reconcile state", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl State {
     /// Reads the state; a missing file is an empty state.
-    pub fn load(state_dir: &Path) -> anyhow::Result<Self> {
-        match fs_err::read_to_string(path(state_dir)) {
-            Ok(text) => Ok(serde_json::from_str(&text)?),
+    pub fn load(state_dir: &Path) -> Result<Self, StateFileError> {
+        let path = path(state_dir);
+        match fs_err::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|source| StateFileError::Corrupt { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Writes the state atomically (temp file, then rename).
-    pub fn save(&self, state_dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, state_dir: &Path) -> Result<(), StateFileError> {
         fs_err::create_dir_all(state_dir)?;
         let tmp = state_dir.join("status.json.tmp");
-        fs_err::write(&tmp, serde_json::to_string_pretty(self)?)?;
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        fs_err::write(&tmp, text)?;
         fs_err::rename(&tmp, path(state_dir))?;
         Ok(())
     }

@@ -1,10 +1,10 @@
-//! Observation of the app scope: the Docker engine (managed containers, the desired image), the host (data
+//! Observation of the app scope: the Docker engine (managed containers, the desired image, the repository's images), the host (data
 //! directory, secrets env file) and the quarantine recorded in the state directory. The DigitalOcean half is
 //! observed in [`digitalocean`].
 
 pub mod digitalocean;
 
-use reconciler_core::identity::labels;
+use reconciler_core::identity::{labels, repository_of};
 use reconciler_core::manifest::App;
 use reconciler_core::observed::{ContainerState, GateVerdict, ObservedApp};
 
@@ -28,14 +28,20 @@ pub async fn observe_app(
     };
     let reference = app.image.reference();
     // Independent reads, issued together: a converged apply is only as slow as the slowest of them.
-    let (containers, image, data_dir, secrets_file) = tokio::join!(
+    let (containers, image, repository_images, data_dir, secrets_file) = tokio::join!(
         engine.app_containers(&app.container_name),
         engine.image(&reference),
+        engine.images_of(repository_of(&reference)),
         host.data_dir(&app.volume_mount.host_path),
         secrets_file,
     );
-    let (containers, image, data_dir, secrets_file) =
-        (containers?, image?, data_dir?, secrets_file?);
+    let (containers, image, repository_images, data_dir, secrets_file) = (
+        containers?,
+        image?,
+        repository_images?,
+        data_dir?,
+        secrets_file?,
+    );
     let record = state.load(&app.container_name)?;
     let quarantined =
         record.quarantined_hashes(secrets_file.as_ref().map(|s| s.fingerprint.as_str()));
@@ -47,6 +53,7 @@ pub async fn observe_app(
         secrets_file,
         quarantined,
         verified,
+        repository_images,
     })
 }
 

@@ -181,6 +181,16 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The operations planned so far, in order.
+    pub(super) fn planned_ops(&self) -> impl Iterator<Item = &Operation> {
+        self.plan.steps.iter().map(|s| &s.op)
+    }
+
+    /// Images older than the one that runs that are kept (`None`: no image removal is planned).
+    pub(super) fn keep_images(&self) -> Option<usize> {
+        self.options.keep_images
+    }
+
     pub(super) fn finish(self) -> Plan {
         self.plan
     }

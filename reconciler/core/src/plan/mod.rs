@@ -30,6 +30,9 @@ pub struct Desired<'a> {
 pub struct PlanOptions {
     /// Volumes whose data may be destroyed (`--allow-data-loss=<volume>`).
     pub allow_data_loss: Vec<String>,
+    /// Images of the app's repository older than the one that runs that are kept for a rollback
+    /// (`--keep-images`); `None` plans no image removal.
+    pub keep_images: Option<usize>,
 }
 
 /// Plans the steps that take `observed` to `desired`.

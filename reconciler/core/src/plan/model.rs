@@ -67,7 +67,8 @@ impl Plan {
     }
 }
 
-/// Counts for the summary line `Plan: 1 to add, 1 to change, 0 to destroy.`
+/// Counts for the summary line `Plan: 1 to add, 1 to change, 0 to destroy.`; shown as `1 to add, 1 to change, 0 to
+/// destroy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Resources created (replacements included).
@@ -76,6 +77,16 @@ pub struct Summary {
     pub change: usize,
     /// Resources destroyed (replacements included).
     pub destroy: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.destroy
+        )
+    }
 }
 
 /// Kinds of resources the reconciler manages.
@@ -121,7 +132,6 @@ impl fmt::Display for ResourceKind {
 /// A resource: its kind and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceId {
-    /// Kind.
     pub kind: ResourceKind,
     /// Name (for an attachment, `volume→droplet`).
     pub name: String,
@@ -162,7 +172,6 @@ pub enum Action {
 /// The change to one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceChange {
-    /// The resource.
     pub resource: ResourceId,
     /// What happens to it.
     pub action: Action,
@@ -250,54 +259,36 @@ pub struct HealthGate {
 pub enum Operation {
     /// Create the container registry.
     CreateRegistry {
-        /// Name.
         name: String,
-        /// Tier slug.
         tier: String,
-        /// Region slug.
         region: String,
     },
     /// Change the registry's subscription tier.
-    SetRegistryTier {
-        /// Tier slug.
-        tier: String,
-    },
+    SetRegistryTier { tier: String },
     /// Create the block-storage volume.
     CreateVolume {
-        /// Name.
         name: String,
-        /// Region slug.
         region: String,
         /// Size in GiB.
         size_gib: u32,
         /// Filesystem to format.
         filesystem: Filesystem,
-        /// Tags.
         tags: Vec<String>,
     },
     /// Grow the volume.
     ResizeVolume {
-        /// Volume id.
         volume_id: String,
         /// New size in GiB.
         size_gib: u32,
-        /// Region slug.
         region: String,
     },
     /// Delete the volume (data-destructive).
-    DeleteVolume {
-        /// Volume id.
-        volume_id: String,
-    },
+    DeleteVolume { volume_id: String },
     /// Create the droplet.
     CreateDroplet {
-        /// Name.
         name: String,
-        /// Region slug.
         region: String,
-        /// Size slug.
         size: String,
-        /// Image slug.
         image: String,
         /// SSH key fingerprints.
         ssh_keys: Vec<String>,
@@ -312,62 +303,39 @@ pub enum Operation {
         volumes: Vec<VolumeRef>,
     },
     /// Gracefully shut the droplet down.
-    ShutdownDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    ShutdownDroplet { droplet_id: u64 },
     /// Resize the droplet (it must be off).
-    ResizeDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-        /// Size slug.
-        size: String,
-    },
+    ResizeDroplet { droplet_id: u64, size: String },
     /// Power the droplet on.
-    PowerOnDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    PowerOnDroplet { droplet_id: u64 },
     /// Delete the droplet.
-    DeleteDroplet {
-        /// Droplet id.
-        droplet_id: u64,
-    },
+    DeleteDroplet { droplet_id: u64 },
     /// Add a tag to a resource.
     Tag {
-        /// Tag.
         tag: String,
         /// Resource.
         target: Taggable,
     },
     /// Remove a tag from a resource.
     Untag {
-        /// Tag.
         tag: String,
         /// Resource.
         target: Taggable,
     },
     /// Attach the volume to the droplet.
     AttachVolume {
-        /// Volume.
         volume: VolumeRef,
-        /// Droplet.
         droplet: DropletRef,
-        /// Region slug.
         region: String,
     },
     /// Detach the volume from a droplet.
     DetachVolume {
-        /// Volume id.
         volume_id: String,
-        /// Droplet id.
         droplet_id: u64,
-        /// Region slug.
         region: String,
     },
     /// On the droplet: stop the app container, so nothing writes to the volume about to be unmounted.
     StopAppOnDroplet {
-        /// Droplet id.
         droplet_id: u64,
         /// Container name.
         container: String,
@@ -376,7 +344,6 @@ pub enum Operation {
     },
     /// On the droplet: unmount the volume's filesystem, so the detach that follows finds it clean.
     UnmountVolume {
-        /// Droplet id.
         droplet_id: u64,
         /// Mount point.
         mount_path: String,
@@ -384,7 +351,6 @@ pub enum Operation {
     /// On the droplet: mount the volume through its fstab entry after it was attached to the running droplet
     /// (cloud-init does it on a new droplet's first boot).
     MountVolume {
-        /// Droplet id.
         droplet_id: u64,
         /// Volume name (its device is `/dev/disk/by-id/scsi-0DO_Volume_<name>`).
         volume_name: String,
@@ -393,7 +359,6 @@ pub enum Operation {
     },
     /// Create the firewall.
     CreateFirewall {
-        /// Name.
         name: String,
         /// Inbound rules.
         inbound: Vec<FirewallRule>,
@@ -404,9 +369,7 @@ pub enum Operation {
     },
     /// Replace the firewall's whole definition (DigitalOcean's PUT is a full replacement).
     UpdateFirewall {
-        /// Firewall id.
         firewall_id: String,
-        /// Name.
         name: String,
         /// Inbound rules.
         inbound: Vec<FirewallRule>,
@@ -416,24 +379,16 @@ pub enum Operation {
         tags: Vec<String>,
     },
     /// Delete a firewall no longer in the manifest.
-    DeleteFirewall {
-        /// Firewall id.
-        firewall_id: String,
-    },
+    DeleteFirewall { firewall_id: String },
     /// Snapshot the volume.
     SnapshotVolume {
-        /// Volume.
         volume: VolumeRef,
         /// Snapshot name.
         name: String,
-        /// Tags.
         tags: Vec<String>,
     },
     /// Delete a snapshot.
-    DeleteSnapshot {
-        /// Snapshot id.
-        snapshot_id: String,
-    },
+    DeleteSnapshot { snapshot_id: String },
     /// Create or fix the host data directory (owner and mode) before the container starts.
     EnsureDataDir {
         /// Host path.
@@ -446,15 +401,13 @@ pub enum Operation {
         mode: u32,
     },
     /// Pull the image into the local store.
-    PullImage {
-        /// Reference.
-        reference: String,
-    },
+    PullImage { reference: String },
+    /// Remove an image from the local store; the engine refuses one a container still uses.
+    RemoveImage { image_id: String },
     /// Create (not start) a container.
     CreateContainer {
         /// Container name.
         name: String,
-        /// Spec.
         spec: Box<ContainerSpec>,
         /// Labels (identity included).
         labels: BTreeMap<String, String>,
@@ -482,7 +435,6 @@ pub enum Operation {
     WaitHealthy {
         /// Container name or id.
         container: String,
-        /// The gate.
         gate: HealthGate,
     },
     /// Remove a container (stopped first if needed).
@@ -498,12 +450,46 @@ impl Operation {
         !matches!(self, Self::WaitHealthy { .. })
     }
 
+    /// Where the step runs. Exhaustive, so a new operation is placed here before any executor can run it.
+    pub fn scope(&self) -> StepScope {
+        match self {
+            Self::CreateRegistry { .. }
+            | Self::SetRegistryTier { .. }
+            | Self::CreateVolume { .. }
+            | Self::ResizeVolume { .. }
+            | Self::DeleteVolume { .. }
+            | Self::CreateDroplet { .. }
+            | Self::ShutdownDroplet { .. }
+            | Self::ResizeDroplet { .. }
+            | Self::PowerOnDroplet { .. }
+            | Self::DeleteDroplet { .. }
+            | Self::Tag { .. }
+            | Self::Untag { .. }
+            | Self::AttachVolume { .. }
+            | Self::DetachVolume { .. }
+            | Self::CreateFirewall { .. }
+            | Self::UpdateFirewall { .. }
+            | Self::DeleteFirewall { .. }
+            | Self::SnapshotVolume { .. }
+            | Self::DeleteSnapshot { .. } => StepScope::DigitalOcean,
+            Self::StopAppOnDroplet { .. }
+            | Self::UnmountVolume { .. }
+            | Self::MountVolume { .. } => StepScope::DropletHost,
+            Self::EnsureDataDir { .. }
+            | Self::PullImage { .. }
+            | Self::RemoveImage { .. }
+            | Self::CreateContainer { .. }
+            | Self::StartContainer { .. }
+            | Self::StopContainer { .. }
+            | Self::RenameContainer { .. }
+            | Self::WaitHealthy { .. }
+            | Self::RemoveContainer { .. } => StepScope::App,
+        }
+    }
+
     /// Whether the step runs on the droplet's host during the infra phase (the rest of that phase are API calls).
     pub fn runs_on_droplet(&self) -> bool {
-        matches!(
-            self,
-            Self::StopAppOnDroplet { .. } | Self::UnmountVolume { .. } | Self::MountVolume { .. }
-        )
+        self.scope() == StepScope::DropletHost
     }
 
     /// Whether the step takes the app down on the droplet (stop the container, unmount its volume).
@@ -515,10 +501,27 @@ impl Operation {
     }
 }
 
+/// Where an operation runs, and so which executor and phase run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepScope {
+    /// A DigitalOcean API call (infra phase).
+    DigitalOcean,
+    /// A command on the droplet's host around a volume's detach or attach (infra phase).
+    DropletHost,
+    /// A call to the app's Docker engine or host (app phase).
+    App,
+}
+
+impl StepScope {
+    /// Whether the infra phase runs it.
+    pub fn is_infra(self) -> bool {
+        self != Self::App
+    }
+}
+
 /// A change held back by a safety guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocked {
-    /// The resource.
     pub resource: ResourceId,
     /// Why it is held back and how to allow it.
     pub reason: String,

@@ -87,9 +87,7 @@ pub(super) fn plan(
 /// A snapshot the policy deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prune {
-    /// Snapshot id.
     pub snapshot_id: String,
-    /// Its name.
     pub name: String,
     /// Why it goes.
     pub cause: String,

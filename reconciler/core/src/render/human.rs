@@ -120,18 +120,8 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  - {}", e(note));
         }
     }
-    let s = plan.summary();
-    let _ = writeln!(
-        out,
-        "\n{}",
-        paint.wrap(
-            "1",
-            &format!(
-                "Plan: {} to add, {} to change, {} to destroy.",
-                s.add, s.change, s.destroy
-            )
-        )
-    );
+    let summary = format!("Plan: {}.", plan.summary());
+    let _ = writeln!(out, "\n{}", paint.wrap("1", &summary));
     if !plan.unknown.is_empty() {
         let kinds: Vec<String> = plan
             .unknown_kinds()
@@ -275,6 +265,7 @@ pub fn describe(op: &Operation) -> String {
             mode,
         } => format!("ensure data directory {path} ({uid}:{gid} mode {mode:o})"),
         Operation::PullImage { reference } => format!("pull image {reference}"),
+        Operation::RemoveImage { image_id } => format!("remove image {image_id}"),
         Operation::CreateContainer { name, spec, .. } => {
             format!("create container {name} from {}", spec.image)
         }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use reconciler_core::identity::{
-    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, secrets_fingerprint,
-    user_data_tag,
+    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, repository_of,
+    secrets_fingerprint, user_data_tag,
 };
 use reconciler_core::manifest::{self, DesiredState};
 use reconciler_core::observed::*;
@@ -64,7 +64,7 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 region: d.infra.region.clone(),
                 size: d.infra.droplet.size.clone(),
                 image: d.infra.droplet.image.clone(),
-                status: "active".into(),
+                status: DropletStatus::Active,
                 tags: droplet_tags,
                 public_ipv4: Some("203.0.113.10".into()),
             }]),
@@ -108,8 +108,8 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 name: d.app.container_name.clone(),
                 labels: spec.labels(&d.app.container_name, Some(&fp), Some(COMMIT)),
                 image_id: image_id(&spec.image),
-                state: "running".into(),
-                health: Some("healthy".into()),
+                state: ContainerStatus::Running,
+                health: Some(Health::Healthy),
                 restart_count: 0,
                 started_at: "t0".into(),
                 runtime: None,
@@ -138,6 +138,24 @@ pub fn converged(d: &DesiredState) -> ObservedState {
                 container: "c-1".into(),
                 started_at: "t0".into(),
             }],
+            // The running image and two older builds of its repository.
+            repository_images: vec![
+                StoredImage {
+                    id: image_id(&spec.image),
+                    tags: vec![spec.image.clone()],
+                    created: 100,
+                },
+                StoredImage {
+                    id: "sha256:old-1".into(),
+                    tags: vec![format!("{}:old-1", repository_of(&spec.image))],
+                    created: 50,
+                },
+                StoredImage {
+                    id: "sha256:old-2".into(),
+                    tags: vec![format!("{}:old-2", repository_of(&spec.image))],
+                    created: 40,
+                },
+            ],
         }),
     }
 }
@@ -168,9 +186,9 @@ pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
         match &step.op {
             Operation::UnmountVolume { droplet_id, .. } => {
                 let running = w.app.as_ref().is_some_and(|a| {
-                    a.containers
-                        .iter()
-                        .any(|c| c.state == "running" && c.labels.contains_key(MANAGED_LABEL))
+                    a.containers.iter().any(|c| {
+                        c.state == ContainerStatus::Running && c.labels.contains_key(MANAGED_LABEL)
+                    })
                 });
                 assert!(!running, "unmounting the volume under a running container");
                 unmounted.push(*droplet_id);
@@ -179,7 +197,7 @@ pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
                 let d = droplet(&mut w, *droplet_id);
                 let ours = d.tags.iter().any(|t| t == MANAGED_TAG);
                 assert!(
-                    !ours || d.status == "off" || unmounted.contains(droplet_id),
+                    !ours || d.status == DropletStatus::Off || unmounted.contains(droplet_id),
                     "detaching a mounted volume from running droplet {droplet_id}"
                 );
             }
@@ -313,19 +331,21 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 region: region.clone(),
                 size: size.clone(),
                 image: image.clone(),
-                status: "active".into(),
+                status: DropletStatus::Active,
                 tags: tags.clone(),
                 public_ipv4: Some("203.0.113.20".into()),
             });
         }
-        Operation::ShutdownDroplet { droplet_id } => droplet(w, *droplet_id).status = "off".into(),
+        Operation::ShutdownDroplet { droplet_id } => {
+            droplet(w, *droplet_id).status = DropletStatus::Off
+        }
         Operation::ResizeDroplet { droplet_id, size } => {
             let d = droplet(w, *droplet_id);
-            assert_eq!(d.status, "off", "resize needs the droplet off");
+            assert_eq!(d.status, DropletStatus::Off, "resize needs the droplet off");
             d.size = size.clone();
         }
         Operation::PowerOnDroplet { droplet_id } => {
-            droplet(w, *droplet_id).status = "active".into()
+            droplet(w, *droplet_id).status = DropletStatus::Active
         }
         Operation::DeleteDroplet { droplet_id } => {
             let i = infra(w);
@@ -442,10 +462,30 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             });
         }
         Operation::PullImage { reference } => {
-            app(w).image = Some(ImageState {
+            let a = app(w);
+            a.image = Some(ImageState {
                 id: image_id(reference),
                 repo_digests: vec![],
             });
+            // A pulled build is newer than every image already in the store.
+            if a.repository_images
+                .iter()
+                .all(|i| i.id != image_id(reference))
+            {
+                a.repository_images.push(StoredImage {
+                    id: image_id(reference),
+                    tags: vec![reference.clone()],
+                    created: 1000 + i64::try_from(id).expect("small"),
+                });
+            }
+        }
+        Operation::RemoveImage { image_id } => {
+            let a = app(w);
+            assert!(
+                a.containers.iter().all(|c| &c.image_id != image_id),
+                "409 image {image_id} in use"
+            );
+            a.repository_images.retain(|i| &i.id != image_id);
         }
         Operation::CreateContainer {
             name, labels: l, ..
@@ -466,7 +506,7 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 name: name.clone(),
                 labels: l.clone(),
                 image_id,
-                state: "created".into(),
+                state: ContainerStatus::Created,
                 health: None,
                 restart_count: 0,
                 started_at: "t0".into(),
@@ -475,16 +515,18 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
         }
         Operation::StartContainer { container: c } => {
             let c = container(w, c);
-            c.state = "running".into();
-            c.health = Some("healthy".into());
+            c.state = ContainerStatus::Running;
+            c.health = Some(Health::Healthy);
             c.started_at = format!("t{id}");
         }
-        Operation::StopContainer { container: c, .. } => container(w, c).state = "exited".into(),
+        Operation::StopContainer { container: c, .. } => {
+            container(w, c).state = ContainerStatus::Exited
+        }
         Operation::StopAppOnDroplet { container: c, .. } => {
             if let Some(app) = w.app.as_mut()
                 && let Some(x) = app.containers.iter_mut().find(|x| &x.name == c)
             {
-                x.state = "exited".into();
+                x.state = ContainerStatus::Exited;
             }
         }
         Operation::UnmountVolume { .. } | Operation::MountVolume { .. } => {}
