@@ -16,7 +16,6 @@ pub enum DecodeError {
     /// The log's data does not match the event's ABI.
     #[error("log {key}: {source}")]
     Abi {
-        /// The log.
         key: LogKey,
         /// The ABI decoding error.
         source: Box<alloy_sol_types::Error>,
@@ -24,11 +23,10 @@ pub enum DecodeError {
     /// An IO index in the event points outside the order's IO list.
     #[error("log {key}: IO index {index} out of range for the {side:?} order")]
     IoIndex {
-        /// The log.
         key: LogKey,
         /// Which order.
         side: OrderSide,
-        /// The offending index.
+        /// The index past the order's inputs or outputs.
         index: U256,
     },
 }
@@ -73,7 +71,6 @@ pub struct OrderbookEvent {
     pub block_number: u64,
     /// Hash of that block.
     pub block_hash: B256,
-    /// The event.
     pub kind: EventKind,
     /// One fill per order.
     pub fills: Vec<Fill>,

@@ -59,7 +59,6 @@ pub enum RpcError {
     Timeout {
         /// The method called.
         method: &'static str,
-        /// The timeout.
         timeout: Duration,
     },
     /// The node answered with a JSON-RPC error.
@@ -67,9 +66,8 @@ pub enum RpcError {
     Rpc {
         /// The method called.
         method: &'static str,
-        /// The error code.
+        /// The JSON-RPC error code; with the message it tells a rate limit from a refused range ([`RpcError::kind`]).
         code: i64,
-        /// The error message.
         message: String,
     },
     /// The answer did not have the expected shape.

@@ -28,7 +28,6 @@ pub enum SymbolError {
     /// The call failed for a reason other than the token's own revert.
     #[error("symbol() of {token}: {source}")]
     Rpc {
-        /// The token.
         token: Address,
         /// The RPC error.
         source: RpcError,
@@ -36,7 +35,6 @@ pub enum SymbolError {
     /// The token answered nothing readable, not often or long enough yet to give up: its fills wait.
     #[error("symbol() of {token} unreadable ({attempts} answers so far); asking again later")]
     NotYet {
-        /// The token.
         token: Address,
         /// Unreadable answers so far.
         attempts: u32,
