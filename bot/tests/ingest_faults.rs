@@ -10,10 +10,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sim_chain::{CallFailure, ChainSim, Config, Lagging, Latency, RandomErrors};
+use sim_chain::{CallFailure, ChainSim, Config, FillSide, Lagging, Latency, RandomErrors};
 use support::{
     Bot, BotEnv, OWNER, checkpoint, expected_fills, expected_positions, open_db, our_clear,
-    our_take, start_sim, stored_fills, stored_positions, trade, wait_until,
+    our_clear_as_bob, our_take, start_sim, stored_fills, stored_positions, strangers_clear, trade,
+    wait_until,
 };
 
 /// `GET /health`, or `None` while the bot is not serving yet (it serves once its database is migrated).
@@ -143,6 +144,46 @@ async fn a_lagging_node_never_settles_blocks_it_may_not_hold() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     sim.faults().set_lagging(Lagging::default());
     sim.mine_blocks(3);
+    assert_recorded_exactly_once(&sim, &env, Duration::from_secs(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_index_that_names_another_log_after_a_reorg_records_that_log() {
+    // Block h holds a strangers' clear, then our transaction of two clears (ours is alice in the first, bob in
+    // the second). A reorg mines h again without the strangers' transaction: ours moves up by one clear's logs,
+    // so the index its second clear had now belongs to its first. The bot must record the new block's fills
+    // (alice at the first index, bob at the second) and count the old block's no more.
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(11).await;
+    let env = BotEnv::new(dir.path(), &sim);
+    let bot = Bot::start(&env, &dir.path().join("schwad.log"));
+    mine_and_wait(&sim, bot.port).await;
+    let strangers = sim.submit(&[strangers_clear(&sim, 1)]).unwrap();
+    let ours = sim
+        .submit(&[our_clear(&sim, 2), our_clear_as_bob(&sim, 3)])
+        .unwrap();
+    mine_and_wait(&sim, bot.port).await;
+    assert_recorded_exactly_once(&sim, &env, Duration::from_secs(20)).await;
+
+    let report = sim.reorg_dropping(1, 0.0, &[strangers]).unwrap();
+    assert_eq!(report.reincluded, vec![ours]);
+    let index_of = |canonical: bool, side: FillSide| {
+        sim.ledger()
+            .iter()
+            .find(|f| {
+                f.tx_hash == ours && f.owner == OWNER && f.canonical == canonical && f.side == side
+            })
+            .map(|f| f.log_index)
+            .unwrap()
+    };
+    assert_eq!(
+        index_of(true, FillSide::Bob),
+        index_of(false, FillSide::Alice),
+        "the scenario: the index of our alice fill in the old block is our bob fill's in the new one"
+    );
+    for _ in 0..8 {
+        mine_and_wait(&sim, bot.port).await;
+    }
     assert_recorded_exactly_once(&sim, &env, Duration::from_secs(20)).await;
 }
 

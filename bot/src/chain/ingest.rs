@@ -499,9 +499,13 @@ impl Ingestor {
         logs: Vec<RpcLog>,
     ) -> Result<Option<u64>, IngestError> {
         let stored = self.ledger.events_between(from, to).await?;
-        let present: HashSet<LogKey> = logs.iter().map(RpcLog::key).collect();
+        let present: HashSet<(LogKey, B256)> =
+            logs.iter().map(|l| (l.key(), l.block_hash)).collect();
         let mut missing: BTreeMap<u64, Vec<StoredEvent>> = BTreeMap::new();
-        for event in stored.iter().filter(|e| !present.contains(&e.key)) {
+        for event in stored
+            .iter()
+            .filter(|e| !present.contains(&(e.key, e.block_hash)))
+        {
             missing.entry(event.block_number).or_default().push(*event);
         }
         let mut read_to = Some(to);
@@ -529,8 +533,8 @@ impl Ingestor {
         let Some(read_to) = read_to else {
             return Ok(None);
         };
-        // An event stored in another block (a reorg mined its transaction again with the same log
-        // indexes) is recorded again: that moves it to the block it is in now.
+        // An event stored in another block (a reorg mined its transaction again) is recorded in the
+        // block it is in now; the ledger reverts the other block's copy.
         let stored: HashSet<(LogKey, B256)> =
             stored.iter().map(|e| (e.key, e.block_hash)).collect();
         let mut logs: Vec<RpcLog> = logs.into_iter().filter(|l| l.block() <= read_to).collect();

@@ -50,8 +50,8 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// Records `events`; those already stored are skipped as duplicates (one stored in another
-    /// block is moved to the event's).
+    /// Records `events`; those already stored in their block are skipped as duplicates, and a
+    /// transaction's events in another block are reverted.
     pub fn record(events: &'a [EventRecord]) -> Self {
         Self {
             events,
@@ -94,11 +94,7 @@ impl Ledger {
             }
         }
         for event in batch.events {
-            match record_event(&mut tx, event).await? {
-                Recorded::Inserted => applied.inserted += 1,
-                Recorded::Duplicate => applied.duplicates += 1,
-                Recorded::Restored => applied.restored += 1,
-            }
+            record_event(&mut tx, event, &mut applied).await?;
         }
         if let Some(block) = batch.checkpoint {
             let block = int(block);
@@ -133,41 +129,51 @@ impl Ledger {
     }
 }
 
-enum Recorded {
-    Inserted,
-    Duplicate,
-    Restored,
-}
-
+/// Records `event` in its block. A transaction is in one block of the canonical chain: its events
+/// recorded in any other block are reverted first (a reorg mined it again elsewhere, where a log
+/// index may even belong to another of its logs). The same event in the same block is a duplicate,
+/// or, reverted earlier, restored.
 async fn record_event(
     conn: &mut SqliteConnection,
     event: &EventRecord,
-) -> Result<Recorded, LedgerError> {
+    applied: &mut Applied,
+) -> Result<(), LedgerError> {
     let tx_hash = hex(event.key.tx_hash);
     let log_index = int(event.key.log_index);
     let block_number = int(event.block_number);
     let block_hash = hex(event.block_hash);
-    let existing = sqlx::query!(
-        "SELECT id, removed FROM chain_events WHERE tx_hash = ?1 AND log_index = ?2",
+    let elsewhere = sqlx::query_scalar!(
+        "UPDATE chain_events SET removed = 1
+         WHERE tx_hash = ?1 AND block_hash <> ?2 AND removed = 0 RETURNING id",
         tx_hash,
-        log_index
+        block_hash
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("reverting a transaction's events of another block")?;
+    for event_id in elsewhere {
+        let reason = "transaction mined again in another block";
+        shift_trades(conn, event_id, Shift::Revert, reason).await?;
+        applied.reverted += 1;
+    }
+    let existing = sqlx::query!(
+        "SELECT id, removed FROM chain_events WHERE tx_hash = ?1 AND log_index = ?2 AND block_hash = ?3",
+        tx_hash,
+        log_index,
+        block_hash
     )
     .fetch_optional(&mut *conn)
     .await
     .context("looking up an event")?;
     if let Some(row) = existing {
-        sqlx::query!(
-            "UPDATE chain_events SET block_number = ?2, block_hash = ?3, removed = 0 WHERE id = ?1",
-            row.id,
-            block_number,
-            block_hash
-        )
-        .execute(&mut *conn)
-        .await
-        .context("updating an event's block")?;
         if row.removed == 0 {
-            return Ok(Recorded::Duplicate);
+            applied.duplicates += 1;
+            return Ok(());
         }
+        sqlx::query!("UPDATE chain_events SET removed = 0 WHERE id = ?1", row.id)
+            .execute(&mut *conn)
+            .await
+            .context("restoring an event")?;
         shift_trades(
             conn,
             row.id,
@@ -175,7 +181,8 @@ async fn record_event(
             "log back on the canonical chain",
         )
         .await?;
-        return Ok(Recorded::Restored);
+        applied.restored += 1;
+        return Ok(());
     }
     let kind = event.kind.as_str();
     let event_id = sqlx::query_scalar!(
@@ -193,7 +200,8 @@ async fn record_event(
     for fill in &event.fills {
         insert_trade(conn, event_id, fill).await?;
     }
-    Ok(Recorded::Inserted)
+    applied.inserted += 1;
+    Ok(())
 }
 
 async fn insert_trade(

@@ -60,16 +60,42 @@ pub fn our_take(sim: &ChainSim, nonce: u64) -> Trade {
 
 /// [`our_order`] cleared against a stranger's order that gives exactly what ours receives.
 pub fn our_clear(sim: &ChainSim, nonce: u64) -> Trade {
-    let alice = our_order(sim, nonce);
-    let bob = OrderFill {
-        owner: Address::repeat_byte(0x77),
+    Trade::Clear {
+        clearer: Address::repeat_byte(0x55),
+        alice: our_order(sim, nonce),
+        bob: mirror(sim, Address::repeat_byte(0x77), nonce),
+    }
+}
+
+/// A stranger's order mirroring [`our_order`]: it gives the USDC ours receives for the AAPL0x ours gives.
+fn mirror(sim: &ChainSim, owner: Address, nonce: u64) -> OrderFill {
+    let ours = our_order(sim, nonce);
+    OrderFill {
+        owner,
         nonce: B256::from(U256::from(nonce)),
-        gave: alice.received,
-        received: alice.gave,
+        gave: ours.received,
+        received: ours.gave,
+    }
+}
+
+/// [`our_order`] as the bob side of a clear against a stranger's alice order (the same logs as [`our_clear`]).
+pub fn our_clear_as_bob(sim: &ChainSim, nonce: u64) -> Trade {
+    Trade::Clear {
+        clearer: Address::repeat_byte(0x55),
+        alice: mirror(sim, Address::repeat_byte(0x66), nonce),
+        bob: our_order(sim, nonce),
+    }
+}
+
+/// Two strangers' orders cleared: the same logs as [`our_clear`], no fill of ours.
+pub fn strangers_clear(sim: &ChainSim, nonce: u64) -> Trade {
+    let alice = OrderFill {
+        owner: Address::repeat_byte(0x44),
+        ..our_order(sim, nonce)
     };
     Trade::Clear {
         clearer: Address::repeat_byte(0x55),
         alice,
-        bob,
+        bob: mirror(sim, Address::repeat_byte(0x77), nonce),
     }
 }

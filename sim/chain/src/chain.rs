@@ -198,11 +198,12 @@ impl Chain {
     }
 
     /// Replaces the last `depth` blocks by as many new ones: each of their transactions comes back in one
-    /// of the new blocks, except a share `drop_share` of them, which disappears.
+    /// of the new blocks, except those in `dropping` and a share `drop_share` of the others, which disappear.
     pub(crate) fn reorg(
         &mut self,
         depth: u64,
         drop_share: f64,
+        dropping: &[B256],
         rng: &mut fastrand::Rng,
         now: u64,
     ) -> Result<Reorg, ReorgError> {
@@ -228,7 +229,7 @@ impl Chain {
             let block = Arc::try_unwrap(block).unwrap_or_else(|shared| clone_block(&shared));
             for tx in block.txs {
                 self.tx_locations.remove(&tx.hash);
-                if rng.f64() < drop_share {
+                if dropping.contains(&tx.hash) || rng.f64() < drop_share {
                     dropped.push(tx.hash);
                 } else {
                     survivors.push(PendingTx {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_primitives::B256;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -256,11 +257,18 @@ struct ReorgRequest {
     depth: u64,
     #[serde(default)]
     drop_share: f64,
+    /// Transactions the new blocks leave out.
+    #[serde(default)]
+    drop: Vec<B256>,
 }
 
 async fn reorg(
     State(node): State<Arc<Node>>,
     Json(request): Json<ReorgRequest>,
 ) -> Result<Json<ReorgReport>, ControlError> {
-    Ok(Json(node.reorg(request.depth, request.drop_share)?))
+    Ok(Json(node.reorg(
+        request.depth,
+        request.drop_share,
+        &request.drop,
+    )?))
 }

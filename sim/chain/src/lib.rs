@@ -34,7 +34,7 @@
 //! | `GET requests` | | requests received, by method |
 //! | `PUT faults/rate-limit` | [`RateLimit`] | refuse requests (429 or `-32005`) |
 //! | `PUT faults/log-limits` | [`LogLimits`] | `eth_getLogs` block-range and result limits |
-//! | `POST faults/reorg` | `{depth, drop_share}` | replace the last blocks, returns [`ReorgReport`] |
+//! | `POST faults/reorg` | `{depth, drop_share, drop}` (`drop`: transaction hashes left out) | replace the last blocks, returns [`ReorgReport`] |
 //!
 //! A [`Trade`] in JSON: `{"kind":"take","taker":"0x..","order":{"owner":"0x..","nonce":"0x..",
 //! "gave":{"token":"0x..","amount":"1500000000000000000"},"received":{...}}}` or

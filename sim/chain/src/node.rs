@@ -135,14 +135,19 @@ impl Node {
     /// Replaces the last `depth` blocks (see [`Chain::reorg`]) and tells subscribers: removed logs
     /// first, then the new blocks; with a removal delay (see [`Faults::set_removal_delay`]), the new
     /// blocks first and the removed logs that much later.
-    pub(crate) fn reorg(&self, depth: u64, drop_share: f64) -> Result<ReorgReport, ReorgError> {
+    pub(crate) fn reorg(
+        &self,
+        depth: u64,
+        drop_share: f64,
+        dropping: &[B256],
+    ) -> Result<ReorgReport, ReorgError> {
         let reorg = {
             let mut rng = self
                 .reorg_rng
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             self.chain_mut()
-                .reorg(depth, drop_share, &mut rng, unix_now())?
+                .reorg(depth, drop_share, dropping, &mut rng, unix_now())?
         };
         tracing::info!(depth, removed_logs = reorg.removed.len(), "reorg");
         let removed = Arc::new(ChainEvent::Removed(reorg.removed));

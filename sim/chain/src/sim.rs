@@ -196,7 +196,18 @@ impl ChainSim {
     /// old logs again with `removed: true`, each old transaction comes back in a new block except a
     /// share `drop_share` (0 to 1) that disappears, and the ledger marks the old fills non-canonical.
     pub fn reorg(&self, depth: u64, drop_share: f64) -> Result<ReorgReport, ReorgError> {
-        self.node.reorg(depth, drop_share)
+        self.node.reorg(depth, drop_share, &[])
+    }
+
+    /// [`ChainSim::reorg`] whose new blocks also leave out the transactions in `dropping` (the other fork
+    /// never included them): the transactions after them in a block move to lower log indexes.
+    pub fn reorg_dropping(
+        &self,
+        depth: u64,
+        drop_share: f64,
+        dropping: &[B256],
+    ) -> Result<ReorgReport, ReorgError> {
+        self.node.reorg(depth, drop_share, dropping)
     }
 
     /// Every fill mined so far, in mining order, reorged-out ones marked non-canonical.
