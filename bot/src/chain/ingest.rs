@@ -6,9 +6,10 @@
 //! catch-up (nor the reverse); the live takes queued meanwhile are committed in one transaction.
 //! Clears are recorded from complete `eth_getLogs` answers only: a lost notification would make
 //! pairing a `ClearV2` with an `AfterClear` from the stream a guess.
-//! A stored log is reverted only when delivered with `removed: true`, or when the node holds another
-//! block at its height: a node that answers `eth_getLogs` from behind the head (a lagging backend of
-//! a load-balanced provider) leaves out logs it does not hold yet, and that absence is no removal.
+//! A stored log is reverted only when delivered with `removed: true` naming its block, when the node
+//! holds another block at its height, or when its transaction is recorded in another block: a node
+//! that answers `eth_getLogs` from behind the head (a lagging backend of a load-balanced provider)
+//! leaves out logs it does not hold yet, and that absence is no removal.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
