@@ -218,6 +218,49 @@ impl World {
     }
 }
 
+/// The droplet played by this machine: the converged infra's manifest pointed at a bot container running on the
+/// local engine, and the volume's filesystem a tmpfs at the manifest's mount path.
+struct BotHere {
+    /// Owns the container and its image.
+    app: Deployment,
+    container: String,
+    mounted: Tmpfs,
+    /// The manifest written, to edit.
+    original: String,
+}
+
+impl BotHere {
+    async fn start(world: &World, name: &str) -> Self {
+        let app = Deployment::new(name);
+        app.image("v1", &[]);
+        let container = app.name.clone();
+        let mount = world.dir.path().join("mnt/schwad-data");
+        let original = fs_err::read_to_string(world.manifest_path())
+            .unwrap()
+            .replace(
+                "container_name: schwad",
+                &format!("container_name: {container}"),
+            )
+            .replace("/mnt/schwad-data", &mount.display().to_string());
+        world.write_manifest(&original);
+        world.converge(&[]).await;
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &container,
+            &format!("{}:v1", app.repo),
+        ]);
+        let mounted = Tmpfs::mount(&mount);
+        Self {
+            app,
+            container,
+            mounted,
+            original,
+        }
+    }
+}
+
 fn ops(report: &InfraReport) -> Vec<&Operation> {
     report.plan.steps.iter().map(|s| &s.op).collect()
 }
@@ -421,6 +464,7 @@ async fn a_same_named_untagged_volume_or_firewall_is_refused_until_adopted() {
             filesystem_label: None,
             description: String::new(),
             tags: Vec::new(),
+            snapshot_id: None,
         })
         .await
         .unwrap();
@@ -536,6 +580,100 @@ async fn an_infra_apply_killed_after_any_call_converges_on_the_next() {
         );
     }
     eprintln!("kill-point walk: {calls} kill points");
+}
+
+/// The kill-point walk of a volume move (issue 15 case 11): killed after each DigitalOcean call of a clean move in
+/// turn, the next apply finishes it, the new volume holds the old one's data (made from a snapshot of it) and the
+/// plan is then empty. The droplet is this machine (`--host local`); no bot runs, and its mount path is a plain
+/// directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_move_killed_after_any_call_converges_with_the_data() {
+    async fn moving() -> (World, String) {
+        let world = World::new().await;
+        let mount = world.dir.path().join("mnt/schwad-data");
+        fs_err::create_dir_all(&mount).unwrap();
+        let original = fs_err::read_to_string(world.manifest_path())
+            .unwrap()
+            .replace(
+                "container_name: schwad",
+                &format!("container_name: schwad-move-walk-{}", std::process::id()),
+            )
+            .replace("/mnt/schwad-data", &mount.display().to_string());
+        world.write_manifest(&original);
+        world.converge(&[]).await;
+        let old = world.client.list_volumes(None, None).await.unwrap()[0]
+            .id
+            .clone();
+        world.write_manifest(&original.replace("name: schwad-data", "name: schwad-data-2"));
+        world.sim.reset_requests();
+        (world, old)
+    }
+    const APPLY: [&str; 7] = [
+        "apply",
+        "--scope",
+        "infra",
+        "--allow-data-loss",
+        "schwad-data",
+        "--host",
+        "local",
+    ];
+
+    let (clean, _) = moving().await;
+    let out = clean.cli(&APPLY).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let calls = clean.sim.requests().total();
+    assert!(calls > 5, "{calls} calls");
+    for k in 1..=calls {
+        let (world, old) = moving().await;
+        world.sim.set_faults(Faults {
+            hold_after: Some(k),
+            ..Faults::default()
+        });
+        let mut child = world
+            .command(world.sim.token(), &APPLY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while world.sim.requests().total() <= k && child.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        world.sim.set_faults(Faults::default());
+
+        let out = world.cli(&APPLY).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let volumes = world.client.list_volumes(None, None).await.unwrap();
+        assert_eq!(volumes.len(), 1, "kill after {k}: {volumes:?}");
+        assert_eq!(volumes[0].name, "schwad-data-2", "kill after {k}");
+        let source = world
+            .sim
+            .volume_source(&volumes[0].id)
+            .unwrap_or_else(|| panic!("kill after {k}: the new volume starts empty"));
+        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+        assert!(
+            snapshots
+                .iter()
+                .any(|s| s.id == source && s.resource_id == old),
+            "kill after {k}: made from {source}, not a snapshot of {old}: {snapshots:?}"
+        );
+        assert_eq!(world.census().await, (1, 1, 1, true), "kill after {k}");
+        let out = world.cli(&["plan", "--scope", "infra"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kill after {k}: {}",
+            text(&out.stdout)
+        );
+    }
+    eprintln!("volume-move kill-point walk: {calls} kill points");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -748,31 +886,14 @@ async fn lost_create_responses_make_no_duplicates() {
 async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_detach_snapshot_delete()
  {
     let world = World::new().await;
-    // The droplet is this machine: the app container runs on the local engine and the volume's filesystem is a
-    // tmpfs at the manifest's mount path.
-    let app = Deployment::new("release");
-    app.image("v1", &[]);
-    let container = app.name.clone();
-    let mount = world.dir.path().join("mnt/schwad-data");
-    let original = fs_err::read_to_string(world.manifest_path())
-        .unwrap()
-        .replace(
-            "container_name: schwad",
-            &format!("container_name: {container}"),
-        )
-        .replace("/mnt/schwad-data", &mount.display().to_string());
-    world.write_manifest(&original);
-    world.converge(&[]).await;
+    let BotHere {
+        app: _app,
+        container,
+        mounted,
+        original,
+    } = BotHere::start(&world, "release").await;
     let volume = world.client.list_volumes(None, None).await.unwrap()[0].clone();
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &container,
-        &format!("{}:v1", app.repo),
-    ]);
     let state = || docker(&["inspect", "-f", "{{.State.Status}}", &container]);
-    let mounted = Tmpfs::mount(&mount);
     world.write_manifest(&original.replace("filesystem: ext4", "filesystem: xfs"));
 
     world.sim.reset_requests();
@@ -854,6 +975,82 @@ async fn data_destructive_changes_are_blocked_unless_allowed_then_stop_unmount_d
     assert_ne!(volumes[0].id, volume.id);
     assert_eq!(volumes[0].filesystem_type, "xfs");
     assert_eq!(volumes[0].droplet_ids.len(), 1);
+    assert!(world.plan().await.is_empty());
+}
+
+/// Issue 15 case 11: renaming the volume moves its data. Held back without `--allow-data-loss`; allowed, the new
+/// volume is made from a snapshot of the old one taken after the bot stopped and the volume was unmounted and
+/// detached (the simulator's own record of what each volume was made from is the oracle), and the old one goes last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_volume_is_made_from_a_snapshot_of_the_old_one_taken_after_the_bot_stopped() {
+    let world = World::new().await;
+    let BotHere {
+        app: _app,
+        container,
+        mounted,
+        original,
+    } = BotHere::start(&world, "move").await;
+    let old = world.client.list_volumes(None, None).await.unwrap()[0].clone();
+    let state = || docker(&["inspect", "-f", "{{.State.Status}}", &container]);
+    world.write_manifest(&original.replace("name: schwad-data", "name: schwad-data-2"));
+
+    world.sim.reset_requests();
+    let out = world.cli(&["plan", "--scope", "infra"]).await;
+    let shown = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        shown.contains("from snapshot schwad-data-before-delete-"),
+        "the plan offers the move:\n{shown}"
+    );
+    let out = world.cli(&["apply", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-data-loss=schwad-data"));
+    assert_eq!(world.sim.requests().mutating(), 0);
+    assert_eq!(state().trim(), "running");
+
+    let report = world.converge(&["schwad-data"]).await;
+    assert!(matches!(report.ended, Ended::Converged), "{report:?}");
+    let ops = ops(&report);
+    let at = |want: &dyn Fn(&Operation) -> bool| {
+        ops.iter()
+            .position(|op| want(op))
+            .unwrap_or_else(|| panic!("{ops:#?}"))
+    };
+    let order = [
+        at(&|op| matches!(op, Operation::StopAppOnDroplet { .. })),
+        at(&|op| matches!(op, Operation::UnmountVolume { .. })),
+        at(&|op| matches!(op, Operation::DetachVolume { .. })),
+        at(&|op| matches!(op, Operation::SnapshotVolume { .. })),
+        at(&|op| {
+            matches!(
+                op,
+                Operation::CreateVolume {
+                    from_snapshot: Some(_),
+                    ..
+                }
+            )
+        }),
+        at(&|op| matches!(op, Operation::DeleteVolume { volume_id } if *volume_id == old.id)),
+    ];
+    assert!(order.is_sorted(), "{ops:#?}");
+    assert_eq!(state().trim(), "exited");
+    assert!(!mounted.is_mounted());
+
+    let volumes = world.client.list_volumes(None, None).await.unwrap();
+    assert_eq!(volumes.len(), 1, "{volumes:?}");
+    let new = &volumes[0];
+    assert_eq!(new.name, "schwad-data-2");
+    assert_eq!(new.filesystem_type, old.filesystem_type);
+    assert_eq!(new.droplet_ids.len(), 1, "attached to the droplet");
+    let source = world
+        .sim
+        .volume_source(&new.id)
+        .expect("the new volume was made from a snapshot");
+    let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+    let snapshot = snapshots
+        .iter()
+        .find(|s| s.id == source)
+        .unwrap_or_else(|| panic!("{source} kept: {snapshots:?}"));
+    assert_eq!(snapshot.resource_id, old.id, "a snapshot of the old volume");
     assert!(world.plan().await.is_empty());
 }
 

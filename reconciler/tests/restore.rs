@@ -87,6 +87,7 @@ impl Drill {
                 filesystem_label: None,
                 description: String::new(),
                 tags: Vec::new(),
+                snapshot_id: None,
             }))
             .unwrap();
         drill

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labels};
-use reconciler_core::manifest::{DesiredState, RestartPolicy};
+use reconciler_core::manifest::{DesiredState, Filesystem, RestartPolicy};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{
     Action, Operation, Plan, PlanOptions, ResourceKind, Step, VolumeRef, plan,
@@ -446,8 +446,8 @@ fn secret_values_never_appear_only_their_change() {
 #[test]
 fn data_destructive_changes_are_blocked_unless_allowed() {
     let plan = run(volume_renamed, &PlanOptions::default());
-    // The old volume's deletion and the new, empty volume the bot would start on.
-    assert_eq!(plan.blocked.len(), 2);
+    // The move: the new volume from a snapshot of the old one, which is then deleted.
+    assert_eq!(plan.blocked.len(), 1);
     assert!(
         plan.blocked
             .iter()
@@ -580,17 +580,28 @@ fn an_untagged_same_named_droplet_volume_or_firewall_is_refused_with_the_adopt_c
     }
 }
 
+/// Issue 15 case 11: a region change would start the bot on an empty volume (DigitalOcean copies no volume snapshot
+/// across regions), and so would a rename that cannot move the data (a smaller size, another filesystem). Blocked
+/// without `--allow-data-loss`; allowed, the old volume is snapshotted before it goes.
 #[test]
-fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_blocked() {
+fn a_change_that_would_start_the_bot_on_an_empty_volume_is_blocked() {
     let region: Mutate = |d, _| d.infra.region = "ams3".into();
-    let rename: Mutate = |d, _| d.infra.volume.name = "schwad-data-2".into();
+    let smaller: Mutate = |d, o| {
+        d.infra.volume.name = "schwad-data-2".into();
+        known(&mut infra(o).volumes)[0].size_gib = 20;
+    };
+    let other_fs: Mutate = |d, _| {
+        d.infra.volume.name = "schwad-data-2".into();
+        d.infra.volume.filesystem = Filesystem::Xfs;
+    };
     for (case, mutate, why) in [
         (
             "region",
             region,
             "cannot move a volume or copy a volume snapshot to another region",
         ),
-        ("rename", rename, "the new volume starts empty"),
+        ("rename and shrink", smaller, "at least the snapshot's size"),
+        ("rename and reformat", other_fs, "keeps its filesystem"),
     ] {
         let plan = run(mutate, &PlanOptions::default());
         let human = render::human(&plan, false);
@@ -614,6 +625,10 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
                 .any(|b| b.reason.contains("--allow-data-loss=schwad-data")),
             "{case}: {human}"
         );
+        assert!(
+            !human.contains("from snapshot"),
+            "{case}: no move is offered:\n{human}"
+        );
 
         // Allowed: the old volume is snapshotted before it goes.
         let allowed = run(
@@ -631,6 +646,63 @@ fn a_region_change_or_rename_that_would_start_the_bot_on_an_empty_volume_is_bloc
         );
         assert!(ops.contains(&"create_volume"), "{case}: {ops:?}");
     }
+}
+
+/// Issue 15 case 11: a rename in the region moves the data: the new volume is made from a fresh snapshot of the old
+/// one, taken after the bot stopped and the volume was unmounted and detached, and the old one goes only after.
+#[test]
+fn a_renamed_volume_starts_from_a_fresh_snapshot_of_the_old_one() {
+    let plan = run(volume_renamed, &PlanOptions::default());
+    let human = render::human(&plan, false);
+    assert!(plan.steps.is_empty(), "held back until allowed:\n{human}");
+    assert!(
+        plan.blocked.iter().any(|b| b
+            .reason
+            .contains("deletes volume schwad-data once its data is on schwad-data-2")
+            && b.reason.contains("--allow-data-loss=schwad-data")),
+        "{human}"
+    );
+
+    let allowed = run(
+        volume_renamed,
+        &PlanOptions {
+            allow_data_loss: vec!["schwad-data".into()],
+            ..PlanOptions::default()
+        },
+    );
+    let steps: Vec<&Operation> = allowed.steps.iter().map(|s| &s.op).collect();
+    let at = |f: &dyn Fn(&Operation) -> bool| steps.iter().position(|o| f(o)).unwrap();
+    let snapshot = at(&|o| matches!(o, Operation::SnapshotVolume { .. }));
+    let Operation::SnapshotVolume { name, volume, .. } = steps[snapshot] else {
+        unreachable!()
+    };
+    assert_eq!(*volume, VolumeRef::Id("vol-1".into()));
+    let created = at(&|o| {
+        matches!(o, Operation::CreateVolume { name: n, from_snapshot: Some(s), .. }
+            if n == "schwad-data-2" && s == name)
+    });
+    let stop = at(&|o| matches!(o, Operation::StopAppOnDroplet { .. }));
+    let unmount = at(&|o| matches!(o, Operation::UnmountVolume { .. }));
+    let detach = at(&|o| matches!(o, Operation::DetachVolume { .. }));
+    let delete =
+        at(&|o| matches!(o, Operation::DeleteVolume { volume_id } if volume_id == "vol-1"));
+    let attach = at(&|o| matches!(o, Operation::AttachVolume { .. }));
+    assert!(
+        stop < unmount && unmount < detach && detach < snapshot,
+        "{steps:?}"
+    );
+    assert!(
+        snapshot < created && created < delete && created < attach,
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|o| matches!(o, Operation::CreateVolume { .. }))
+            .count(),
+        1,
+        "one new volume: {steps:?}"
+    );
 }
 
 /// Issue 15 case 1: a deploy killed during its gate leaves the new container running with matching labels but no

@@ -21,6 +21,7 @@ fn volume(i: usize) -> CreateVolume {
         filesystem_label: None,
         description: String::new(),
         tags: Vec::new(),
+        snapshot_id: None,
     }
 }
 

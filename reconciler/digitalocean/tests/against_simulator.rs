@@ -74,6 +74,7 @@ fn volume(name: &str) -> CreateVolume {
         filesystem_label: Some("ledger".into()),
         description: String::new(),
         tags: vec!["schwad".into()],
+        snapshot_id: None,
     }
 }
 

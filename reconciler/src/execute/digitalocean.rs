@@ -130,6 +130,7 @@ struct Created {
     droplets: HashMap<String, u64>,
     volumes: HashMap<String, String>,
     snapshots: Vec<String>,
+    snapshot_ids: HashMap<String, String>,
 }
 
 impl Created {
@@ -142,6 +143,14 @@ impl Created {
                 .copied()
                 .ok_or_else(|| Failed::Unresolved(format!("droplet {name}"))),
         }
+    }
+
+    /// The id of the snapshot named `name`, taken earlier in this run.
+    fn snapshot(&self, name: &str) -> Result<String, Failed> {
+        self.snapshot_ids
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Failed::Unresolved(format!("snapshot {name}")))
     }
 
     fn volume(&self, r: &VolumeRef) -> Result<String, Failed> {
@@ -206,19 +215,26 @@ impl InfraExecutor<'_> {
                 size_gib,
                 filesystem,
                 tags,
+                from_snapshot,
             } => {
+                let snapshot_id = match from_snapshot {
+                    None => None,
+                    Some(name) => Some(created.snapshot(name)?),
+                };
                 let volume = c
                     .create_volume(&CreateVolume {
                         name: name.clone(),
                         region: region.clone(),
                         size_gigabytes: u64::from(*size_gib),
-                        filesystem_type: Some(match filesystem {
+                        // A volume made from a snapshot has the snapshot's filesystem and data: no format.
+                        filesystem_type: snapshot_id.is_none().then_some(match filesystem {
                             manifest::Filesystem::Ext4 => Filesystem::Ext4,
                             manifest::Filesystem::Xfs => Filesystem::Xfs,
                         }),
                         filesystem_label: None,
                         description: "schwad bot data (managed by schwad-reconciler)".to_owned(),
                         tags: tags.clone(),
+                        snapshot_id,
                     })
                     .await?;
                 created.volumes.insert(name.clone(), volume.id);
@@ -337,6 +353,9 @@ impl InfraExecutor<'_> {
             Operation::SnapshotVolume { volume, name, tags } => {
                 let volume = created.volume(volume)?;
                 let snapshot = c.create_volume_snapshot(&volume, name, tags).await?;
+                created
+                    .snapshot_ids
+                    .insert(name.clone(), snapshot.id.clone());
                 created.snapshots.push(snapshot.id);
             }
             Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,

@@ -147,6 +147,13 @@ impl SimHandle {
         *self.app.faults() = faults;
     }
 
+    /// The snapshot volume `volume_id` was made from, if it exists and was made from one (the API does not say).
+    pub fn volume_source(&self, volume_id: &str) -> Option<String> {
+        let state = self.app.state();
+        let volume = state.volumes.iter().find(|v| v.id == volume_id)?;
+        volume.source_snapshot.clone()
+    }
+
     /// Pushes a tag to the account's registry, as `docker push` would.
     pub fn push_tag(&self, pushed: PushedTag) -> Result<(), PushError> {
         crate::routes::registry::push_tag(&mut self.app.state(), pushed)

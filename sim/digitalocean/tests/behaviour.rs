@@ -205,6 +205,47 @@ async fn volume_conflicts_use_digitaloceans_codes_and_texts() {
     );
 }
 
+/// A volume made from a volume snapshot: in the snapshot's region, at least its size, with its source's filesystem.
+#[tokio::test]
+async fn a_volume_from_a_snapshot_stays_in_its_region_and_keeps_its_filesystem() {
+    let sim = start(DELAY).await;
+    let mut api = Api::new(&sim);
+    let source = api
+        .call(
+            "POST",
+            "/v2/volumes",
+            Some(json!({"name": "ledger", "size_gigabytes": 5, "region": "nyc3", "filesystem_type": "xfs"})),
+        )
+        .await;
+    let source_id = source.body["volume"]["id"].as_str().unwrap().to_owned();
+    let snapshot = api
+        .call(
+            "POST",
+            &format!("/v2/volumes/{source_id}/snapshots"),
+            Some(json!({"name": "ledger-1"})),
+        )
+        .await;
+    assert_eq!(snapshot.status, 201, "{:?}", snapshot.body);
+    let snapshot_id = snapshot.body["snapshot"]["id"].as_str().unwrap().to_owned();
+    let from = |name: &str, size: u64, region: &str| json!({"name": name, "size_gigabytes": size, "region": region, "snapshot_id": snapshot_id, "filesystem_type": "ext4"});
+    let elsewhere = api
+        .call("POST", "/v2/volumes", Some(from("copy", 5, "fra1")))
+        .await;
+    assert_eq!(elsewhere.status, 400, "{:?}", elsewhere.body);
+    let smaller = api
+        .call("POST", "/v2/volumes", Some(from("copy", 4, "nyc3")))
+        .await;
+    assert_eq!(smaller.status, 400, "{:?}", smaller.body);
+    let made = api
+        .call("POST", "/v2/volumes", Some(from("copy", 6, "nyc3")))
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert_eq!(made.body["volume"]["filesystem_type"], "xfs");
+    let id = made.body["volume"]["id"].as_str().unwrap();
+    assert_eq!(sim.volume_source(id), Some(snapshot_id.clone()));
+    assert_eq!(sim.volume_source(&source_id), None);
+}
+
 #[tokio::test]
 async fn firewall_put_replaces_everything_and_tags_heal_by_hand() {
     let sim = start(DELAY).await;

@@ -21,6 +21,8 @@ pub(super) struct Change {
     causes: Vec<String>,
     steps: Vec<Step>,
     destroys_volume: Option<String>,
+    /// The volume `destroys_volume`'s data moves to before it goes.
+    moved_to: Option<String>,
 }
 
 impl Change {
@@ -33,6 +35,7 @@ impl Change {
             causes: Vec::new(),
             steps: Vec::new(),
             destroys_volume: None,
+            moved_to: None,
         }
     }
 
@@ -77,6 +80,12 @@ impl Change {
         self
     }
 
+    /// Marks the change as deleting `volume` once its data is on `to`: held back like a destruction.
+    pub(super) fn moves(&mut self, volume: &str, to: &str) -> &mut Self {
+        self.moved_to = Some(to.to_owned());
+        self.destroys(volume)
+    }
+
     /// The resource it changes.
     pub(super) fn resource(&self) -> &ResourceId {
         &self.resource
@@ -114,6 +123,7 @@ impl<'a> Builder<'a> {
             causes,
             steps,
             destroys_volume,
+            moved_to,
         } = change;
         let mut runs = true;
         if let Some(volume) = &destroys_volume
@@ -121,10 +131,16 @@ impl<'a> Builder<'a> {
         {
             self.plan.blocked.push(Blocked {
                 resource: resource.clone(),
-                reason: format!(
-                    "data-destructive: destroys the data on volume {volume}; re-run with --allow-data-loss={volume} \
-                     (a fresh snapshot is taken first)"
-                ),
+                reason: match &moved_to {
+                    None => format!(
+                        "data-destructive: destroys the data on volume {volume}; re-run with \
+                         --allow-data-loss={volume} (a fresh snapshot is taken first)"
+                    ),
+                    Some(to) => format!(
+                        "deletes volume {volume} once its data is on {to} (made from a fresh snapshot of it); re-run \
+                         with --allow-data-loss={volume}"
+                    ),
+                },
                 steps,
             });
             runs = false;

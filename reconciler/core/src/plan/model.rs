@@ -271,9 +271,12 @@ pub enum Operation {
         region: String,
         /// Size in GiB.
         size_gib: u32,
-        /// Filesystem to format.
+        /// Filesystem to format (a volume made from a snapshot keeps the snapshot's).
         filesystem: Filesystem,
         tags: Vec<String>,
+        /// Name of a volume snapshot taken earlier in the same plan whose data the new volume starts with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_snapshot: Option<String>,
     },
     /// Grow the volume.
     ResizeVolume {

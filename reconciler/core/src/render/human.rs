@@ -173,10 +173,14 @@ pub fn describe(op: &Operation) -> String {
             region,
             size_gib,
             filesystem,
+            from_snapshot,
             ..
-        } => {
-            format!("create volume {name} ({size_gib} GiB {filesystem}, {region})")
-        }
+        } => match from_snapshot {
+            None => format!("create volume {name} ({size_gib} GiB {filesystem}, {region})"),
+            Some(snapshot) => {
+                format!("create volume {name} ({size_gib} GiB, {region}) from snapshot {snapshot}")
+            }
+        },
         Operation::ResizeVolume {
             volume_id,
             size_gib,

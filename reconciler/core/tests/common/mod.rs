@@ -264,13 +264,37 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
             size_gib,
             filesystem,
             tags,
+            from_snapshot,
         } => {
+            // DigitalOcean makes a volume from a snapshot of the same region, at least the source's size, with the
+            // source's filesystem.
+            let filesystem = match from_snapshot {
+                None => Some(filesystem.to_string()),
+                Some(snapshot) => {
+                    let s = known(&mut infra(w).snapshots)
+                        .iter()
+                        .find(|s| &s.name == snapshot)
+                        .unwrap_or_else(|| panic!("snapshot {snapshot} exists"))
+                        .clone();
+                    let source = known(&mut infra(w).volumes)
+                        .iter()
+                        .find(|v| v.id == s.volume_id)
+                        .expect("the snapshot's volume still exists")
+                        .clone();
+                    assert_eq!(
+                        &source.region, region,
+                        "a snapshot is used in its own region"
+                    );
+                    assert!(source.size_gib <= *size_gib, "at least the snapshot's size");
+                    source.filesystem
+                }
+            };
             known(&mut infra(w).volumes).push(VolumeState {
                 id: format!("vol-{id}"),
                 name: name.clone(),
                 region: region.clone(),
                 size_gib: *size_gib,
-                filesystem: Some(filesystem.to_string()),
+                filesystem,
                 droplet_ids: vec![],
                 tags: tags.clone(),
             });

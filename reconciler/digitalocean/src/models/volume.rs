@@ -64,6 +64,9 @@ pub struct CreateVolume {
     /// Tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// A volume snapshot of the same region to start from (the volume then has its source's filesystem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
 }
 
 /// A volume action request.

@@ -86,7 +86,12 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-fn validate(state: &Account, body: &CreateVolume) -> ApiResult<(String, u64, String)> {
+/// The name, size and region of a valid create, and the filesystem of the snapshot it starts from (a volume made
+/// from a snapshot has its source's filesystem, whatever the request says).
+fn validate(
+    state: &Account,
+    body: &CreateVolume,
+) -> ApiResult<(String, u64, String, Option<String>)> {
     let name = body
         .name
         .clone()
@@ -137,7 +142,21 @@ fn validate(state: &Account, body: &CreateVolume) -> ApiResult<(String, u64, Str
                 "size_gigabytes is smaller than the snapshot",
             ));
         }
+        if snapshot.region != region {
+            return Err(ApiError::bad_request(format!(
+                "the snapshot is in {}: a volume is created from a snapshot in the snapshot's region",
+                snapshot.region
+            )));
+        }
     }
+    let source_filesystem = body.snapshot_id.as_ref().and_then(|id| {
+        let snapshot = state.snapshots.iter().find(|s| s.id == *id)?;
+        state
+            .volumes
+            .iter()
+            .find(|v| v.id == snapshot.resource_id)
+            .map(|v| v.filesystem_type.clone())
+    });
     if state
         .volumes
         .iter()
@@ -148,13 +167,13 @@ fn validate(state: &Account, body: &CreateVolume) -> ApiResult<(String, u64, Str
             format!("a volume with the name {name} already exists in {region}"),
         ));
     }
-    Ok((name, size, region))
+    Ok((name, size, region, source_filesystem))
 }
 
 async fn create(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
     let body: CreateVolume = parse(&body)?;
     let mut state = app.state();
-    let (name, size_gigabytes, region) = validate(&state, &body)?;
+    let (name, size_gigabytes, region, source_filesystem) = validate(&state, &body)?;
     ensure_tags(&mut state, &body.tags)?;
     let volume = Volume {
         id: uuid::Uuid::new_v4().to_string(),
@@ -163,10 +182,13 @@ async fn create(State(app): State<App>, body: Bytes) -> ApiResult<Response> {
         size_gigabytes,
         region,
         droplet_ids: Vec::new(),
-        filesystem_type: body.filesystem_type.unwrap_or_default(),
+        filesystem_type: source_filesystem
+            .or(body.filesystem_type)
+            .unwrap_or_default(),
         filesystem_label: body.filesystem_label.unwrap_or_default(),
         created_at: Utc::now(),
         tags: body.tags,
+        source_snapshot: body.snapshot_id,
     };
     tracing::info!(volume_id = %volume.id, name = %volume.name, "volume created");
     state.volumes.push(volume.clone());

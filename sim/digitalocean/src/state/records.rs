@@ -109,6 +109,9 @@ pub(crate) struct Volume {
     pub filesystem_label: String,
     pub created_at: DateTime<Utc>,
     pub tags: Vec<String>,
+    /// The snapshot it was made from: DigitalOcean does not show it; kept so tests can follow the data.
+    #[serde(default)]
+    pub source_snapshot: Option<String>,
 }
 
 impl Volume {

@@ -27,10 +27,21 @@ pub(super) fn plan(
     let mut want_tags = tags_of(d);
     want_tags.push(PROTECTED_TAG.to_owned());
 
-    // Managed volumes no longer in the manifest (a rename, for instance) go away: their data with them.
-    for stray in volumes.iter().filter(|v| {
-        v.tags.contains(&dep) && !(v.name == want.name && v.region.eq_ignore_ascii_case(&region))
-    }) {
+    let wanted = |v: &VolumeState| v.name == want.name && v.region.eq_ignore_ascii_case(&region);
+    // A rename in the same region moves the data: the new volume starts from a fresh snapshot of the old one.
+    let moved = match volumes.iter().any(wanted) {
+        true => None,
+        false => volumes
+            .iter()
+            .find(|v| v.tags.contains(&dep) && v.region.eq_ignore_ascii_case(&region))
+            .filter(|v| unmovable(d, v).is_none()),
+    };
+
+    // Managed volumes no longer in the manifest go away: their data with them (but for a move's source).
+    for stray in volumes
+        .iter()
+        .filter(|v| v.tags.contains(&dep) && !wanted(v) && moved.is_none_or(|m| m.id != v.id))
+    {
         let mut c = Change::new(
             ResourceId::new(ResourceKind::Volume, &stray.name),
             Action::Delete,
@@ -57,10 +68,10 @@ pub(super) fn plan(
     }
 
     let id = ResourceId::new(ResourceKind::Volume, &want.name);
-    let Some(current) = volumes
-        .iter()
-        .find(|v| v.name == want.name && v.region.eq_ignore_ascii_case(&region))
-    else {
+    if let Some(old) = moved {
+        return plan_move(b, d, o, old, id, &want_tags, released);
+    }
+    let Some(current) = volumes.iter().find(|v| wanted(v)) else {
         // The bot would start on the new, empty volume while its data stays on the deployment's other one.
         let left_behind = volumes.iter().find(|v| v.tags.contains(&dep));
         let cause = match left_behind {
@@ -72,9 +83,11 @@ pub(super) fn plan(
                 old.region, old.name, old.region
             ),
             Some(old) => format!(
-                "volume {} → {}: the bot's data stays on volume {}; the new volume starts empty (rename it back to \
-                 keep the data)",
-                old.name, want.name, old.name
+                "volume {} → {}: the bot's data stays on volume {}; the new volume starts empty ({})",
+                old.name,
+                want.name,
+                old.name,
+                unmovable(d, old).unwrap_or("rename it back to keep the data")
             ),
         };
         let mut c = create_volume_change(d, id, &want_tags, &cause);
@@ -116,7 +129,7 @@ pub(super) fn plan(
         }
         let mut freed = Released::default();
         destroy_volume(b, &mut c, d, o, current, &replace[0], &mut freed);
-        c.step(create_volume_op(d, &want_tags), replace[0].clone());
+        c.step(create_volume_op(d, &want_tags, None), replace[0].clone());
         if b.add(c) {
             released.merge(freed);
             return VolumeOutcome::Planned(want.name.clone());
@@ -162,7 +175,80 @@ pub(super) fn plan(
     }
 }
 
-fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
+/// Why the data of `old` cannot move to the manifest's volume through a snapshot, if it cannot.
+fn unmovable(d: &DesiredState, old: &VolumeState) -> Option<&'static str> {
+    let want = &d.infra.volume;
+    if old.size_gib > want.size_gib {
+        Some(
+            "a volume made from a snapshot is at least the snapshot's size: keep the size to move the data",
+        )
+    } else if old
+        .filesystem
+        .as_deref()
+        .is_some_and(|fs| !fs.is_empty() && fs != want.filesystem.to_string())
+    {
+        Some(
+            "a volume made from a snapshot keeps its filesystem: change the name and the filesystem apart",
+        )
+    } else {
+        None
+    }
+}
+
+/// The move of a renamed volume's data in its region: free and detach `old`, snapshot it, create the manifest's
+/// volume from that snapshot, delete `old`. Data-destructive only in that `old` goes (after its copy exists), so it
+/// is held back like every deletion.
+fn plan_move(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    old: &VolumeState,
+    id: ResourceId,
+    tags: &[String],
+    released: &mut Released,
+) -> VolumeOutcome {
+    let want = &d.infra.volume;
+    let cause = format!(
+        "volume {} → {}: the data moves: the new volume is created from a fresh snapshot of {}, which is then \
+         deleted",
+        old.name, want.name, old.name
+    );
+    let snapshot = before_delete_name(b, old);
+    let mut c = Change::new(id, Action::Create);
+    c.field("size_gib", None, Some(want.size_gib.to_string()))
+        .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
+        .field("from_snapshot", None, Some(snapshot.clone()))
+        .cause(&cause)
+        .moves(&old.name, &want.name);
+    let mut freed = Released::default();
+    free_volume(&mut c, d, o, old, &cause, &mut freed);
+    c.step(
+        snapshot_op(old, snapshot.clone()),
+        "the data the new volume starts with",
+    )
+    .step(create_volume_op(d, tags, Some(snapshot)), &cause)
+    .step(
+        Operation::DeleteVolume {
+            volume_id: old.id.clone(),
+        },
+        format!("its data is on {} now", want.name),
+    );
+    let runs = b.add(c);
+    let mut gone = Change::new(
+        ResourceId::new(ResourceKind::Volume, &old.name),
+        Action::Delete,
+    );
+    gone.field("size_gib", Some(old.size_gib.to_string()), None)
+        .cause(format!("its data moves to {}", want.name));
+    b.add(gone);
+    if !runs {
+        return VolumeOutcome::Unknown;
+    }
+    released.merge(freed);
+    VolumeOutcome::Planned(want.name.clone())
+}
+
+fn create_volume_op(d: &DesiredState, tags: &[String], from_snapshot: Option<String>) -> Operation {
     let want = &d.infra.volume;
     Operation::CreateVolume {
         name: want.name.clone(),
@@ -170,6 +256,7 @@ fn create_volume_op(d: &DesiredState, tags: &[String]) -> Operation {
         size_gib: want.size_gib,
         filesystem: want.filesystem,
         tags: tags.to_vec(),
+        from_snapshot,
     }
 }
 
@@ -180,7 +267,7 @@ fn create_volume_change(d: &DesiredState, id: ResourceId, tags: &[String], cause
         .field("filesystem", None, Some(want.filesystem.to_string()))
         .field("region", None, Some(d.infra.region.to_ascii_lowercase()))
         .cause(cause)
-        .step(create_volume_op(d, tags), cause);
+        .step(create_volume_op(d, tags, None), cause);
     c
 }
 
@@ -239,6 +326,42 @@ fn destroy_volume(
     cause: &str,
     released: &mut Released,
 ) {
+    free_volume(c, d, o, v, cause, released);
+    c.step(
+        snapshot_op(v, before_delete_name(b, v)),
+        "fresh snapshot before the volume is destroyed",
+    );
+    c.step(
+        Operation::DeleteVolume {
+            volume_id: v.id.clone(),
+        },
+        cause,
+    );
+}
+
+/// The name of the snapshot taken of `v` before it is deleted.
+fn before_delete_name(b: &Builder<'_>, v: &VolumeState) -> String {
+    format!("{}-before-delete-{}", v.name, b.now.format("%Y%m%d-%H%M%S"))
+}
+
+/// A snapshot outside the policy: no deployment tag, so it is never pruned.
+fn snapshot_op(v: &VolumeState, name: String) -> Operation {
+    Operation::SnapshotVolume {
+        volume: VolumeRef::Id(v.id.clone()),
+        name,
+        tags: vec![MANAGED_TAG.to_owned()],
+    }
+}
+
+/// Releases `v` from every droplet it is attached to and detaches it.
+fn free_volume(
+    c: &mut Change,
+    d: &DesiredState,
+    o: &ObservedInfra,
+    v: &VolumeState,
+    cause: &str,
+    released: &mut Released,
+) {
     for droplet in &v.droplet_ids {
         release(c, d, o, *droplet, released);
         c.step(
@@ -250,18 +373,4 @@ fn destroy_volume(
             cause,
         );
     }
-    c.step(
-        Operation::SnapshotVolume {
-            volume: VolumeRef::Id(v.id.clone()),
-            name: format!("{}-before-delete-{}", v.name, b.now.format("%Y%m%d-%H%M%S")),
-            tags: vec![MANAGED_TAG.to_owned()],
-        },
-        "fresh snapshot before the volume is destroyed",
-    );
-    c.step(
-        Operation::DeleteVolume {
-            volume_id: v.id.clone(),
-        },
-        cause,
-    );
 }
