@@ -32,7 +32,7 @@ fn main() {
     d.image("v1", &[]);
     d.image("v2", &[]);
     let mut spec = Spec::tag("v1");
-    spec.stability = "500ms";
+    spec.stability = Duration::from_millis(500);
     d.write(&spec);
     d.apply().expect(0);
 

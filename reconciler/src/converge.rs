@@ -390,11 +390,13 @@ impl Prepared {
                     return Ok(report);
                 }
                 let cause = execute::chain(&e);
-                executor
+                let unrecorded = executor
                     .verdicts
-                    .iter()
-                    .for_each(|v| v.failed(&app.container_name, None, &cause));
-                Some(executor.failure(cause, &app.container_name).await)
+                    .as_ref()
+                    .and_then(|v| v.failed(&app.container_name, None, &cause));
+                let mut failure = executor.failure(cause, &app.container_name).await;
+                failure.quarantine_error = unrecorded;
+                Some(failure)
             }
         };
         let Some(mut failure) = failure else {

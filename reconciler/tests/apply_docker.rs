@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use deploy::{Deployment, Health, SECRET, Spec, docker, wait_until};
+use reconciler_core::manifest::RestartPolicy;
 
 #[test]
 fn fresh_create_is_hardened_and_a_second_apply_changes_nothing() {
@@ -270,7 +271,7 @@ fn failed_first_deploy_is_stopped_and_not_retried() {
     let d = Deployment::new("firstfail");
     d.image("crash", &["CRASH=1"]);
     let mut spec = Spec::tag("crash");
-    spec.restart = "no";
+    spec.restart = RestartPolicy::No;
     d.write(&spec);
     d.apply().expect(4);
     let again = d.apply();
@@ -359,7 +360,7 @@ fn killed_mid_replacement_a_second_apply_converges() {
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
 
     let mut spec = Spec::tag("slow");
-    spec.stability = "200ms";
+    spec.stability = Duration::from_millis(200);
     d.write(&spec);
     let mut child = d
         .reconciler("apply")
@@ -457,13 +458,10 @@ fn exit_codes_blocked_locked_unreachable_and_plan_changes() {
 #[test]
 fn an_unreachable_registry_fails_the_pull_naming_the_image() {
     let d = Deployment::new("pull");
-    d.write(&Spec::tag("v9"));
     // The repository lives on a registry nobody listens on.
-    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap().replace(
-        &format!("repository: {}", d.repo),
-        "repository: 127.0.0.1:9/schwad-it-pull",
-    );
-    std::fs::write(d.manifest_path(), yaml).unwrap();
+    let mut desired = d.desired(&Spec::tag("v9"));
+    desired.app.image.repository = "127.0.0.1:9/schwad-it-pull".to_owned();
+    d.write_desired(&desired);
     let failed = d.apply();
     failed.expect(1);
     assert!(
@@ -581,12 +579,9 @@ fn a_start_that_fails_after_the_old_container_stopped_reverts() {
     let good = d.only_container();
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    d.write(&Spec::tag("v2"));
-    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap().replace(
-        &format!("ports: [{{host: {},", d.port),
-        &format!("ports: [{{host: {port},"),
-    );
-    std::fs::write(d.manifest_path(), yaml).unwrap();
+    let mut desired = d.desired(&Spec::tag("v2"));
+    desired.app.ports[0].host = port;
+    d.write_desired(&desired);
     let reverted = d.apply();
     reverted.expect(4);
     assert!(reverted.stderr.contains("restored"), "{}", reverted.stderr);
@@ -610,10 +605,9 @@ fn a_wrong_health_url_reverts_with_the_old_gate_and_fixing_it_deploys() {
     d.write(&Spec::tag("v1"));
     d.apply().expect(0);
     let good = d.only_container();
-    d.write(&Spec::tag("v2"));
-    let path = d.manifest_path();
-    let right = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, right.replace("/health\n", "/wrong-health\n")).unwrap();
+    let mut wrong = d.desired(&Spec::tag("v2"));
+    wrong.app.health_check.http = Some(format!("http://127.0.0.1:{}/wrong-health", d.port));
+    d.write_desired(&wrong);
     let reverted = d.apply();
     reverted.expect(4);
     assert!(
@@ -625,7 +619,7 @@ fn a_wrong_health_url_reverts_with_the_old_gate_and_fixing_it_deploys() {
     );
     assert_eq!(d.only_container()["Id"], good["Id"]);
     assert_eq!(d.health().as_deref(), Some("ok v1\n"));
-    std::fs::write(&path, right).unwrap();
+    d.write(&Spec::tag("v2"));
     d.apply().expect(0);
     assert_eq!(d.only_container()["Image"], d.image_id("v2"));
     assert_eq!(d.health().as_deref(), Some("ok v2\n"));

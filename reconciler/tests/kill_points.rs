@@ -9,6 +9,7 @@
 mod deploy;
 
 use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
 
 use deploy::{Deployment, Spec};
 
@@ -24,7 +25,7 @@ fn base(d: &Deployment) -> Spec {
     d.image("v2", &[]);
     d.image("bad", &["FAIL_HEALTH=1"]);
     let mut spec = Spec::tag("v1");
-    spec.stability = "200ms";
+    spec.stability = Duration::from_millis(200);
     d.write(&spec);
     d.apply().expect(0);
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
@@ -82,7 +83,7 @@ fn check(d: &Deployment, expected: &str, at: &str) {
     assert_eq!(c["Name"], format!("/{}", d.name), "{at}");
     assert_eq!(c["Image"], d.image_id(expected), "{at}: {expected} runs");
     assert!(
-        deploy::wait_until(std::time::Duration::from_secs(5), || d.health().is_some()),
+        deploy::wait_until(Duration::from_secs(5), || d.health().is_some()),
         "{at}: healthy"
     );
     assert_eq!(

@@ -106,16 +106,9 @@ fn a_deploy_that_changes_the_image_snapshots_first_and_the_last_good_tag_follows
     d.image("v1", &[]);
     d.image("v2", &[]);
     let write = |tag: &str| {
-        d.write(&Spec::tag(tag));
-        let text = std::fs::read_to_string(d.manifest_path()).unwrap();
-        std::fs::write(
-            d.manifest_path(),
-            text.replace(
-                "snapshots: {keep: 1}",
-                "snapshots: {keep: 1, before_deploy: true}",
-            ),
-        )
-        .unwrap();
+        let mut desired = d.desired(&Spec::tag(tag));
+        desired.infra.snapshots.before_deploy = true;
+        d.write_desired(&desired);
     };
     let apply = || {
         let out = reconciler(&d, &url, &token, &["apply", "--scope", "all"]);

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use deploy::{Applied, Deployment, SECRET, Spec, wait_until};
+use reconciler_core::manifest::Filesystem;
 use support::sshd::Sshd;
 use support::tmpfs::Tmpfs;
 
@@ -116,7 +117,7 @@ fn a_connection_dropped_mid_apply_is_followed_by_a_converging_rerun() {
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
 
     let mut spec = Spec::tag("slow");
-    spec.stability = "200ms";
+    spec.stability = Duration::from_millis(200);
     d.write(&spec);
     let child = over_ssh(&d, &sshd, "apply")
         .stdout(Stdio::piped())
@@ -289,12 +290,9 @@ async fn a_volume_replacement_stops_the_app_and_unmounts_over_ssh_before_the_det
     assert!(mounted.is_mounted());
     std::fs::write(d.data().join("ledger.db"), "fills").unwrap();
 
-    let yaml = std::fs::read_to_string(d.manifest_path()).unwrap();
-    std::fs::write(
-        d.manifest_path(),
-        yaml.replace("filesystem: ext4", "filesystem: xfs"),
-    )
-    .unwrap();
+    let mut xfs = d.desired(&Spec::tag("v1"));
+    xfs.infra.volume.filesystem = Filesystem::Xfs;
+    d.write_desired(&xfs);
     let replaced = run(&["--allow-data-loss", "it-data"]);
     let stdout = String::from_utf8_lossy(&replaced.stdout).into_owned();
     assert_eq!(

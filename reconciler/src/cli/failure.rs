@@ -11,9 +11,15 @@ pub(super) fn failure_report(failure: &Failure) -> String {
         ),
         None => "NOTHING RUNS: no earlier container passed its health gate".to_owned(),
     };
+    let quarantined = match &failure.quarantine_error {
+        None => "this revision is quarantined until the manifest changes".to_owned(),
+        Some(e) => {
+            format!("QUARANTINE NOT RECORDED ({e}): the next run may deploy this revision again")
+        }
+    };
     let mut out = format!(
-        "Reverted: the new container failed its health gate: {}\n{restored}; this revision is quarantined until the \
-         manifest changes.\n--- last log lines of {} ---\n",
+        "Reverted: the new container failed its health gate: {}\n{restored}; {quarantined}.\n--- last log lines \
+         of {} ---\n",
         failure.cause, failure.container
     );
     for line in &failure.logs {
@@ -28,4 +34,39 @@ pub(super) fn failure_report(failure: &Failure) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(quarantine_error: Option<&str>) -> Failure {
+        Failure {
+            cause: "exited with code 1".to_owned(),
+            container: "bot".to_owned(),
+            image_id: "sha256:1".to_owned(),
+            logs: vec!["boom".to_owned()],
+            health_log: Vec::new(),
+            restored: Some("0123456789abcdef".to_owned()),
+            quarantine_error: quarantine_error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_report_says_whether_the_revision_is_quarantined() {
+        let recorded = failure_report(&failure(None));
+        assert!(
+            recorded.contains("this revision is quarantined until the manifest changes."),
+            "{recorded}"
+        );
+        let lost = failure_report(&failure(Some("/state: read-only file system")));
+        assert!(
+            lost.contains(
+                "QUARANTINE NOT RECORDED (/state: read-only file system): the next run may deploy this revision \
+                 again."
+            ),
+            "{lost}"
+        );
+        assert!(!lost.contains("quarantined until"), "{lost}");
+    }
 }

@@ -74,6 +74,8 @@ pub struct Failure {
     pub health_log: Vec<String>,
     /// The container the revert restored (it passed its own gate), `None` when nothing runs.
     pub restored: Option<String>,
+    /// Why the failed revision could not be quarantined (`None`: it is): the next run may deploy it again.
+    pub quarantine_error: Option<String>,
 }
 
 /// What a run of steps did: every step that ran, and how the run ended.
@@ -115,8 +117,9 @@ impl Verdicts<'_> {
         }
     }
 
-    /// Quarantines the revision `status` runs (the desired one when it cannot be read). An error here is loud.
-    pub fn failed(&self, container: &str, status: Option<&Status>, cause: &str) {
+    /// Quarantines the revision `status` runs (the desired one when it cannot be read). An error here is loud: it
+    /// is logged, and returned for the failure report.
+    pub fn failed(&self, container: &str, status: Option<&Status>, cause: &str) -> Option<String> {
         let revision = match status {
             Some(s) if s.labels.contains_key(labels::SPEC_HASH) => {
                 Revision::of(s, Some(cause.to_owned()))
@@ -128,10 +131,12 @@ impl Verdicts<'_> {
             },
         };
         let id = status.map_or(container, |s| s.id.as_str());
-        if let Err(e) = self.state.update(self.app, |r| r.gate_failed(id, revision)) {
-            tracing::error!(error = %e, "QUARANTINE NOT RECORDED: the failed revision may be retried");
-            eprintln!("error: recording the quarantine failed: {e}");
-        }
+        let e = self
+            .state
+            .update(self.app, |r| r.gate_failed(id, revision))
+            .err()?;
+        tracing::error!(error = %e, "QUARANTINE NOT RECORDED: the failed revision may be retried");
+        Some(chain(&e))
     }
 }
 
@@ -253,12 +258,14 @@ impl<H: Host + Sync> Executor<'_, H> {
                 Ok(StepResult::GateFailed(gate)) => {
                     let container = step_container(&step.op).unwrap_or_default();
                     let status = self.engine.status(container).await.ok().flatten();
-                    if let Some(v) = &self.verdicts {
-                        v.failed(container, status.as_ref(), &gate.cause);
-                    }
+                    let unrecorded = self
+                        .verdicts
+                        .as_ref()
+                        .and_then(|v| v.failed(container, status.as_ref(), &gate.cause));
                     outcome.end = StepEnd::GateFailed(gate.cause.clone());
                     run.steps.push(outcome);
-                    let failure = self.failure(gate.cause, container).await;
+                    let mut failure = self.failure(gate.cause, container).await;
+                    failure.quarantine_error = unrecorded;
                     progress.event(&Event::Reverting {
                         cause: failure.cause.clone(),
                     });
@@ -329,6 +336,7 @@ impl<H: Host + Sync> Executor<'_, H> {
             logs: logs.iter().map(|l| secrets.redact(l)).collect(),
             health_log: health_log.iter().map(|l| secrets.redact(l)).collect(),
             restored: None,
+            quarantine_error: None,
         }
     }
 
@@ -448,5 +456,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(value, 7);
+    }
+
+    #[test]
+    fn a_quarantine_that_cannot_be_recorded_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let desired = Revision {
+            spec_hash: "v1:a".to_owned(),
+            secrets_fingerprint: None,
+            commit: None,
+            image: "img:v1".to_owned(),
+            image_id: "sha256:1".to_owned(),
+            repo_digests: Vec::new(),
+            at: chrono::Utc::now(),
+            cause: None,
+        };
+        let recorded = StateDir::new(dir.path().join("state"));
+        let verdicts = Verdicts {
+            state: &recorded,
+            app: "bot",
+            desired: &desired,
+        };
+        assert_eq!(verdicts.failed("bot", None, "exited"), None);
+        assert_eq!(recorded.load("bot").unwrap().quarantined.len(), 1);
+
+        // The state directory's place is taken by a file: nothing can be written there.
+        let blocked = StateDir::new(dir.path().join("file"));
+        std::fs::write(blocked.path(), "").unwrap();
+        let verdicts = Verdicts {
+            state: &blocked,
+            ..verdicts
+        };
+        let error = verdicts.failed("bot", None, "exited");
+        assert!(
+            error.as_ref().is_some_and(|e| e.contains("file")),
+            "{error:?}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use reconciler_core::manifest::{
+    self, App, DesiredState, Droplet, Filesystem, Firewall, FirewallRule, Hardening, HealthCheck,
+    Image, Infra, Logs, Port, Protocol, Registry, RegistryTier, RestartPolicy, Secrets,
+    SnapshotPolicy, Volume, VolumeMount,
+};
 use serde_json::Value;
 
 /// How the manifest asks for health.
@@ -27,8 +33,9 @@ pub struct Spec {
     pub tag: String,
     pub env: Vec<(String, String)>,
     pub health: Health,
-    pub restart: &'static str,
-    pub stability: &'static str,
+    pub restart: RestartPolicy,
+    /// `health_check.stability_window`.
+    pub stability: Duration,
     /// Stopped previous containers kept for a fast rollback (0 in most tests: one container per app).
     pub keep_previous: u32,
 }
@@ -39,8 +46,8 @@ impl Spec {
             tag: tag.to_owned(),
             env: Vec::new(),
             health: Health::Http,
-            restart: "unless-stopped",
-            stability: "1s",
+            restart: RestartPolicy::UnlessStopped,
+            stability: Duration::from_secs(1),
             keep_previous: 0,
         }
     }
@@ -111,60 +118,126 @@ impl Deployment {
             .unwrap();
     }
 
+    /// The manifest for `spec`.
+    pub fn desired(&self, spec: &Spec) -> DesiredState {
+        let root = self.dir.path().display();
+        let ms = |ms| manifest::Duration::new(Duration::from_millis(ms));
+        let mut env = BTreeMap::from([("SERVER_PORT".to_owned(), "8080".to_owned())]);
+        for (name, value) in &spec.env {
+            let before = env.insert(name.clone(), value.clone());
+            assert!(before.is_none(), "env {name} given twice");
+        }
+        let (http, command) = match spec.health {
+            Health::Http => (Some(format!("http://127.0.0.1:{}/health", self.port)), None),
+            Health::Command => (
+                None,
+                Some(
+                    [
+                        "wget",
+                        "-q",
+                        "-O",
+                        "/dev/null",
+                        "http://127.0.0.1:8080/health",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                ),
+            ),
+        };
+        DesiredState {
+            version: manifest::FORMAT_VERSION,
+            name: "it".to_owned(),
+            infra: Infra {
+                region: "nyc3".to_owned(),
+                droplet: Droplet {
+                    name: "it-1".to_owned(),
+                    size: "s-1vcpu-1gb".to_owned(),
+                    image: "docker-20-04".to_owned(),
+                    ssh_keys: Vec::new(),
+                    tags: Vec::new(),
+                    monitoring: false,
+                    user_data: None,
+                },
+                volume: Volume {
+                    name: "it-data".to_owned(),
+                    size_gib: 1,
+                    filesystem: Filesystem::Ext4,
+                    mount_path: format!("{root}/data"),
+                    owner: "1001:1001".to_owned(),
+                    mode: "0750".to_owned(),
+                },
+                firewall: Firewall {
+                    name: "it".to_owned(),
+                    inbound: vec![FirewallRule {
+                        protocol: Protocol::Tcp,
+                        ports: "22".to_owned(),
+                        addresses: vec!["0.0.0.0/0".to_owned()],
+                    }],
+                    outbound: Vec::new(),
+                },
+                registry: Registry {
+                    name: "it".to_owned(),
+                    tier: RegistryTier::Starter,
+                    region: None,
+                },
+                snapshots: SnapshotPolicy {
+                    every: None,
+                    keep: 1,
+                    before_deploy: false,
+                },
+            },
+            app: App {
+                container_name: self.name.clone(),
+                image: Image {
+                    repository: self.repo.clone(),
+                    tag: spec.tag.clone(),
+                    digest: None,
+                },
+                env,
+                secrets: Some(Secrets {
+                    env_file: format!("{root}/secrets.env"),
+                    names: vec!["API_TOKEN".to_owned()],
+                }),
+                volume_mount: VolumeMount {
+                    host_path: format!("{root}/data/bot"),
+                    container_path: "/data".to_owned(),
+                },
+                user: "1001:1001".to_owned(),
+                restart: spec.restart,
+                ports: vec![Port {
+                    host: self.port,
+                    container: 8080,
+                    protocol: Protocol::Tcp,
+                    host_ip: None,
+                }],
+                health_check: HealthCheck {
+                    http,
+                    command,
+                    interval: ms(200),
+                    timeout: ms(500),
+                    retries: 3,
+                    start_period: manifest::Duration::from_secs(1),
+                    stability_window: manifest::Duration::new(spec.stability),
+                },
+                logs: Logs {
+                    max_size: "1m".to_owned(),
+                    max_files: 2,
+                },
+                stop_grace_period: manifest::Duration::from_secs(5),
+                keep_previous: spec.keep_previous,
+                hardening: Hardening::default(),
+            },
+        }
+    }
+
     /// Writes the manifest for `spec`.
     pub fn write(&self, spec: &Spec) {
-        let root = self.dir.path().display();
-        let env: String = spec
-            .env
-            .iter()
-            .map(|(k, v)| format!("    {k}: \"{v}\"\n"))
-            .collect();
-        let health = match spec.health {
-            Health::Http => format!("http: http://127.0.0.1:{}/health", self.port),
-            Health::Command => {
-                r#"command: [wget, -q, -O, /dev/null, "http://127.0.0.1:8080/health"]"#.to_owned()
-            }
-        };
-        let yaml = format!(
-            r#"version: 1
-name: it
-infra:
-  region: nyc3
-  droplet: {{name: it-1, size: s-1vcpu-1gb, image: docker-20-04}}
-  volume: {{name: it-data, size_gib: 1, filesystem: ext4, mount_path: {root}/data, owner: "1001:1001", mode: "0750"}}
-  firewall: {{name: it, inbound: [{{protocol: tcp, ports: "22", addresses: ["0.0.0.0/0"]}}]}}
-  registry: {{name: it, tier: starter}}
-  snapshots: {{keep: 1}}
-app:
-  container_name: {name}
-  image: {{repository: {repo}, tag: "{tag}"}}
-  env:
-    SERVER_PORT: "8080"
-{env}  secrets: {{env_file: {root}/secrets.env, names: [API_TOKEN]}}
-  volume_mount: {{host_path: {root}/data/bot, container_path: /data}}
-  user: "1001:1001"
-  restart: {restart}
-  ports: [{{host: {port}, container: 8080}}]
-  health_check:
-    {health}
-    interval: 200ms
-    timeout: 500ms
-    retries: 3
-    start_period: 1s
-    stability_window: {stability}
-  logs: {{max_size: 1m, max_files: 2}}
-  stop_grace_period: 5s
-  keep_previous: {keep}
-"#,
-            name = self.name,
-            repo = self.repo,
-            tag = spec.tag,
-            restart = spec.restart,
-            port = self.port,
-            stability = spec.stability,
-            keep = spec.keep_previous,
-        );
-        std::fs::write(self.manifest_path(), yaml).unwrap();
+        self.write_desired(&self.desired(spec));
+    }
+
+    /// Writes `desired` as the manifest, in the manifest's own YAML.
+    pub fn write_desired(&self, desired: &DesiredState) {
+        std::fs::write(self.manifest_path(), manifest::to_yaml(desired).unwrap()).unwrap();
     }
 
     /// A `reconciler` command on this deployment's manifest and state dir.

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use reconciler_core::manifest::{
+    self, App, DesiredState, Droplet, Filesystem, Firewall, FirewallRule, Hardening, HealthCheck,
+    Image, Infra, Logs, Port, Protocol, Registry, RegistryTier, RestartPolicy, Secrets,
+    SnapshotPolicy, Volume, VolumeMount,
+};
 use serde_json::Value;
 use sim_chain::ChainSim;
 use test_support::git::git;
@@ -263,7 +268,7 @@ impl Stack {
     pub fn commit(&self, tag: &str, message: &str) -> String {
         std::fs::write(
             self.repo_dir().join("manifests/desired.yaml"),
-            self.manifest(tag),
+            manifest::to_yaml(&self.desired(tag)).expect("manifest YAML"),
         )
         .expect("manifest");
         git(&self.repo_dir(), &["add", "-A"]);
@@ -282,75 +287,137 @@ impl Stack {
         self.head()
     }
 
-    fn manifest(&self, tag: &str) -> String {
+    /// The manifest deploying `<repo>:<tag>`.
+    fn desired(&self, tag: &str) -> DesiredState {
         let dir = self.dir.path().display();
         let gateway = bridge_gateway();
-        format!(
-            r#"version: 1
-name: e2e
-infra:
-  region: nyc3
-  droplet: {{name: e2e-1, size: s-1vcpu-2gb, image: docker-20-04}}
-  volume: {{name: e2e-data, size_gib: 1, filesystem: ext4, mount_path: {dir}/volume, owner: "1001:1001", mode: "0750"}}
-  firewall: {{name: e2e, inbound: [{{protocol: tcp, ports: "22", addresses: ["0.0.0.0/0"]}}]}}
-  registry: {{name: e2e, tier: starter}}
-  snapshots: {{keep: 1}}
-app:
-  container_name: {name}
-  image: {{repository: {repo}, tag: "{tag}"}}
-  env:
-    LOG_LEVEL: "schwad=debug,info"
-    LOG_FORMAT: json
-    DATABASE_URL: sqlite:/data/schwad.db
-    SERVER_PORT: "8080"
-    ORDERBOOK: "{orderbook:#x}"
-    ORDER_OWNER: "{owner:#x}"
-    DEPLOYMENT_BLOCK: "0"
-    CONFIRMATIONS: "2"
-    STALL_TIMEOUT: 2s
-    RECONNECT_MIN_BACKOFF: 50ms
-    RECONNECT_MAX_BACKOFF: 500ms
-    BROKER: schwab
-    SCHWAB_BASE_URL: "{schwab}"
-    SCHWAB_CALLBACK_URL: "{callback}"
-    SCHWAB_REQUESTS_PER_MINUTE: "100000"
-    SCHWAB_ORDERS_PER_MINUTE: "100000"
-    SCHWAB_TIMEOUT: 2s
-    SCHWAB_MIN_BACKOFF: 50ms
-    SCHWAB_MAX_BACKOFF: 500ms
-    TOKEN_REFRESH_LEEWAY: 1s
-    MARKET_HOURS_RECHECK: 200ms
-    ORDER_POLL_INTERVAL: 50ms
-    HEDGE_TICK: 100ms
-    FAILED_HEDGE_COOLDOWN: 300ms
-    SHUTDOWN_TIMEOUT: 5s
-  secrets: {{env_file: {dir}/secrets.env, names: [WS_RPC_URL, SCHWAB_APP_KEY, SCHWAB_APP_SECRET, ENCRYPTION_KEY]}}
-  volume_mount: {{host_path: {dir}/volume/bot, container_path: /data}}
-  user: "1001:1001"
-  restart: unless-stopped
-  ports: [{{host: {port}, container: 8080}}]
-  health_check:
-    http: http://127.0.0.1:{port}/health
-    interval: 500ms
-    timeout: 1s
-    retries: 3
-    start_period: 20s
-    stability_window: 2s
-  logs: {{max_size: 10m, max_files: 2}}
-  stop_grace_period: 10s
-  keep_previous: 1
-"#,
-            name = self.name,
-            repo = self.repo,
-            port = self.port,
-            orderbook = sim_chain::BASE_ORDERBOOK,
-            owner = test_support::oracle::OWNER,
-            schwab = self
-                .schwab
-                .base_url()
-                .replace("127.0.0.1", &gateway.to_string()),
-            callback = self.schwab.callback_url(),
-        )
+        let ms = |ms| manifest::Duration::new(Duration::from_millis(ms));
+        let secs = manifest::Duration::from_secs;
+        let env = [
+            ("LOG_LEVEL", "schwad=debug,info".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("DATABASE_URL", "sqlite:/data/schwad.db".to_owned()),
+            ("SERVER_PORT", "8080".to_owned()),
+            ("ORDERBOOK", format!("{:#x}", sim_chain::BASE_ORDERBOOK)),
+            ("ORDER_OWNER", format!("{:#x}", test_support::oracle::OWNER)),
+            ("DEPLOYMENT_BLOCK", "0".to_owned()),
+            ("CONFIRMATIONS", "2".to_owned()),
+            ("STALL_TIMEOUT", "2s".to_owned()),
+            ("RECONNECT_MIN_BACKOFF", "50ms".to_owned()),
+            ("RECONNECT_MAX_BACKOFF", "500ms".to_owned()),
+            ("BROKER", "schwab".to_owned()),
+            (
+                "SCHWAB_BASE_URL",
+                self.schwab
+                    .base_url()
+                    .replace("127.0.0.1", &gateway.to_string()),
+            ),
+            ("SCHWAB_CALLBACK_URL", self.schwab.callback_url().to_owned()),
+            ("SCHWAB_REQUESTS_PER_MINUTE", "100000".to_owned()),
+            ("SCHWAB_ORDERS_PER_MINUTE", "100000".to_owned()),
+            ("SCHWAB_TIMEOUT", "2s".to_owned()),
+            ("SCHWAB_MIN_BACKOFF", "50ms".to_owned()),
+            ("SCHWAB_MAX_BACKOFF", "500ms".to_owned()),
+            ("TOKEN_REFRESH_LEEWAY", "1s".to_owned()),
+            ("MARKET_HOURS_RECHECK", "200ms".to_owned()),
+            ("ORDER_POLL_INTERVAL", "50ms".to_owned()),
+            ("HEDGE_TICK", "100ms".to_owned()),
+            ("FAILED_HEDGE_COOLDOWN", "300ms".to_owned()),
+            ("SHUTDOWN_TIMEOUT", "5s".to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value))
+        .into();
+        DesiredState {
+            version: manifest::FORMAT_VERSION,
+            name: "e2e".to_owned(),
+            infra: Infra {
+                region: "nyc3".to_owned(),
+                droplet: Droplet {
+                    name: "e2e-1".to_owned(),
+                    size: "s-1vcpu-2gb".to_owned(),
+                    image: "docker-20-04".to_owned(),
+                    ssh_keys: Vec::new(),
+                    tags: Vec::new(),
+                    monitoring: false,
+                    user_data: None,
+                },
+                volume: Volume {
+                    name: "e2e-data".to_owned(),
+                    size_gib: 1,
+                    filesystem: Filesystem::Ext4,
+                    mount_path: format!("{dir}/volume"),
+                    owner: "1001:1001".to_owned(),
+                    mode: "0750".to_owned(),
+                },
+                firewall: Firewall {
+                    name: "e2e".to_owned(),
+                    inbound: vec![FirewallRule {
+                        protocol: Protocol::Tcp,
+                        ports: "22".to_owned(),
+                        addresses: vec!["0.0.0.0/0".to_owned()],
+                    }],
+                    outbound: Vec::new(),
+                },
+                registry: Registry {
+                    name: "e2e".to_owned(),
+                    tier: RegistryTier::Starter,
+                    region: None,
+                },
+                snapshots: SnapshotPolicy {
+                    every: None,
+                    keep: 1,
+                    before_deploy: false,
+                },
+            },
+            app: App {
+                container_name: self.name.clone(),
+                image: Image {
+                    repository: self.repo.clone(),
+                    tag: tag.to_owned(),
+                    digest: None,
+                },
+                env,
+                secrets: Some(Secrets {
+                    env_file: format!("{dir}/secrets.env"),
+                    names: [
+                        "WS_RPC_URL",
+                        "SCHWAB_APP_KEY",
+                        "SCHWAB_APP_SECRET",
+                        "ENCRYPTION_KEY",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                }),
+                volume_mount: VolumeMount {
+                    host_path: format!("{dir}/volume/bot"),
+                    container_path: "/data".to_owned(),
+                },
+                user: "1001:1001".to_owned(),
+                restart: RestartPolicy::UnlessStopped,
+                ports: vec![Port {
+                    host: self.port,
+                    container: 8080,
+                    protocol: Protocol::Tcp,
+                    host_ip: None,
+                }],
+                health_check: HealthCheck {
+                    http: Some(format!("http://127.0.0.1:{}/health", self.port)),
+                    command: None,
+                    interval: ms(500),
+                    timeout: secs(1),
+                    retries: 3,
+                    start_period: secs(20),
+                    stability_window: secs(2),
+                },
+                logs: Logs {
+                    max_size: "10m".to_owned(),
+                    max_files: 2,
+                },
+                stop_grace_period: secs(10),
+                keep_previous: 1,
+                hardening: Hardening::default(),
+            },
+        }
     }
 
     fn reconciler(&self, args: &[&str]) -> Command {
