@@ -115,6 +115,8 @@ pub struct Report {
     pub mutating_docker_calls: usize,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
+    /// Whether the desired revision was quarantined when observed (so a plan without changes keeps it out).
+    pub desired_quarantined: bool,
 }
 
 /// The steps of a revert, each named as one.
@@ -295,6 +297,9 @@ impl Prepared {
             last_good: record.last_good.clone(),
             mutating_docker_calls: 0,
             elapsed_ms: 0,
+            desired_quarantined: observed
+                .quarantined
+                .contains(&ContainerSpec::from_app(app).hash()),
         };
         let done = |report: &mut Report| {
             report.mutating_docker_calls = engine.recorder().count();

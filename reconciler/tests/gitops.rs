@@ -289,3 +289,94 @@ fn holder(state_dir: &Path) -> Option<String> {
         .ok()
         .filter(|s| !s.is_empty())
 }
+
+/// The kill-point walk through the GitOps loop (issue 15): a commit that deploys v2 and one that deploys a build
+/// failing its gate, each reconcile SIGKILLed after its k-th mutating Docker call in turn
+/// (`RECONCILER_TEST_KILL_AFTER_CALL`), then reconciled again: the right container runs, and `status` and the
+/// verified journal say so.
+fn reconcile_walk(name: &str, tag: &str) -> usize {
+    let start = |test: &str| {
+        let g = GitOps::new(test);
+        g.d.image("v1", &[]);
+        g.d.image("v2", &[]);
+        g.d.image("bad", &["FAIL_HEALTH=1"]);
+        let spec = |tag: &str| Spec {
+            stability: Duration::from_millis(200),
+            ..Spec::tag(tag)
+        };
+        let good = g.commit(&spec("v1"), "deploy v1");
+        let out = g.reconcile();
+        assert_eq!(code(&out), Some(0), "{}", show(&out));
+        let new = g.commit(&spec(tag), &format!("deploy {tag}"));
+        (g, good, new)
+    };
+    let check = |g: &GitOps, good: &str, new: &str, at: &str| {
+        g.d.only_container();
+        let status = g.status();
+        let history = g.history();
+        let last = history.last().unwrap();
+        if tag == "bad" {
+            assert_eq!(g.running_version().as_deref(), Some("v1"), "{at}");
+            assert_eq!(status["condition"], "degraded", "{at}: {status:#}");
+            assert_eq!(status["running"]["commit"], good, "{at}: {status:#}");
+            assert_eq!(status["quarantined"][0]["commit"], new, "{at}: {status:#}");
+            assert_eq!(
+                (&last["commit"], &last["outcome"]),
+                (&Value::from(new), &Value::from("reverted")),
+                "{at}: {history:#?}"
+            );
+        } else {
+            assert_eq!(g.running_version().as_deref(), Some("v2"), "{at}");
+            assert_eq!(status["condition"], "converged", "{at}: {status:#}");
+            assert_eq!(status["running"]["commit"], new, "{at}: {status:#}");
+            assert_eq!(
+                (&last["commit"], &last["outcome"]),
+                (&Value::from(new), &Value::from("applied")),
+                "{at}: {history:#?}"
+            );
+        }
+        assert_eq!(status["running"]["gate_passed"], true, "{at}: {status:#}");
+        assert!(status["lock_holder"].is_null(), "{at}: {status:#}");
+    };
+
+    let (clean, good, new) = start(name);
+    let out = clean.reconcile();
+    assert!(matches!(code(&out), Some(0 | 4)), "{}", show(&out));
+    check(&clean, &good, &new, &format!("{name} clean"));
+    let calls = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|e| e["mutating_docker_calls"].as_u64())
+        .expect("the done event counts the calls");
+    drop(clean);
+    for k in 1..=calls {
+        let at = format!("{name} killed after call {k}/{calls}");
+        let (g, good, new) = start(name);
+        let killed = g
+            .reconcile_cmd()
+            .env("RECONCILER_TEST_KILL_AFTER_CALL", k.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&killed.status),
+            Some(9),
+            "{at}: the hook killed it"
+        );
+        let out = g.reconcile();
+        assert!(matches!(code(&out), Some(0 | 4)), "{at}: {}", show(&out));
+        check(&g, &good, &new, &at);
+    }
+    usize::try_from(calls).unwrap()
+}
+
+#[test]
+fn every_kill_point_of_a_reconciled_deploy_ends_applied_and_says_so() {
+    let n = reconcile_walk("gitops-kp-deploy", "v2");
+    eprintln!("reconcile deploy: {n} kill points");
+}
+
+#[test]
+fn every_kill_point_of_a_reconciled_revert_ends_reverted_and_says_so() {
+    let n = reconcile_walk("gitops-kp-revert", "bad");
+    eprintln!("reconcile revert: {n} kill points");
+}

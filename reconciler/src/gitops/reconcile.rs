@@ -184,11 +184,27 @@ async fn attempt(
             for note in &report.plan.notes {
                 tracing::info!(%note, "reconcile: nothing to do");
             }
+            // A reconcile killed after its last change journaled nothing: the revision it deployed is recorded
+            // by the first run that finds it running (once per commit).
+            if !report.desired_quarantined && state.last_applied.as_deref() != Some(&commit) {
+                let found = "no changes: this commit's revision runs and passed its gate (no entry had recorded it)";
+                journal(
+                    target,
+                    &commit,
+                    &report,
+                    Outcome::Applied,
+                    None,
+                    Some(found.to_owned()),
+                )
+                .map_err(failed(Outcome::Failed, Some(&commit)))?;
+                state.last_applied = Some(commit.clone());
+            }
             Exit::Ok
         }
         Ended::Converged => {
             journal(target, &commit, &report, Outcome::Applied, None, None)
                 .map_err(failed(Outcome::Failed, Some(&commit)))?;
+            state.last_applied = Some(commit.clone());
             Exit::Ok
         }
         Ended::Blocked => {

@@ -37,6 +37,9 @@ pub struct State {
     pub last_error: Option<String>,
     /// Key of the last failure journaled, so a failure that repeats every minute is journaled once.
     pub last_journaled_failure: Option<String>,
+    /// The commit of the last `applied` entry journaled, so a revision found running is journaled once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
     /// Copy of the journal's head after the last reconcile: `history` fails when the head file no longer matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_head: Option<Head>,
