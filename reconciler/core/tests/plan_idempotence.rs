@@ -183,8 +183,8 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
 
 const OBSERVED_MUTATIONS: u8 = 24;
 
-/// The suite's seed. A long random run (docs/operations.md): `PROPTEST_RNG_SEED=$RANDOM PROPTEST_CASES=20000 cargo
-/// nextest run -p reconciler-core --test plan_idempotence`.
+/// The suite's seed. A long random run (README, "Randomized and kill-point tests"): `PROPTEST_RNG_SEED=$RANDOM
+/// PROPTEST_CASES=20000 cargo nextest run -p reconciler-core --test plan_idempotence`.
 const SEED: u64 = 0x5c4a_d015;
 
 fn config() -> ProptestConfig {
