@@ -340,6 +340,11 @@ impl InfraExecutor<'_> {
                 created.snapshots.push(snapshot.id);
             }
             Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,
+            Operation::MarkLastGood { .. } | Operation::DeleteSnapshotAfterGate { .. } => {
+                return Err(Failed::Unsupported(
+                    "a step that waits for the health gate reached the infra phase",
+                ));
+            }
             Operation::StopAppOnDroplet { .. }
             | Operation::UnmountVolume { .. }
             | Operation::MountVolume { .. } => {
