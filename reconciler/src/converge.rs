@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::Utc;
-use digitalocean_api::models::{ResourceType, TaggedResource};
-use reconciler_core::identity::{ContainerSpec, LAST_GOOD_TAG, labels};
+use reconciler_core::identity::{ContainerSpec, labels};
 use reconciler_core::manifest::App;
 use reconciler_core::observed::{ContainerStatus, ObservedApp, ObservedInfra, ObservedState};
 use reconciler_core::plan::{Operation, Plan, PlanOptions, StepScope, plan};
 
 use crate::docker::{DockerError, Engine};
-use crate::execute::digitalocean::{InfraError, InfraExecutor};
+use crate::execute::digitalocean::{Applied, InfraError, InfraExecutor};
 use crate::execute::droplet_host::DropletHost;
 use crate::execute::progress::{ApplyOutcome, Event, Progress};
 use crate::execute::state::{Revision, StateDir, StateError};
@@ -128,8 +127,8 @@ fn revert_steps(steps: Vec<StepOutcome>) -> impl Iterator<Item = StepOutcome> {
 }
 
 /// The DigitalOcean side of an app converge under `--scope all`: with the infra observed (after its own converge),
-/// the plan snapshots the volume before a deploy that changes the image, and the snapshot of a deploy that passes
-/// its health gate is tagged [`LAST_GOOD_TAG`] (the one the snapshot policy never prunes).
+/// the plan snapshots the volume before a deploy that changes the image, and its steps that wait for the health gate
+/// tag that snapshot as the last good deploy's (the one the snapshot policy never prunes).
 #[derive(Debug, Clone)]
 pub struct InfraContext {
     /// The API client.
@@ -323,22 +322,17 @@ impl Prepared {
             steps: report.plan.steps.len(),
             summary: report.plan.summary().to_string(),
         });
-        let snapshots = match &infra {
-            Some(ctx) => {
-                let executor = InfraExecutor {
-                    client: &ctx.client,
-                    user_data: loaded.user_data.as_deref(),
-                    droplet: Some(DropletHost {
-                        engine: &engine,
-                        host: &host,
-                    }),
-                };
-                executor
-                    .apply(&report.plan.steps, progress)
-                    .await?
-                    .snapshots
-            }
-            None => Vec::new(),
+        let infra_executor = infra.as_ref().map(|ctx| InfraExecutor {
+            client: &ctx.client,
+            user_data: loaded.user_data.as_deref(),
+            droplet: Some(DropletHost {
+                engine: &engine,
+                host: &host,
+            }),
+        });
+        let taken = match &infra_executor {
+            Some(executor) => executor.apply(&report.plan.steps, progress).await?,
+            None => Applied::default(),
         };
         let mut app_plan = report.plan.clone();
         app_plan.steps.retain(|s| s.op.scope() == StepScope::App);
@@ -420,11 +414,9 @@ impl Prepared {
             }
             let record = state.load(&app.container_name)?;
             report.last_good = record.last_good.clone();
-            if let Some(ctx) = &infra
-                && !snapshots.is_empty()
-            {
-                mark_last_good(ctx, &snapshots).await;
-            }
+            let after_gate =
+                run_after_gate(infra_executor.as_ref(), &report.plan, &taken, progress).await;
+            report.steps.extend(after_gate);
             report.ended = Ended::Converged;
             done(&mut report);
             return Ok(report);
@@ -516,34 +508,38 @@ async fn tunnel_probes(remote: &RemoteHost, plan: &mut Plan) -> Result<(), HostE
     Ok(())
 }
 
-/// Moves [`LAST_GOOD_TAG`] to the snapshots taken for a deploy that passed its health gate. A failure only warns:
-/// the deploy stands, and the next one tags again.
-async fn mark_last_good(ctx: &InfraContext, taken: &[String]) {
-    let snapshot = |id: &str| TaggedResource {
-        resource_id: id.to_owned(),
-        resource_type: ResourceType::VolumeSnapshot,
+/// Runs the steps of `plan` that wait for the health gate, which passed (the last-good tag's move to the deploy's
+/// snapshot, the prunes that move allows). A failure only warns: the deploy stands, and the tag stays where it was
+/// until a later deploy moves it.
+async fn run_after_gate(
+    executor: Option<&InfraExecutor<'_>>,
+    plan: &Plan,
+    taken: &Applied,
+    progress: &dyn Progress,
+) -> Vec<StepOutcome> {
+    if !plan
+        .steps
+        .iter()
+        .any(|s| s.op.scope() == StepScope::AfterGate)
+    {
+        return Vec::new();
+    }
+    let Some(executor) = executor else {
+        tracing::warn!(
+            "the plan has steps after the health gate but no DigitalOcean client to run them"
+        );
+        return Vec::new();
     };
-    let new: Vec<TaggedResource> = taken.iter().map(|id| snapshot(id)).collect();
-    let old: Vec<TaggedResource> = ctx
-        .observed
-        .snapshots
-        .known()
-        .into_iter()
-        .flatten()
-        .filter(|s| s.tags.iter().any(|t| t == LAST_GOOD_TAG))
-        .map(|s| snapshot(&s.id))
-        .collect();
-    let client = &ctx.client;
-    let result = async {
-        client.create_tag(LAST_GOOD_TAG).await?;
-        client.tag_resources(LAST_GOOD_TAG, &new).await?;
-        if !old.is_empty() {
-            client.untag_resources(LAST_GOOD_TAG, &old).await?;
+    match executor.after_gate(&plan.steps, taken, progress).await {
+        Ok(applied) => applied.steps,
+        Err(e) => {
+            tracing::warn!(
+                error = %execute::chain(&e),
+                "a step after the health gate failed (tagging the last good deploy's snapshot or a prune it allows); \
+                 the deploy stands"
+            );
+            Vec::new()
         }
-        Ok::<_, digitalocean_api::Error>(())
-    };
-    if let Err(e) = result.await {
-        tracing::warn!(error = %e, "tagging the last good deploy's snapshot failed");
     }
 }
 

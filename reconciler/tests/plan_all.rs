@@ -130,17 +130,39 @@ fn a_deploy_that_changes_the_image_snapshots_first_and_the_last_good_tag_follows
 
     std::thread::sleep(std::time::Duration::from_millis(1100)); // a distinct snapshot name
     write("v1");
+    let plan = reconciler(&d, &url, &token, &["plan"]);
+    let out = text(&plan.stdout);
+    assert!(
+        out.contains("after the health gate: tag snapshot") && out.contains(&tagged[0]),
+        "the tag's move is a step of the plan, with the snapshot it leaves: {out}"
+    );
     apply();
     let (count, now) = last_good();
-    assert_eq!(
-        count, 2,
-        "the older one is kept while it is the last good one"
-    );
     assert_eq!(now.len(), 1);
     assert_ne!(now, tagged, "the tag moved to the newest passing deploy");
+    assert_eq!(
+        count, 1,
+        "the one it left is beyond `keep: 1` and went after the gate, in the same apply"
+    );
+    let plan = reconciler(&d, &url, &token, &["plan"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "one apply converges: {}{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
 
-    // Now the older one is an ordinary snapshot beyond `keep: 1`: the policy prunes it.
-    apply();
-    assert_eq!(last_good(), (1, now));
+    // A deploy that fails its gate takes its snapshot but moves no tag: the last good one stays protected.
+    d.image("bad", &["FAIL_HEALTH=1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    write("bad");
+    let out = reconciler(&d, &url, &token, &["apply", "--scope", "all"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(
+        last_good(),
+        (2, now),
+        "the failed deploy's snapshot is not tagged"
+    );
     runtime.block_on(sim.shutdown());
 }

@@ -10,7 +10,8 @@ use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag, labe
 use reconciler_core::manifest::{DesiredState, Filesystem, RestartPolicy};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{
-    Action, Operation, Plan, PlanOptions, ResourceKind, Step, VolumeRef, plan,
+    Action, Operation, Plan, PlanOptions, ResourceKind, SnapshotRef, Step, StepScope, VolumeRef,
+    plan,
 };
 use reconciler_core::render;
 
@@ -265,6 +266,8 @@ fn ops(plan: &Plan) -> Vec<&'static str> {
             Operation::DeleteFirewall { .. } => "delete_firewall",
             Operation::SnapshotVolume { .. } => "snapshot_volume",
             Operation::DeleteSnapshot { .. } => "delete_snapshot",
+            Operation::MarkLastGood { .. } => "mark_last_good",
+            Operation::DeleteSnapshotAfterGate { .. } => "delete_snapshot_after_gate",
             Operation::EnsureDataDir { .. } => "ensure_data_dir",
             Operation::PullImage { .. } => "pull_image",
             Operation::RemoveImage { .. } => "remove_image",
@@ -322,7 +325,8 @@ fn replacement_stops_the_old_container_before_starting_the_new_one() {
             "rename_container",
             "rename_container",
             "start_container",
-            "wait_healthy"
+            "wait_healthy",
+            "mark_last_good"
         ],
         "pull and create before the stop keep the gap short; the old container is kept, stopped"
     );
@@ -382,7 +386,8 @@ fn going_back_to_a_kept_revision_restarts_its_container() {
             "rename_container",
             "rename_container",
             "start_container",
-            "wait_healthy"
+            "wait_healthy",
+            "mark_last_good"
         ],
         "no pull, no create: {}",
         render::human(&plan, false)
@@ -523,6 +528,135 @@ fn pruning_keeps_the_last_good_snapshot() {
         })
         .collect();
     assert_eq!(deleted, ["snap-4", "snap-6"]);
+}
+
+/// The world of `tag_change` whose one snapshot is the last good deploy's.
+fn tag_change_after_a_good_deploy(d: &mut DesiredState, o: &mut ObservedState) {
+    tag_change(d, o);
+    known(&mut infra(o).snapshots)[0]
+        .tags
+        .push(LAST_GOOD_TAG.to_owned());
+}
+
+#[test]
+fn the_deploys_snapshot_is_tagged_last_good_only_after_the_gate() {
+    let plan = run(tag_change_after_a_good_deploy, &PlanOptions::default());
+    let ops = ops(&plan);
+    let at = |op: &str| ops.iter().position(|o| *o == op).unwrap();
+    assert!(at("snapshot_volume") < at("wait_healthy"));
+    assert!(at("wait_healthy") < at("mark_last_good"));
+    let step = &plan.steps[at("mark_last_good")];
+    assert_eq!(
+        step.op,
+        Operation::MarkLastGood {
+            snapshot: SnapshotRef::Planned("schwad-data-predeploy-20261126-120000".into()),
+            untag: vec!["snap-1".into()],
+        }
+    );
+    assert_eq!(step.op.scope(), StepScope::AfterGate);
+    assert!(!step.op.scope().is_infra());
+    assert!(
+        step.cause.contains("only after the health gate passes"),
+        "{}",
+        step.cause
+    );
+    let human = render::human(&plan, false);
+    assert!(
+        human.contains(
+            "after the health gate: tag snapshot schwad-data-predeploy-20261126-120000 (new) with schwad-last-good, \
+             remove it from snapshot snap-1"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("~ last_good: schwad-data-fresh → schwad-data-predeploy-20261126-120000"),
+        "{human}"
+    );
+    // Under `keep: 7` the snapshot that loses the tag stays.
+    assert!(!ops.contains(&"delete_snapshot_after_gate"), "{human}");
+}
+
+#[test]
+fn no_snapshot_no_last_good_step() {
+    let without = |mutate: Mutate| {
+        let plan = run(mutate, &PlanOptions::default());
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| s.op.scope() != StepScope::AfterGate),
+            "{}",
+            render::human(&plan, false)
+        );
+    };
+    // The image stays: no snapshot before the deploy.
+    without(env_change);
+    // The policy takes none before a deploy.
+    without(|d, o| {
+        tag_change(d, o);
+        d.infra.snapshots.before_deploy = false;
+    });
+    // A periodic snapshot is not a deploy's.
+    without(snapshot_due);
+    // The first container: nothing to protect, no snapshot.
+    without(container_deleted);
+}
+
+#[test]
+fn the_snapshot_that_loses_the_tag_is_pruned_after_the_gate_and_one_apply_converges() {
+    let mutate = |d: &mut DesiredState, o: &mut ObservedState| {
+        tag_change_after_a_good_deploy(d, o);
+        d.infra.snapshots.keep = 1;
+        // An older snapshot the policy prunes at once.
+        let mut older = known(&mut infra(o).snapshots)[0].clone();
+        older.id = "snap-0".into();
+        older.name = "schwad-data-older".into();
+        older.created_at = now() - chrono::Duration::hours(2);
+        older.tags.retain(|t| t != LAST_GOOD_TAG);
+        known(&mut infra(o).snapshots).push(older);
+    };
+    let mut d = desired();
+    let mut o = converged(&d);
+    mutate(&mut d, &mut o);
+    let first = plan(&inputs(&d), &o, &PlanOptions::default());
+    let human = render::human(&first, false);
+    let ops = ops(&first);
+    let at = |op: &str| ops.iter().position(|o| *o == op).unwrap();
+    assert_eq!(
+        first.steps[at("delete_snapshot")].op,
+        Operation::DeleteSnapshot {
+            snapshot_id: "snap-0".into()
+        },
+        "{human}"
+    );
+    assert!(at("mark_last_good") < at("delete_snapshot_after_gate"));
+    let after_gate = &first.steps[at("delete_snapshot_after_gate")];
+    assert_eq!(
+        after_gate.op,
+        Operation::DeleteSnapshotAfterGate {
+            snapshot_id: "snap-1".into()
+        }
+    );
+    assert!(
+        after_gate
+            .cause
+            .contains("only after the health gate passes")
+    );
+    assert_eq!(
+        ops.iter().filter(|o| o.contains("delete_snapshot")).count(),
+        2
+    );
+
+    let after = apply(&o, &first);
+    let second = plan(&inputs(&d), &after, &PlanOptions::default());
+    assert!(second.steps.is_empty(), "{}", render::human(&second, false));
+    let left: Vec<_> = known(&mut infra(&mut after.clone()).snapshots)
+        .iter()
+        .map(|s| (s.name.clone(), s.tags.contains(&LAST_GOOD_TAG.to_owned())))
+        .collect();
+    assert_eq!(
+        left,
+        [("schwad-data-predeploy-20261126-120000".to_owned(), true)]
+    );
 }
 
 /// A manifest value cannot colour the terminal, clear it or forge a line of the plan (issue 16, case 7).

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use reconciler_core::identity::MANAGED_TAG;
+use reconciler_core::identity::{LAST_GOOD_TAG, MANAGED_TAG};
 use reconciler_core::manifest::{DesiredState, RegistryTier};
 use reconciler_core::observed::*;
 use reconciler_core::plan::{PlanOptions, plan};
@@ -94,9 +94,10 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
             let snaps = known(&mut i.snapshots);
             let template = snaps.first().cloned();
             if let Some(t) = template {
+                let first = snaps.len();
                 for k in 0..u32::from(n % 12) {
                     let mut s = t.clone();
-                    s.id = format!("old-{k}");
+                    s.id = format!("old-{first}-{k}");
                     s.created_at = now() - chrono::Duration::hours(i64::from(k) * 7 + 2);
                     snaps.push(s);
                 }
@@ -177,11 +178,39 @@ fn mutate_observed(d: &DesiredState, o: &mut ObservedState, code: u8, n: u8) {
         21 => d_keep(o),
         // The gate verdicts are lost (a deploy killed during its gate, a restart by the restart policy).
         22 => app(o).verified.clear(),
+        // The last good deploy's snapshot is the oldest, beyond the base's `keep` (with n >= 128, an older tagging
+        // that moved nothing left a second one tagged).
+        23 => {
+            let snaps = known(&mut i.snapshots);
+            if let Some(t) = snaps.first().cloned() {
+                let first = snaps.len();
+                for k in 0..=d.infra.snapshots.keep {
+                    let mut s = t.clone();
+                    s.id = format!("good-{first}-{k}");
+                    s.name = format!("schwad-data-good-{first}-{k}");
+                    s.created_at = now() - chrono::Duration::hours(100 + i64::from(k) * 5);
+                    s.tags.retain(|t| t != LAST_GOOD_TAG);
+                    snaps.push(s);
+                }
+                let len = snaps.len();
+                snaps[len - 1].tags.push(LAST_GOOD_TAG.to_owned());
+                if n >= 128
+                    && !snaps[usize::from(n) % len]
+                        .tags
+                        .iter()
+                        .any(|t| t == LAST_GOOD_TAG)
+                {
+                    snaps[usize::from(n) % len]
+                        .tags
+                        .push(LAST_GOOD_TAG.to_owned());
+                }
+            }
+        }
         _ => i.firewalls = Observed::Unknown("firewalls: 503".into()),
     }
 }
 
-const OBSERVED_MUTATIONS: u8 = 24;
+const OBSERVED_MUTATIONS: u8 = 25;
 
 /// The suite's seed. A long random run (README, "Randomized and kill-point tests"): `PROPTEST_RNG_SEED=$RANDOM
 /// PROPTEST_CASES=20000 cargo nextest run -p reconciler-core --test plan_idempotence`.

@@ -2,7 +2,8 @@
 //! action), in plan order, deciding nothing. Resources created by an earlier step (`Planned(name)`) are resolved to
 //! the ids the create returned. The client makes creates safe to retry (a lost response is looked up, never
 //! repeated) and rides out 429s and 5xx on idempotent calls. The few steps that run on the droplet itself (stop the
-//! app and unmount its volume before a detach, mount it after an attach) go to its host.
+//! app and unmount its volume before a detach, mount it after an attach) go to its host. The steps that wait for the
+//! app's health gate run apart, once it passed ([`InfraExecutor::after_gate`]).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,10 +11,13 @@ use std::time::Instant;
 use digitalocean_api::Client;
 use digitalocean_api::models::{
     CreateDroplet, CreateRegistry, CreateVolume, DropletAction, Filesystem, FirewallSpec,
-    InboundRule, OutboundRule, TaggedResource, Targets,
+    InboundRule, OutboundRule, ResourceType, TaggedResource, Targets,
 };
+use reconciler_core::identity::LAST_GOOD_TAG;
 use reconciler_core::manifest::{self, FirewallRule, Protocol};
-use reconciler_core::plan::{DropletRef, Operation, Step, Taggable, VolumeRef};
+use reconciler_core::plan::{
+    DropletRef, Operation, SnapshotRef, Step, StepScope, Taggable, VolumeRef,
+};
 use reconciler_core::render;
 
 use super::droplet_host::{Done, DropletHost, DropletStepError};
@@ -36,8 +40,8 @@ pub struct InfraExecutor<'a> {
 pub struct Applied {
     /// Each step with its duration.
     pub steps: Vec<StepOutcome>,
-    /// Ids of the snapshots taken.
-    pub snapshots: Vec<String>,
+    /// Ids of the snapshots taken, by name.
+    pub snapshots: HashMap<String, String>,
 }
 
 /// A step of the infra phase failed; the steps before it took effect.
@@ -129,8 +133,7 @@ impl Failed {
 struct Created {
     droplets: HashMap<String, u64>,
     volumes: HashMap<String, String>,
-    snapshots: Vec<String>,
-    snapshot_ids: HashMap<String, String>,
+    snapshots: HashMap<String, String>,
 }
 
 impl Created {
@@ -145,14 +148,6 @@ impl Created {
         }
     }
 
-    /// The id of the snapshot named `name`, taken earlier in this run.
-    fn snapshot(&self, name: &str) -> Result<String, Failed> {
-        self.snapshot_ids
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Failed::Unresolved(format!("snapshot {name}")))
-    }
-
     fn volume(&self, r: &VolumeRef) -> Result<String, Failed> {
         match r {
             VolumeRef::Id(id) => Ok(id.clone()),
@@ -161,6 +156,17 @@ impl Created {
                 .get(name)
                 .cloned()
                 .ok_or_else(|| Failed::Unresolved(format!("volume {name}"))),
+        }
+    }
+
+    fn snapshot(&self, r: &SnapshotRef) -> Result<String, Failed> {
+        match r {
+            SnapshotRef::Id(id) => Ok(id.clone()),
+            SnapshotRef::Planned(name) => self
+                .snapshots
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Failed::Unresolved(format!("snapshot {name}"))),
         }
     }
 }
@@ -172,14 +178,45 @@ impl InfraExecutor<'_> {
         steps: &[Step],
         progress: &dyn Progress,
     ) -> Result<Applied, InfraError> {
-        let infra: Vec<&Step> = steps.iter().filter(|s| s.op.scope().is_infra()).collect();
-        let mut created = Created::default();
+        self.run_where(steps, StepScope::is_infra, Created::default(), progress)
+            .await
+    }
+
+    /// Runs the steps of `steps` that wait for the app's health gate, in order, stopping at the first failure. Call it
+    /// only once the gate passed; a snapshot planned by name is the one `infra` (the infra phase) took.
+    pub async fn after_gate(
+        &self,
+        steps: &[Step],
+        infra: &Applied,
+        progress: &dyn Progress,
+    ) -> Result<Applied, InfraError> {
+        let created = Created {
+            snapshots: infra.snapshots.clone(),
+            ..Created::default()
+        };
+        self.run_where(
+            steps,
+            |scope| scope == StepScope::AfterGate,
+            created,
+            progress,
+        )
+        .await
+    }
+
+    async fn run_where(
+        &self,
+        steps: &[Step],
+        runs: impl Fn(StepScope) -> bool,
+        mut created: Created,
+        progress: &dyn Progress,
+    ) -> Result<Applied, InfraError> {
+        let chosen: Vec<&Step> = steps.iter().filter(|s| runs(s.op.scope())).collect();
         let mut applied = Applied::default();
-        for (i, step) in infra.iter().enumerate() {
+        for (i, step) in chosen.iter().enumerate() {
             let index = i + 1;
             let description = render::describe(&step.op);
             let started = Instant::now();
-            announced(index, infra.len(), &description, progress, async {
+            announced(index, chosen.len(), &description, progress, async {
                 self.run(&step.op, &mut created)
                     .await
                     .map_err(|e| e.at(index, description.clone()))
@@ -219,7 +256,7 @@ impl InfraExecutor<'_> {
             } => {
                 let snapshot_id = match from_snapshot {
                     None => None,
-                    Some(name) => Some(created.snapshot(name)?),
+                    Some(name) => Some(created.snapshot(&SnapshotRef::Planned(name.clone()))?),
                 };
                 let volume = c
                     .create_volume(&CreateVolume {
@@ -353,12 +390,27 @@ impl InfraExecutor<'_> {
             Operation::SnapshotVolume { volume, name, tags } => {
                 let volume = created.volume(volume)?;
                 let snapshot = c.create_volume_snapshot(&volume, name, tags).await?;
-                created
-                    .snapshot_ids
-                    .insert(name.clone(), snapshot.id.clone());
-                created.snapshots.push(snapshot.id);
+                created.snapshots.insert(name.clone(), snapshot.id);
             }
-            Operation::DeleteSnapshot { snapshot_id } => c.delete_snapshot(snapshot_id).await?,
+            Operation::DeleteSnapshot { snapshot_id }
+            | Operation::DeleteSnapshotAfterGate { snapshot_id } => {
+                c.delete_snapshot(snapshot_id).await?;
+            }
+            Operation::MarkLastGood { snapshot, untag } => {
+                let id = created.snapshot(snapshot)?;
+                // Tagged before the old ones are untagged, so some snapshot is always protected.
+                c.create_tag(LAST_GOOD_TAG).await?;
+                c.tag_resources(LAST_GOOD_TAG, &[volume_snapshot(&id)])
+                    .await?;
+                let old: Vec<TaggedResource> = untag
+                    .iter()
+                    .filter(|u| **u != id)
+                    .map(|u| volume_snapshot(u))
+                    .collect();
+                if !old.is_empty() {
+                    c.untag_resources(LAST_GOOD_TAG, &old).await?;
+                }
+            }
             Operation::StopAppOnDroplet { .. }
             | Operation::UnmountVolume { .. }
             | Operation::MountVolume { .. } => {
@@ -390,6 +442,13 @@ impl InfraExecutor<'_> {
         let started = self.client.droplet_action(droplet_id, action).await?;
         self.client.wait_for_action(started.id).await?;
         Ok(())
+    }
+}
+
+fn volume_snapshot(id: &str) -> TaggedResource {
+    TaggedResource {
+        resource_id: id.to_owned(),
+        resource_type: ResourceType::VolumeSnapshot,
     }
 }
 

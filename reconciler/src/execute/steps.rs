@@ -148,7 +148,9 @@ impl<H: Host + Sync> Executor<'_, H> {
             | Operation::UpdateFirewall { .. }
             | Operation::DeleteFirewall { .. }
             | Operation::SnapshotVolume { .. }
-            | Operation::DeleteSnapshot { .. } => return Err(StepError::Unsupported),
+            | Operation::DeleteSnapshot { .. }
+            | Operation::MarkLastGood { .. }
+            | Operation::DeleteSnapshotAfterGate { .. } => return Err(StepError::Unsupported),
         }
         Ok(StepResult::Done)
     }

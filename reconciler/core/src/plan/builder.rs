@@ -11,6 +11,8 @@ pub(super) struct Builder<'a> {
     options: &'a PlanOptions,
     /// Time of the observation, for snapshot ages and names.
     pub(super) now: DateTime<Utc>,
+    /// The snapshot taken for a health-gated deploy of this plan, which becomes the last good one after the gate.
+    deploy_snapshot: Option<String>,
 }
 
 /// A change under construction: its steps are kept together so a guard can hold them back as one.
@@ -111,6 +113,7 @@ impl<'a> Builder<'a> {
             },
             options,
             now,
+            deploy_snapshot: None,
         }
     }
 
@@ -189,12 +192,24 @@ impl<'a> Builder<'a> {
         self.plan.revert = steps;
     }
 
-    /// The volume and tags of each snapshot the plan takes so far.
-    pub(super) fn planned_snapshots(&self) -> impl Iterator<Item = (&VolumeRef, &[String])> {
+    /// The volume, name and tags of each snapshot the plan takes so far.
+    pub(super) fn planned_snapshots(&self) -> impl Iterator<Item = (&VolumeRef, &str, &[String])> {
         self.plan.steps.iter().filter_map(|s| match &s.op {
-            Operation::SnapshotVolume { volume, tags, .. } => Some((volume, tags.as_slice())),
+            Operation::SnapshotVolume { volume, name, tags } => {
+                Some((volume, name.as_str(), tags.as_slice()))
+            }
             _ => None,
         })
+    }
+
+    /// Records `name`, a snapshot planned earlier, as the one taken for the health-gated deploy of this plan.
+    pub(super) fn set_deploy_snapshot(&mut self, name: String) {
+        self.deploy_snapshot = Some(name);
+    }
+
+    /// The snapshot taken for the health-gated deploy of this plan, if any.
+    pub(super) fn deploy_snapshot(&self) -> Option<&str> {
+        self.deploy_snapshot.as_deref()
     }
 
     /// The operations planned so far, in order.

@@ -227,6 +227,16 @@ pub enum VolumeRef {
     Planned(String),
 }
 
+/// A snapshot named by id when it exists, or by name when an earlier step of the plan takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotRef {
+    /// An existing snapshot.
+    Id(String),
+    /// The snapshot an earlier step of this plan takes.
+    Planned(String),
+}
+
 /// The target of a tag operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -392,6 +402,15 @@ pub enum Operation {
     },
     /// Delete a snapshot.
     DeleteSnapshot { snapshot_id: String },
+    /// Once the deploy passed its health gate: tag its snapshot as the last good deploy's (the one the snapshot
+    /// policy never prunes), then take the tag off the snapshots that had it.
+    MarkLastGood {
+        snapshot: SnapshotRef,
+        /// Ids of the snapshots tagged last-good until now.
+        untag: Vec<String>,
+    },
+    /// Once the deploy passed its health gate: delete a snapshot the policy prunes as soon as the tag moved off it.
+    DeleteSnapshotAfterGate { snapshot_id: String },
     /// Create or fix the host data directory (owner and mode) before the container starts.
     EnsureDataDir {
         /// Host path.
@@ -487,6 +506,9 @@ impl Operation {
             | Self::RenameContainer { .. }
             | Self::WaitHealthy { .. }
             | Self::RemoveContainer { .. } => StepScope::App,
+            Self::MarkLastGood { .. } | Self::DeleteSnapshotAfterGate { .. } => {
+                StepScope::AfterGate
+            }
         }
     }
 
@@ -513,12 +535,15 @@ pub enum StepScope {
     DropletHost,
     /// A call to the app's Docker engine or host (app phase).
     App,
+    /// A DigitalOcean API call run only once the app phase ended with its health gate passed; never on a failed or
+    /// reverted deploy.
+    AfterGate,
 }
 
 impl StepScope {
     /// Whether the infra phase runs it.
     pub fn is_infra(self) -> bool {
-        self != Self::App
+        matches!(self, Self::DigitalOcean | Self::DropletHost)
     }
 }
 

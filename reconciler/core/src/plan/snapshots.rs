@@ -1,5 +1,5 @@
-//! The snapshot policy: a periodic snapshot when the newest is too old, and pruning down to `keep`, never the one
-//! taken for the last good deploy.
+//! The snapshot policy: a periodic snapshot when the newest is too old, the last-good tag moved to a deploy's
+//! snapshot once its health gate passed, and pruning down to `keep`, never the one taken for the last good deploy.
 
 use super::builder::{Builder, Change};
 use super::infra::VolumeOutcome;
@@ -8,80 +8,171 @@ use crate::identity::{LAST_GOOD_TAG, MANAGED_TAG, deployment_tag};
 use crate::manifest::{DesiredState, SnapshotPolicy};
 use crate::observed::{Observed, ObservedInfra, SnapshotState};
 
-/// Plans periodic snapshots and pruning (after every other step, so snapshots this plan takes are counted).
+/// Plans periodic snapshots, the last-good tag's move to the snapshot of a health-gated deploy, and pruning (after
+/// every other step, so snapshots this plan takes are counted).
 pub(super) fn plan(
     b: &mut Builder<'_>,
     d: &DesiredState,
     o: &ObservedInfra,
     volume: &VolumeOutcome,
 ) {
-    let policy = &d.infra.snapshots;
-    let dep = deployment_tag(&d.name);
     let observed = match &o.snapshots {
         Observed::Known(all) => all.as_slice(),
-        Observed::Unknown(reason) => return b.unknown(ResourceKind::Snapshot, reason),
-    };
-    let mut snapshots: Vec<_> = observed.iter().filter(|s| s.tags.contains(&dep)).collect();
-    snapshots.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-
-    let target = match volume {
-        VolumeOutcome::Existing { id, .. } => Some((VolumeRef::Id(id.clone()), Some(id.as_str()))),
-        VolumeOutcome::Planned(name) => Some((VolumeRef::Planned(name.clone()), None)),
-        VolumeOutcome::Unknown => None,
-    };
-    if let (Some(every), Some((volume_ref, volume_id))) = (policy.every, target)
-        && !b
-            .planned_snapshots()
-            .any(|(v, tags)| *v == volume_ref && tags.contains(&dep))
-    {
-        let newest = snapshots
-            .iter()
-            .find(|s| Some(s.volume_id.as_str()) == volume_id);
-        let due = match newest.map(|s| b.now.signed_duration_since(s.created_at)) {
-            None => Some("no snapshot of the volume yet".to_owned()),
-            Some(age) if age.to_std().is_ok_and(|a| a >= every.get()) => Some(format!(
-                "newest snapshot is {}h old; policy: every {every}",
-                age.num_hours()
-            )),
-            Some(_) => None,
-        };
-        if let Some(cause) = due {
-            let name = format!("{}-{}", d.infra.volume.name, b.now.format("%Y%m%d-%H%M%S"));
-            let mut c = Change::new(
-                ResourceId::new(ResourceKind::Snapshot, &name),
-                Action::Create,
-            );
-            c.cause(&cause).step(
-                Operation::SnapshotVolume {
-                    volume: volume_ref,
-                    name,
-                    tags: vec![MANAGED_TAG.to_owned(), dep.clone()],
-                },
-                cause,
-            );
-            b.add(c);
+        Observed::Unknown(reason) => {
+            b.unknown(ResourceKind::Snapshot, reason);
+            // Tagging the deploy's snapshot deletes nothing; the old holders keep the tag until a later deploy.
+            return mark_last_good(b, &[]);
         }
-    }
+    };
+    periodic(b, d, observed, volume);
 
+    // Once the tag moves, the snapshots it leaves are pruned like any other: after the gate, and only then.
+    let dep = deployment_tag(&d.name);
+    let untag: Vec<&SnapshotState> = match b.deploy_snapshot() {
+        Some(_) => observed
+            .iter()
+            .filter(|s| s.tags.contains(&dep) && is_last_good(s))
+            .collect(),
+        None => Vec::new(),
+    };
+    let after_gate: Vec<SnapshotState> = observed
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            if untag.iter().any(|u| u.id == s.id) {
+                s.tags.retain(|t| t != LAST_GOOD_TAG);
+            }
+            s
+        })
+        .collect();
     // Snapshots this plan takes under the policy's tag count against `keep`; safety snapshots taken before a
     // destruction carry no deployment tag and are never pruned.
     let planned = b
         .planned_snapshots()
-        .filter(|(_, tags)| tags.contains(&dep))
+        .filter(|(_, _, tags)| tags.contains(&dep))
         .count();
-    for prune in prune_snapshots(policy, &d.name, observed, planned) {
-        let mut c = Change::new(
-            ResourceId::new(ResourceKind::Snapshot, &prune.name),
-            Action::Delete,
-        );
-        c.cause(&prune.cause).step(
+    let (later, now): (Vec<Prune>, Vec<Prune>) =
+        prune_snapshots(&d.infra.snapshots, &d.name, &after_gate, planned)
+            .into_iter()
+            .partition(|p| untag.iter().any(|u| u.id == p.snapshot_id));
+    for prune in now {
+        delete(
+            b,
+            prune.name,
             Operation::DeleteSnapshot {
                 snapshot_id: prune.snapshot_id,
             },
             prune.cause,
         );
-        b.add(c);
     }
+    mark_last_good(b, &untag);
+    for prune in later {
+        let cause = format!(
+            "{}; it stops being the last good deploy's when the tag moves, so it goes only after the health gate \
+             passes",
+            prune.cause
+        );
+        delete(
+            b,
+            prune.name,
+            Operation::DeleteSnapshotAfterGate {
+                snapshot_id: prune.snapshot_id,
+            },
+            cause,
+        );
+    }
+}
+
+/// A snapshot when the newest of the volume is older than the policy's interval and the plan takes none of it.
+fn periodic(
+    b: &mut Builder<'_>,
+    d: &DesiredState,
+    observed: &[SnapshotState],
+    volume: &VolumeOutcome,
+) {
+    let dep = deployment_tag(&d.name);
+    let target = match volume {
+        VolumeOutcome::Existing { id, .. } => (VolumeRef::Id(id.clone()), Some(id.as_str())),
+        VolumeOutcome::Planned(name) => (VolumeRef::Planned(name.clone()), None),
+        VolumeOutcome::Unknown => return,
+    };
+    let (Some(every), (volume_ref, volume_id)) = (d.infra.snapshots.every, target) else {
+        return;
+    };
+    if b.planned_snapshots()
+        .any(|(v, _, tags)| *v == volume_ref && tags.contains(&dep))
+    {
+        return;
+    }
+    let newest = observed
+        .iter()
+        .filter(|s| s.tags.contains(&dep) && Some(s.volume_id.as_str()) == volume_id)
+        .max_by_key(|s| s.created_at);
+    let cause = match newest.map(|s| b.now.signed_duration_since(s.created_at)) {
+        None => "no snapshot of the volume yet".to_owned(),
+        Some(age) if age.to_std().is_ok_and(|a| a >= every.get()) => format!(
+            "newest snapshot is {}h old; policy: every {every}",
+            age.num_hours()
+        ),
+        Some(_) => return,
+    };
+    let name = format!("{}-{}", d.infra.volume.name, b.now.format("%Y%m%d-%H%M%S"));
+    let mut c = Change::new(
+        ResourceId::new(ResourceKind::Snapshot, &name),
+        Action::Create,
+    );
+    c.cause(&cause).step(
+        Operation::SnapshotVolume {
+            volume: volume_ref,
+            name,
+            tags: vec![MANAGED_TAG.to_owned(), dep],
+        },
+        cause,
+    );
+    b.add(c);
+}
+
+/// Moves the last-good tag from `holders` to the snapshot of this plan's health-gated deploy, if it has one.
+fn mark_last_good(b: &mut Builder<'_>, holders: &[&SnapshotState]) {
+    let Some(name) = b.deploy_snapshot().map(str::to_owned) else {
+        return;
+    };
+    let cause = "the snapshot taken before this deploy becomes the last good deploy's, which the policy never \
+                 prunes; runs only after the health gate passes";
+    let before = (!holders.is_empty()).then(|| {
+        holders
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let mut c = Change::new(
+        ResourceId::new(ResourceKind::Snapshot, &name),
+        Action::Update,
+    );
+    c.field("last_good", before, Some(name.clone()))
+        .cause(cause)
+        .step(
+            Operation::MarkLastGood {
+                snapshot: SnapshotRef::Planned(name),
+                untag: holders.iter().map(|s| s.id.clone()).collect(),
+            },
+            cause,
+        );
+    b.add(c);
+}
+
+fn delete(b: &mut Builder<'_>, name: String, op: Operation, cause: String) {
+    let mut c = Change::new(
+        ResourceId::new(ResourceKind::Snapshot, name),
+        Action::Delete,
+    );
+    c.cause(&cause).step(op, cause);
+    b.add(c);
+}
+
+fn is_last_good(s: &SnapshotState) -> bool {
+    s.tags.iter().any(|t| t == LAST_GOOD_TAG)
 }
 
 /// A snapshot the policy deletes.
@@ -119,7 +210,7 @@ pub fn prune_snapshots(
     };
     ours.into_iter()
         .skip(room)
-        .filter(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG))
+        .filter(|s| !is_last_good(s))
         .map(|s| Prune {
             snapshot_id: s.id.clone(),
             name: s.name.clone(),

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Action, DropletRef, Operation, Plan, Taggable, VolumeRef};
+use crate::identity::LAST_GOOD_TAG;
+use crate::plan::{Action, DropletRef, Operation, Plan, SnapshotRef, Taggable, VolumeRef};
 use crate::redact::escape_controls as e;
 
 struct Paint {
@@ -154,6 +155,13 @@ fn volume(v: &VolumeRef) -> String {
     }
 }
 
+fn snapshot(s: &SnapshotRef) -> String {
+    match s {
+        SnapshotRef::Id(id) => format!("snapshot {id}"),
+        SnapshotRef::Planned(name) => format!("snapshot {name} (new)"),
+    }
+}
+
 fn target(t: &Taggable) -> String {
     match t {
         Taggable::Droplet(id) => format!("droplet {id}"),
@@ -262,6 +270,20 @@ pub fn describe(op: &Operation) -> String {
             volume: v, name, ..
         } => format!("snapshot {} as {name}", volume(v)),
         Operation::DeleteSnapshot { snapshot_id } => format!("delete snapshot {snapshot_id}"),
+        Operation::MarkLastGood { snapshot: s, untag } => {
+            let from = if untag.is_empty() {
+                String::new()
+            } else {
+                format!(", remove it from snapshot {}", untag.join(", "))
+            };
+            format!(
+                "after the health gate: tag {} with {LAST_GOOD_TAG}{from}",
+                snapshot(s)
+            )
+        }
+        Operation::DeleteSnapshotAfterGate { snapshot_id } => {
+            format!("after the health gate: delete snapshot {snapshot_id}")
+        }
         Operation::EnsureDataDir {
             path,
             uid,

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use reconciler_core::identity::{
-    ContainerSpec, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels, repository_of,
-    secrets_fingerprint, user_data_tag,
+    ContainerSpec, LAST_GOOD_TAG, MANAGED_TAG, PROTECTED_TAG, deployment_tag, labels,
+    repository_of, secrets_fingerprint, user_data_tag,
 };
 use reconciler_core::manifest::{self, DesiredState};
 use reconciler_core::observed::*;
-use reconciler_core::plan::{Desired, DropletRef, Operation, Plan, Taggable, VolumeRef};
+use reconciler_core::plan::{
+    Desired, DropletRef, Operation, Plan, SnapshotRef, StepScope, Taggable, VolumeRef,
+};
 
 pub const USER_DATA: &str = "#cloud-config\nruncmd: [echo hello]\n";
 pub const SECRETS_FILE: &[u8] =
@@ -181,9 +183,15 @@ pub fn apply(world: &ObservedState, plan: &Plan) -> ObservedState {
     let mut next_id = 1000u64;
     // Droplets on which the plan unmounted the volume: a detach from a running droplet of this deployment needs it.
     let mut unmounted = Vec::new();
+    let mut gate_passed = false;
     for step in &plan.steps {
         next_id += 1;
+        assert!(
+            step.op.scope() != StepScope::AfterGate || gate_passed,
+            "an after-gate step before any health gate passed"
+        );
         match &step.op {
+            Operation::WaitHealthy { .. } => gate_passed = true,
             Operation::UnmountVolume { droplet_id, .. } => {
                 let running = w.app.as_ref().is_some_and(|a| {
                     a.containers.iter().any(|c| {
@@ -475,8 +483,35 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 tags: tags.clone(),
             });
         }
-        Operation::DeleteSnapshot { snapshot_id } => {
-            known(&mut infra(w).snapshots).retain(|s| &s.id != snapshot_id)
+        Operation::DeleteSnapshot { snapshot_id }
+        | Operation::DeleteSnapshotAfterGate { snapshot_id } => {
+            let snaps = known(&mut infra(w).snapshots);
+            assert!(
+                snaps
+                    .iter()
+                    .filter(|s| &s.id == snapshot_id)
+                    .all(|s| !s.tags.iter().any(|t| t == LAST_GOOD_TAG)),
+                "deleting the last good deploy's snapshot {snapshot_id}"
+            );
+            snaps.retain(|s| &s.id != snapshot_id)
+        }
+        Operation::MarkLastGood { snapshot, untag } => {
+            let snaps = known(&mut infra(w).snapshots);
+            let target = snaps
+                .iter_mut()
+                .find(|s| match snapshot {
+                    SnapshotRef::Id(id) => &s.id == id,
+                    SnapshotRef::Planned(name) => &s.name == name,
+                })
+                .expect("snapshot to tag exists");
+            target.tags.push(LAST_GOOD_TAG.to_owned());
+            let target = target.id.clone();
+            for s in snaps
+                .iter_mut()
+                .filter(|s| untag.contains(&s.id) && s.id != target)
+            {
+                s.tags.retain(|t| t != LAST_GOOD_TAG);
+            }
         }
         Operation::EnsureDataDir { uid, gid, mode, .. } => {
             app(w).data_dir = Some(DirState {

@@ -425,9 +425,11 @@ fn replace(
         c.cause(cause);
     }
     let cause = diff.causes.join("; ");
-    if diff.image_changed {
-        before_deploy_snapshot(b, d, volume);
-    }
+    let snapshot = if diff.image_changed {
+        before_deploy_snapshot(b, d, volume)
+    } else {
+        None
+    };
     // What the revert goes back to: the container being replaced when its run passed the gate, else the newest
     // kept one that did.
     let back = if o.passed_gate(current) {
@@ -469,7 +471,16 @@ fn replace(
             ),
         );
     }
-    b.add(c);
+    let gated = c
+        .steps()
+        .iter()
+        .any(|s| matches!(s.op, Operation::WaitHealthy { .. }));
+    if b.add(c)
+        && gated
+        && let Some(snapshot) = snapshot
+    {
+        b.set_deploy_snapshot(snapshot);
+    }
     b.revert(revert);
 }
 

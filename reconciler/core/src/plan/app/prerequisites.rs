@@ -105,23 +105,26 @@ pub(super) fn image(b: &mut Builder<'_>, spec: &ContainerSpec, o: &ObservedApp) 
     b.add(c);
 }
 
+/// Plans the snapshot taken before a deploy that changes the image; returns its name (or that of the snapshot of the
+/// volume an earlier step already takes), `None` when there is none.
 pub(super) fn before_deploy_snapshot(
     b: &mut Builder<'_>,
     d: &DesiredState,
     volume: Option<VolumeRef>,
-) {
+) -> Option<String> {
     if !d.infra.snapshots.before_deploy {
-        return;
+        return None;
     }
     let Some(volume) = volume else {
         b.note("snapshot before deploy skipped: the infra scope was not observed");
-        return;
+        return None;
     };
     let dep = deployment_tag(&d.name);
-    if b.planned_snapshots()
-        .any(|(v, tags)| *v == volume && tags.contains(&dep))
+    if let Some((_, name, _)) = b
+        .planned_snapshots()
+        .find(|(v, _, tags)| **v == volume && tags.contains(&dep))
     {
-        return; // An earlier step of this plan already snapshots the volume.
+        return Some(name.to_owned()); // An earlier step of this plan already snapshots the volume.
     }
     let cause = "snapshot before a deploy that changes the image";
     let name = format!(
@@ -136,12 +139,12 @@ pub(super) fn before_deploy_snapshot(
     c.cause(cause).step(
         Operation::SnapshotVolume {
             volume,
-            name,
+            name: name.clone(),
             tags: vec![MANAGED_TAG.to_owned(), dep],
         },
         cause,
     );
-    b.add(c);
+    b.add(c).then_some(name)
 }
 
 fn owner(user: &str) -> (u32, u32) {
