@@ -12,9 +12,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use reconciler_core::manifest::{
-    self, App, DesiredState, Droplet, Filesystem, Firewall, FirewallRule, Hardening, HealthCheck,
-    Image, Infra, Logs, Port, Protocol, Registry, RegistryTier, RestartPolicy, Secrets,
-    SnapshotPolicy, Volume, VolumeMount,
+    self, App, DesiredState, Hardening, HealthCheck, Image, Logs, Port, Protocol, RestartPolicy,
+    Secrets, VolumeMount,
 };
 use serde_json::Value;
 
@@ -147,45 +146,7 @@ impl Deployment {
         DesiredState {
             version: manifest::FORMAT_VERSION,
             name: "it".to_owned(),
-            infra: Infra {
-                region: "nyc3".to_owned(),
-                droplet: Droplet {
-                    name: "it-1".to_owned(),
-                    size: "s-1vcpu-1gb".to_owned(),
-                    image: "docker-20-04".to_owned(),
-                    ssh_keys: Vec::new(),
-                    tags: Vec::new(),
-                    monitoring: false,
-                    user_data: None,
-                },
-                volume: Volume {
-                    name: "it-data".to_owned(),
-                    size_gib: 1,
-                    filesystem: Filesystem::Ext4,
-                    mount_path: format!("{root}/data"),
-                    owner: "1001:1001".to_owned(),
-                    mode: "0750".to_owned(),
-                },
-                firewall: Firewall {
-                    name: "it".to_owned(),
-                    inbound: vec![FirewallRule {
-                        protocol: Protocol::Tcp,
-                        ports: "22".to_owned(),
-                        addresses: vec!["0.0.0.0/0".to_owned()],
-                    }],
-                    outbound: Vec::new(),
-                },
-                registry: Registry {
-                    name: "it".to_owned(),
-                    tier: RegistryTier::Starter,
-                    region: None,
-                },
-                snapshots: SnapshotPolicy {
-                    every: None,
-                    keep: 1,
-                    before_deploy: false,
-                },
-            },
+            infra: test_support::manifest::infra("it", "s-1vcpu-1gb", format!("{root}/data")),
             app: App {
                 container_name: self.name.clone(),
                 image: Image {
