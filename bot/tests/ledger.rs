@@ -330,3 +330,41 @@ async fn a_partially_filled_failure_keeps_exact_links_and_reopens_the_rest() {
         vec![(2, "1".to_owned()), (3, "1".to_owned())]
     );
 }
+
+/// The dashboard's fill-to-order latency runs from the fill that made the order due, not from the oldest trade the
+/// order covers: a buy left uncovered while the net stayed under one share is covered first (FIFO) by the order a
+/// later fill triggers.
+#[tokio::test]
+async fn a_hedges_latency_runs_from_the_newest_fill_not_the_oldest_it_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger(&dir).await;
+    ledger
+        .apply(Batch::record(&[event(1, 1500, false)]).checkpoint(1))
+        .await
+        .unwrap();
+    let first = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    ledger.mark_submitted(first.id, 1).await.unwrap();
+    ledger
+        .mark_filled(first.id, "200".parse().unwrap())
+        .await
+        .unwrap();
+    // Net -0.5, then a buy of 1.2: +0.7, nothing due; the buy stays uncovered.
+    ledger
+        .apply(Batch::record(&[event(2, 1200, true)]).checkpoint(2))
+        .await
+        .unwrap();
+    assert_eq!(ledger.begin_execution(&aapl()).await.unwrap(), None);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The fill that makes a sell due; the order covers the older buy first.
+    ledger
+        .apply(Batch::record(&[event(3, 500, true)]).checkpoint(3))
+        .await
+        .unwrap();
+    let due = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(links(&dir, due.id).await, vec![(2, "1".to_owned())]);
+    let latencies = ledger.recent_hedge_latencies(10).await.unwrap();
+    assert!(
+        (0..1000).contains(&latencies[0].millis),
+        "from the fill that made it due (a few ms), not the covered one (1.5 s): {latencies:?}"
+    );
+}

@@ -169,6 +169,24 @@ fn deploy_rollback_revert_and_quarantine_through_git() {
     assert_eq!(last["outcome"], "reverted");
     assert_eq!(last["commit"], c);
     assert!(last["revert_target"].is_string(), "{last:#}");
+    // Issue 15 case 12: the journal records how each step ended, the failed gate as failed, then the revert's steps.
+    let results: Vec<&str> = last["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["result"].as_str().unwrap())
+        .collect();
+    let gate = results
+        .iter()
+        .position(|r| r.starts_with("health gate failed: "))
+        .unwrap_or_else(|| panic!("the failed gate is journaled: {last:#}"));
+    assert!(results[..gate].iter().all(|r| *r == "ok"), "{last:#}");
+    assert!(
+        last["steps"].as_array().unwrap()[gate + 1..]
+            .iter()
+            .any(|s| s["step"].as_str().unwrap().starts_with("revert: ")),
+        "the revert's steps follow: {last:#}"
+    );
     assert_eq!(last["prev_hash"], history[history.len() - 2]["hash"]);
 
     // The next periodic run does not touch C again, and journals nothing.

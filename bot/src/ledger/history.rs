@@ -45,7 +45,7 @@ pub struct PositionChange {
     pub shares: Shares,
 }
 
-/// The time from the last fill an execution covers being recorded to the execution opening.
+/// The time from the newest fill of the symbol before an execution opened to its opening.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HedgeLatency {
     /// Brokerage ticker.
@@ -139,29 +139,31 @@ impl Ledger {
             .collect()
     }
 
-    /// Fill-to-order latency of the most recent executions, newest first.
+    /// Fill-to-order latency of the most recent executions, newest first: from the newest fill of the symbol recorded
+    /// before the execution opened (the one that made it due), not from the trades it covers, which are oldest first.
     pub async fn recent_hedge_latencies(
         &self,
         limit: u32,
     ) -> Result<Vec<HedgeLatency>, LedgerError> {
         let limit = i64::from(limit);
         let rows = sqlx::query!(
-            r#"SELECT h.symbol AS "symbol!", h.created_at AS "created_at!", MAX(t.recorded_at) AS "last_fill!: String"
-               FROM hedge_executions h
-               JOIN hedge_execution_trades l ON l.execution_id = h.id
-               JOIN trades t ON t.id = l.trade_id
-               GROUP BY h.id ORDER BY h.id DESC LIMIT ?1"#,
+            r#"SELECT h.symbol AS "symbol!", h.created_at AS "created_at!",
+                      (SELECT MAX(t.recorded_at) FROM trades t
+                       WHERE t.symbol = h.symbol AND t.recorded_at <= h.created_at) AS "last_fill: String"
+               FROM hedge_executions h ORDER BY h.id DESC LIMIT ?1"#,
             limit
         )
         .fetch_all(&self.pool)
         .await
         .context("reading hedge latencies")?;
+        // An execution opened before any fill of its symbol was recorded has no latency to show.
         rows.into_iter()
-            .map(|row| {
-                let at = time("hedge_executions.created_at", &row.created_at)?;
-                let fill = time("trades.recorded_at", &row.last_fill)?;
+            .filter_map(|row| Some((row.symbol, row.created_at, row.last_fill?)))
+            .map(|(symbol, created_at, last_fill)| {
+                let at = time("hedge_executions.created_at", &created_at)?;
+                let fill = time("trades.recorded_at", &last_fill)?;
                 Ok(HedgeLatency {
-                    symbol: row.symbol,
+                    symbol,
                     at,
                     millis: (at - fill).num_milliseconds(),
                 })

@@ -1167,3 +1167,36 @@ fn images_in_use_stay_and_a_pulled_image_is_the_newest() {
     let removal = ops.iter().position(|o| *o == "remove_image").unwrap();
     assert!(gate < removal, "{ops:?}");
 }
+
+/// Issue 15 case 5: after a revision is quarantined, fixing only its health gate's inputs (the URL probed, the
+/// stability window) is a new revision, which the next plan deploys.
+#[test]
+fn fixing_only_the_gate_of_a_quarantined_revision_deploys_it() {
+    let fixes: [(&str, Mutate); 2] = [
+        ("health URL", |d, _| {
+            d.app.health_check.http = Some("http://127.0.0.1:8080/ready".into());
+        }),
+        ("stability window", |d, _| {
+            d.app.health_check.stability_window =
+                reconciler_core::manifest::Duration::new(std::time::Duration::from_secs(5));
+        }),
+    ];
+    let still = run(quarantined, &PlanOptions::default());
+    assert!(
+        !ops(&still).contains(&"create_container"),
+        "the quarantined revision is not retried: {:?}",
+        ops(&still)
+    );
+    for (what, fix) in fixes {
+        let mut d = desired();
+        let mut o = converged(&d);
+        quarantined(&mut d, &mut o);
+        fix(&mut d, &mut o);
+        let plan = plan(&inputs(&d), &o, &PlanOptions::default());
+        assert!(
+            ops(&plan).contains(&"create_container"),
+            "{what}: {}",
+            render::human(&plan, false)
+        );
+    }
+}
