@@ -29,12 +29,13 @@ pub(super) fn plan(
 
     let wanted = |v: &VolumeState| v.name == want.name && v.region.eq_ignore_ascii_case(&region);
     // A rename in the same region moves the data: the new volume starts from a fresh snapshot of the old one.
-    let moved = match volumes.iter().any(wanted) {
-        true => None,
-        false => volumes
+    let moved = if volumes.iter().any(wanted) {
+        None
+    } else {
+        volumes
             .iter()
             .find(|v| v.tags.contains(&dep) && v.region.eq_ignore_ascii_case(&region))
-            .filter(|v| unmovable(d, v).is_none()),
+            .filter(|v| unmovable(d, v).is_none())
     };
 
     // Managed volumes no longer in the manifest go away: their data with them (but for a move's source).
