@@ -588,38 +588,8 @@ async fn an_infra_apply_killed_after_any_call_converges_on_the_next() {
 /// directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_volume_move_killed_after_any_call_converges_with_the_data() {
-    async fn moving() -> (World, String) {
-        let world = World::new().await;
-        let mount = world.dir.path().join("mnt/schwad-data");
-        fs_err::create_dir_all(&mount).unwrap();
-        let original = fs_err::read_to_string(world.manifest_path())
-            .unwrap()
-            .replace(
-                "container_name: schwad",
-                &format!("container_name: schwad-move-walk-{}", std::process::id()),
-            )
-            .replace("/mnt/schwad-data", &mount.display().to_string());
-        world.write_manifest(&original);
-        world.converge(&[]).await;
-        let old = world.client.list_volumes(None, None).await.unwrap()[0]
-            .id
-            .clone();
-        world.write_manifest(&original.replace("name: schwad-data", "name: schwad-data-2"));
-        world.sim.reset_requests();
-        (world, old)
-    }
-    const APPLY: [&str; 7] = [
-        "apply",
-        "--scope",
-        "infra",
-        "--allow-data-loss",
-        "schwad-data",
-        "--host",
-        "local",
-    ];
-
     let (clean, _) = moving().await;
-    let out = clean.cli(&APPLY).await;
+    let out = clean.cli(&APPLY_MOVE).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let calls = clean.sim.requests().total();
     assert!(calls > 5, "{calls} calls");
@@ -630,7 +600,7 @@ async fn a_volume_move_killed_after_any_call_converges_with_the_data() {
             ..Faults::default()
         });
         let mut child = world
-            .command(world.sim.token(), &APPLY)
+            .command(world.sim.token(), &APPLY_MOVE)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -642,38 +612,102 @@ async fn a_volume_move_killed_after_any_call_converges_with_the_data() {
         child.wait().unwrap();
         world.sim.set_faults(Faults::default());
 
-        let out = world.cli(&APPLY).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "kill after {k}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        let volumes = world.client.list_volumes(None, None).await.unwrap();
-        assert_eq!(volumes.len(), 1, "kill after {k}: {volumes:?}");
-        assert_eq!(volumes[0].name, "schwad-data-2", "kill after {k}");
-        let source = world
-            .sim
-            .volume_source(&volumes[0].id)
-            .unwrap_or_else(|| panic!("kill after {k}: the new volume starts empty"));
-        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
-        assert!(
-            snapshots
-                .iter()
-                .any(|s| s.id == source && s.resource_id == old),
-            "kill after {k}: made from {source}, not a snapshot of {old}: {snapshots:?}"
-        );
-        assert_eq!(world.census().await, (1, 1, 1, true), "kill after {k}");
-        let out = world.cli(&["plan", "--scope", "infra"]).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "kill after {k}: {}",
-            text(&out.stdout)
-        );
+        moved_with_the_data(&world, &old, &format!("kill after {k}")).await;
     }
     eprintln!("volume-move kill-point walk: {calls} kill points");
+}
+
+/// A volume move whose POSTs (detach, snapshot, create from it, attach) each lose their answer once, after the work
+/// was done (a gateway timeout, or a dropped connection): nothing is made twice and the move finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_move_whose_answers_are_lost_makes_one_snapshot_and_one_volume() {
+    for mode in [LostResponse::GatewayTimeout, LostResponse::Disconnect] {
+        let (world, old) = moving().await;
+        world.sim.set_faults(Faults {
+            lost_responses: 4,
+            lost_response_mode: mode,
+            ..Faults::default()
+        });
+        moved_with_the_data(&world, &old, &format!("{mode:?}")).await;
+        assert_eq!(
+            world.sim.faults().lost_responses,
+            0,
+            "{mode:?}: every POST's answer was lost"
+        );
+        let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+        assert_eq!(
+            snapshots
+                .iter()
+                .filter(|s| s.name.contains("before-delete"))
+                .count(),
+            1,
+            "{mode:?}: {snapshots:?}"
+        );
+    }
+}
+
+/// `apply --scope infra` of a volume move, allowed, on this machine as the droplet.
+const APPLY_MOVE: [&str; 7] = [
+    "apply",
+    "--scope",
+    "infra",
+    "--allow-data-loss",
+    "schwad-data",
+    "--host",
+    "local",
+];
+
+/// A converged world whose manifest now renames the volume (schwad-data → schwad-data-2), with the old volume's id.
+/// The droplet is this machine (`--host local`); no bot runs, and its mount path is a plain directory.
+async fn moving() -> (World, String) {
+    let world = World::new().await;
+    let mount = world.dir.path().join("mnt/schwad-data");
+    fs_err::create_dir_all(&mount).unwrap();
+    let original = fs_err::read_to_string(world.manifest_path())
+        .unwrap()
+        .replace(
+            "container_name: schwad",
+            &format!("container_name: schwad-move-walk-{}", std::process::id()),
+        )
+        .replace("/mnt/schwad-data", &mount.display().to_string());
+    world.write_manifest(&original);
+    world.converge(&[]).await;
+    let old = world.client.list_volumes(None, None).await.unwrap()[0]
+        .id
+        .clone();
+    world.write_manifest(&original.replace("name: schwad-data", "name: schwad-data-2"));
+    world.sim.reset_requests();
+    (world, old)
+}
+
+/// Applies the move, then checks against the simulator's record: one volume, the new name, made from a snapshot of
+/// the old volume; one droplet, volume and firewall; `plan` exits 0.
+async fn moved_with_the_data(world: &World, old: &str, at: &str) {
+    let out = world.cli(&APPLY_MOVE).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{at}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let volumes = world.client.list_volumes(None, None).await.unwrap();
+    assert_eq!(volumes.len(), 1, "{at}: {volumes:?}");
+    assert_eq!(volumes[0].name, "schwad-data-2", "{at}");
+    let source = world
+        .sim
+        .volume_source(&volumes[0].id)
+        .unwrap_or_else(|| panic!("{at}: the new volume starts empty"));
+    let snapshots = world.client.list_snapshots(Some("volume")).await.unwrap();
+    assert!(
+        snapshots
+            .iter()
+            .any(|s| s.id == source && s.resource_id == old),
+        "{at}: made from {source}, not a snapshot of {old}: {snapshots:?}"
+    );
+    assert_eq!(world.census().await, (1, 1, 1, true), "{at}");
+    let out = world.cli(&["plan", "--scope", "infra"]).await;
+    assert_eq!(out.status.code(), Some(0), "{at}: {}", text(&out.stdout));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -813,7 +813,7 @@ fn a_renamed_volume_starts_from_a_fresh_snapshot_of_the_old_one() {
     assert_eq!(*volume, VolumeRef::Id("vol-1".into()));
     let created = at(&|o| {
         matches!(o, Operation::CreateVolume { name: n, from_snapshot: Some(s), .. }
-            if n == "schwad-data-2" && s == name)
+            if n == "schwad-data-2" && *s == SnapshotRef::Planned(name.clone()))
     });
     let stop = at(&|o| matches!(o, Operation::StopAppOnDroplet { .. }));
     let unmount = at(&|o| matches!(o, Operation::UnmountVolume { .. }));

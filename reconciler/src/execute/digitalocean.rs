@@ -254,10 +254,10 @@ impl InfraExecutor<'_> {
                 tags,
                 from_snapshot,
             } => {
-                let snapshot_id = match from_snapshot {
-                    None => None,
-                    Some(name) => Some(created.snapshot(&SnapshotRef::Planned(name.clone()))?),
-                };
+                let snapshot_id = from_snapshot
+                    .as_ref()
+                    .map(|s| created.snapshot(s))
+                    .transpose()?;
                 let volume = c
                     .create_volume(&CreateVolume {
                         name: name.clone(),

@@ -244,6 +244,18 @@ async fn a_volume_from_a_snapshot_stays_in_its_region_and_keeps_its_filesystem()
     let id = made.body["volume"]["id"].as_str().unwrap();
     assert_eq!(sim.volume_source(id), Some(snapshot_id.clone()));
     assert_eq!(sim.volume_source(&source_id), None);
+    // The snapshot keeps its filesystem after its volume is gone (a restore after a loss).
+    for volume in [id.to_owned(), source_id] {
+        let gone = api
+            .call("DELETE", &format!("/v2/volumes/{volume}"), None)
+            .await;
+        assert_eq!(gone.status, 204, "{:?}", gone.body);
+    }
+    let restored = api
+        .call("POST", "/v2/volumes", Some(from("restored", 5, "nyc3")))
+        .await;
+    assert_eq!(restored.status, 201, "{:?}", restored.body);
+    assert_eq!(restored.body["volume"]["filesystem_type"], "xfs");
 }
 
 #[tokio::test]

@@ -284,9 +284,9 @@ pub enum Operation {
         /// Filesystem to format (a volume made from a snapshot keeps the snapshot's).
         filesystem: Filesystem,
         tags: Vec<String>,
-        /// Name of a volume snapshot taken earlier in the same plan whose data the new volume starts with.
+        /// The volume snapshot whose data the new volume starts with.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        from_snapshot: Option<String>,
+        from_snapshot: Option<SnapshotRef>,
     },
     /// Grow the volume.
     ResizeVolume {

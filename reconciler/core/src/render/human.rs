@@ -185,9 +185,10 @@ pub fn describe(op: &Operation) -> String {
             ..
         } => match from_snapshot {
             None => format!("create volume {name} ({size_gib} GiB {filesystem}, {region})"),
-            Some(snapshot) => {
-                format!("create volume {name} ({size_gib} GiB, {region}) from snapshot {snapshot}")
-            }
+            Some(from) => format!(
+                "create volume {name} ({size_gib} GiB, {region}) from {}",
+                snapshot(from)
+            ),
         },
         Operation::ResizeVolume {
             volume_id,

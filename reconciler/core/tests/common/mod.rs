@@ -281,8 +281,11 @@ fn apply_op(w: &mut ObservedState, op: &Operation, id: u64) {
                 Some(snapshot) => {
                     let s = known(&mut infra(w).snapshots)
                         .iter()
-                        .find(|s| &s.name == snapshot)
-                        .unwrap_or_else(|| panic!("snapshot {snapshot} exists"))
+                        .find(|s| match snapshot {
+                            SnapshotRef::Planned(name) => &s.name == name,
+                            SnapshotRef::Id(id) => &s.id == id,
+                        })
+                        .unwrap_or_else(|| panic!("{snapshot:?} exists"))
                         .clone();
                     let source = known(&mut infra(w).volumes)
                         .iter()

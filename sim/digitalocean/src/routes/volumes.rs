@@ -131,6 +131,7 @@ fn validate(
             )));
         }
     }
+    let mut source_filesystem = None;
     if let Some(snapshot_id) = &body.snapshot_id {
         let snapshot = state
             .snapshots
@@ -148,15 +149,8 @@ fn validate(
                 snapshot.region
             )));
         }
+        source_filesystem = Some(snapshot.filesystem_type.clone());
     }
-    let source_filesystem = body.snapshot_id.as_ref().and_then(|id| {
-        let snapshot = state.snapshots.iter().find(|s| s.id == *id)?;
-        state
-            .volumes
-            .iter()
-            .find(|v| v.id == snapshot.resource_id)
-            .map(|v| v.filesystem_type.clone())
-    });
     if state
         .volumes
         .iter()
@@ -259,6 +253,7 @@ async fn create_snapshot(
         min_disk_size: volume.size_gigabytes,
         size_gigabytes: 0.0,
         tags: body.tags,
+        filesystem_type: volume.filesystem_type.clone(),
     };
     tracing::info!(snapshot_id = %snapshot.id, volume_id = %volume.id, "volume snapshot created");
     state.snapshots.push(snapshot.clone());

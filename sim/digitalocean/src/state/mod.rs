@@ -162,6 +162,7 @@ impl State {
                     min_disk_size: u64::from(disk),
                     size_gigabytes: 2.36,
                     tags: Vec::new(),
+                    filesystem_type: String::new(),
                 });
                 self.with_droplet(droplet_id, |d| d.snapshot_ids.push(image_id))
             }

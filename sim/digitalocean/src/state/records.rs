@@ -144,6 +144,9 @@ pub(crate) struct Snapshot {
     pub min_disk_size: u64,
     pub size_gigabytes: f64,
     pub tags: Vec<String>,
+    /// A volume snapshot's filesystem, which a volume made from it has (not shown by the API).
+    #[serde(default)]
+    pub filesystem_type: String,
 }
 
 impl Snapshot {

@@ -6,7 +6,7 @@ use crate::identity::{MANAGED_TAG, PROTECTED_TAG, deployment_tag};
 use crate::manifest::DesiredState;
 use crate::observed::{DropletStatus, Observed, ObservedInfra, VolumeState};
 use crate::plan::builder::{Builder, Change};
-use crate::plan::{Action, Operation, ResourceId, ResourceKind, Taggable, VolumeRef};
+use crate::plan::{Action, Operation, ResourceId, ResourceKind, SnapshotRef, Taggable, VolumeRef};
 
 pub(super) fn plan(
     b: &mut Builder<'_>,
@@ -227,7 +227,10 @@ fn plan_move(
         snapshot_op(old, snapshot.clone()),
         "the data the new volume starts with",
     )
-    .step(create_volume_op(d, tags, Some(snapshot)), &cause)
+    .step(
+        create_volume_op(d, tags, Some(SnapshotRef::Planned(snapshot))),
+        &cause,
+    )
     .step(
         Operation::DeleteVolume {
             volume_id: old.id.clone(),
@@ -249,7 +252,11 @@ fn plan_move(
     VolumeOutcome::Planned(want.name.clone())
 }
 
-fn create_volume_op(d: &DesiredState, tags: &[String], from_snapshot: Option<String>) -> Operation {
+fn create_volume_op(
+    d: &DesiredState,
+    tags: &[String],
+    from_snapshot: Option<SnapshotRef>,
+) -> Operation {
     let want = &d.infra.volume;
     Operation::CreateVolume {
         name: want.name.clone(),
