@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use reconciler_core::manifest::{self, DesiredState, UserDataError};
+use reconciler_core::manifest::{self, DesiredState, SchemaCheck, UserDataError};
 use reconciler_core::plan::Desired;
 
 /// A validated manifest with its rendered user_data.
@@ -26,9 +26,13 @@ impl Loaded {
 }
 
 /// Parses and validates manifest `text` for the app scope (user_data is not rendered: only the infra scope needs it).
-pub fn app_manifest(name: &str, text: &str) -> Result<Loaded, manifest::ManifestError> {
+pub fn app_manifest(
+    name: &str,
+    text: &str,
+    memo: Option<&SchemaMemo>,
+) -> Result<Loaded, manifest::ManifestError> {
     Ok(Loaded {
-        manifest: manifest::parse(name, text)?,
+        manifest: parse(name, text, memo)?,
         user_data: None,
     })
 }
@@ -69,8 +73,13 @@ const MAX_FILE: u64 = 64 * 1024;
 /// the manifest (the nearest directory above it with a `.git`, else the directory above the manifest's), after
 /// resolving symbolic links.
 pub fn manifest(path: &Path) -> Result<Loaded, LoadError> {
+    manifest_with(path, None)
+}
+
+/// [`manifest`], skipping the schema check for a text `memo` saw pass it.
+pub fn manifest_with(path: &Path, memo: Option<&SchemaMemo>) -> Result<Loaded, LoadError> {
     let text = fs_err::read_to_string(path)?;
-    let manifest = manifest::parse(&path.display().to_string(), &text)?;
+    let manifest = parse(&path.display().to_string(), &text, memo)?;
     let user_data = match &manifest.infra.droplet.user_data {
         None => None,
         Some(relative) => {
@@ -97,6 +106,55 @@ pub fn manifest(path: &Path) -> Result<Loaded, LoadError> {
         manifest,
         user_data,
     })
+}
+
+fn parse(
+    name: &str,
+    text: &str,
+    memo: Option<&SchemaMemo>,
+) -> Result<DesiredState, manifest::ManifestError> {
+    let Some(memo) = memo else {
+        return manifest::parse(name, text);
+    };
+    let key = manifest::schema_key(text);
+    if memo.passed(&key) {
+        return manifest::parse_with(name, text, SchemaCheck::Passed);
+    }
+    let desired = manifest::parse(name, text)?;
+    memo.record(&key);
+    Ok(desired)
+}
+
+/// The [`manifest::schema_key`] of the last manifest text that passed the schema check, in the state directory: the
+/// periodic reconcile and repeated applies of one manifest check its schema once. A memo: unreadable or unwritable,
+/// the check simply runs.
+#[derive(Debug)]
+pub struct SchemaMemo {
+    path: PathBuf,
+}
+
+impl SchemaMemo {
+    /// The memo in state directory `dir`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join("manifest-schema-passed"),
+        }
+    }
+
+    fn passed(&self, key: &str) -> bool {
+        std::fs::read_to_string(&self.path).is_ok_and(|recorded| recorded.trim() == key)
+    }
+
+    fn record(&self, key: &str) {
+        let tmp = self
+            .path
+            .with_extension(format!("{}.tmp", std::process::id()));
+        let written = std::fs::write(&tmp, format!("{key}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(e) = written {
+            tracing::debug!(error = %e, path = %self.path.display(), "schema memo not recorded");
+        }
+    }
 }
 
 /// The repository holding the manifest at `path`, resolved.
@@ -162,6 +220,44 @@ mod tests {
         let dir = repo(template);
         manifest(&dir.path().join("repo/manifests/desired.yaml"))
             .map_err(|e| crate::execute::chain(&e))
+    }
+
+    /// The schema check runs once per manifest text: a text that passed records its key, and only that text's key
+    /// skips the check (a log size only the schema's pattern refuses shows which ran).
+    #[test]
+    fn the_schema_memo_skips_the_check_only_for_the_text_recorded() {
+        let dir = repo("a: 1\n");
+        let path = dir.path().join("repo/manifests/desired.yaml");
+        let state = tempfile::tempdir().unwrap();
+        let memo = SchemaMemo::in_dir(state.path());
+        let recorded =
+            || fs_err::read_to_string(state.path().join("manifest-schema-passed")).unwrap();
+        manifest_with(&path, Some(&memo)).unwrap();
+        let valid = fs_err::read_to_string(&path).unwrap();
+        assert_eq!(recorded().trim(), manifest::schema_key(&valid));
+
+        let invalid = valid.replace("max_size: 10m", "max_size: 10mb");
+        fs_err::write(&path, &invalid).unwrap();
+        let err = crate::execute::chain(&manifest_with(&path, Some(&memo)).unwrap_err());
+        assert!(err.contains("app.logs.max_size"), "{err}");
+        assert_eq!(
+            recorded().trim(),
+            manifest::schema_key(&valid),
+            "a refused text is not recorded"
+        );
+
+        // The key is what decides: planted for the invalid text (the state directory is trusted), its check is skipped.
+        fs_err::write(
+            state.path().join("manifest-schema-passed"),
+            manifest::schema_key(&invalid),
+        )
+        .unwrap();
+        let loaded = manifest_with(&path, Some(&memo)).unwrap();
+        assert_eq!(loaded.manifest.app.logs.max_size, "10mb");
+        assert!(
+            manifest(&path).is_err(),
+            "without the memo the schema check runs"
+        );
     }
 
     /// Issue 16, case 2: includes stay inside the repository, are regular files and are bounded.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = reconciler::cli::Cli::parse();
     reconciler::cli::run(cli).await.into()

@@ -21,7 +21,7 @@ use crate::execute::state::DEFAULT_STATE_DIR;
 use crate::exit::Exit;
 use crate::gitops::lock::{self, LockError};
 use crate::host::AppHost;
-use crate::load::Loaded;
+use crate::load::{Loaded, SchemaMemo};
 use crate::observe::digitalocean::observe_infra;
 use crate::preflight::{self, Status};
 use crate::ssh::SshTarget;
@@ -224,7 +224,8 @@ pub fn progress(format: ProgressFormat) -> Box<dyn Progress> {
 /// Converges the infra scope, then the app scope; exit 0 converged, 3 blocked, 4 reverted, 5 locked, 6 when part of
 /// the infra could not be observed, 1 on error.
 pub async fn run(args: &Args, color: bool) -> anyhow::Result<Exit> {
-    let loaded = crate::load::manifest(&args.manifest.file)?;
+    let memo = SchemaMemo::in_dir(&args.converge.state_dir);
+    let loaded = crate::load::manifest_with(&args.manifest.file, Some(&memo))?;
     let _lease = match lock::acquire(&args.converge.state_dir) {
         Ok(lease) => lease,
         Err(e @ (LockError::Held(_) | LockError::Suspended(_))) => {

@@ -179,12 +179,12 @@ impl Engine {
         let mut ids: Vec<String> = by_label?.into_iter().chain(by_name?).collect();
         ids.sort_unstable();
         ids.dedup();
+        // Inspected together; a container removed between list and inspect is simply gone.
+        let inspected =
+            futures_util::future::try_join_all(ids.iter().map(|id| self.inspect(id))).await?;
         let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            // A container removed between list and inspect is simply gone.
-            if let Some(inspect) = self.inspect(&id).await? {
-                out.push(inspect::container_state(inspect)?);
-            }
+        for inspect in inspected.into_iter().flatten() {
+            out.push(inspect::container_state(inspect)?);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)

@@ -19,6 +19,7 @@ use crate::converge::{self, ConvergeError, Ended, Report, Settings};
 use crate::execute::progress::Progress;
 use crate::execute::{Failure, chain};
 use crate::exit::Exit;
+use crate::load::SchemaMemo;
 
 /// What to reconcile.
 #[derive(Debug, Clone)]
@@ -163,8 +164,12 @@ async fn attempt(
         .await
         .map_err(failed(Outcome::Invalid, Some(&commit)))?;
     let name = format!("{}@{commit:.12}", target.path);
-    let loaded =
-        crate::load::app_manifest(&name, &text).map_err(failed(Outcome::Invalid, Some(&commit)))?;
+    let loaded = crate::load::app_manifest(
+        &name,
+        &text,
+        Some(&SchemaMemo::in_dir(&target.settings.state_dir)),
+    )
+    .map_err(failed(Outcome::Invalid, Some(&commit)))?;
     let app = &loaded.manifest.app;
     state.desired = Some(Desired {
         commit: commit.clone(),

@@ -13,6 +13,10 @@ static SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(|| {
     value
 });
 
+/// `schema/desired.schema.json`, which a test keeps equal to [`schema_json`]: the schema's identity in
+/// [`super::schema_key`] without generating it.
+pub(super) const COMMITTED: &str = include_str!("../../../../schema/desired.schema.json");
+
 /// Optional fields may be left out but not written as `null`: `anyOf: [X, {type: null}]` becomes X, which keeps
 /// validation errors pointing at the offending field instead of "not valid under any of the schemas".
 fn drop_null_alternatives(value: &mut serde_json::Value) {
