@@ -266,11 +266,13 @@ async fn scale_catch_up(fills: u64) {
     let mut rss_at: Vec<Option<f64>> = vec![None; milestones.len()];
     let deadline = Instant::now() + Duration::from_secs(3_600);
     loop {
-        // max(id) is an index lookup; count(*) would itself scan the growing table.
+        // max(id) is an index lookup; count(*) would itself scan the growing table. The table exists once the bot
+        // has migrated the database it just created.
         let stored: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM chain_events")
             .fetch_one(&db)
             .await
-            .unwrap();
+            .ok()
+            .flatten();
         let stored = u64::try_from(stored.unwrap_or(0)).unwrap();
         let now = started.elapsed();
         for ((m, slot), rss) in milestones

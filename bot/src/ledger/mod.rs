@@ -29,6 +29,9 @@ use crate::trade::{EventKind, Fill, LogKey, SkipReason, Trade};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// SQLite's `cache_size` per connection: negative, in KiB.
+const CACHE_KIB: &str = "-512";
+
 /// How long a writer waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -118,7 +121,10 @@ impl Ledger {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Page cache per pooled connection (SQLite's default is 2 MiB): the hot pages are the
+            // tails of the append-only indexes; the rest is read from the OS page cache.
+            .pragma("cache_size", CACHE_KIB);
         let pool = SqlitePoolOptions::new()
             .max_connections(3) // writers (ingestion, hedging) and a reader (health)
             .connect_with(options)

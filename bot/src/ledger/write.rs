@@ -1,5 +1,7 @@
 //! The write path: events, trades, position accumulators, reorg reversals and the checkpoint.
 
+use std::collections::{BTreeMap, HashMap};
+
 use alloy_primitives::{Address, B256};
 use sqlx::SqliteConnection;
 
@@ -88,14 +90,17 @@ impl Ledger {
     pub async fn apply(&self, batch: Batch<'_>) -> Result<Applied, LedgerError> {
         let mut tx = self.write_tx().await?;
         let mut applied = Applied::default();
+        let mut positions = PositionDeltas::default();
         for removal in batch.vanished {
-            if revert_event(&mut tx, *removal, batch.reason).await? {
+            if revert_event(&mut tx, *removal, batch.reason, &mut positions).await? {
                 applied.reverted += 1;
             }
         }
+        let mut known = Known::load(&mut tx, batch.events).await?;
         for event in batch.events {
-            record_event(&mut tx, event, &mut applied).await?;
+            record_event(&mut tx, event, &mut known, &mut applied, &mut positions).await?;
         }
+        positions.write(&mut tx).await?;
         if let Some(block) = batch.checkpoint {
             let block = int(block);
             sqlx::query!(
@@ -129,6 +134,49 @@ impl Ledger {
     }
 }
 
+/// The stored events of a batch's transactions, read in one query and kept in step with the
+/// batch's own writes, so recording an event needs no lookup of its own.
+#[derive(Default)]
+struct Known(HashMap<String, Vec<KnownEvent>>);
+
+struct KnownEvent {
+    id: i64,
+    log_index: i64,
+    block_hash: String,
+    removed: bool,
+}
+
+impl Known {
+    async fn load(
+        conn: &mut SqliteConnection,
+        events: &[EventRecord],
+    ) -> Result<Self, LedgerError> {
+        let mut known = Self::default();
+        if events.is_empty() {
+            return Ok(known);
+        }
+        let hashes: Vec<String> = events.iter().map(|e| hex(e.key.tx_hash)).collect();
+        let hashes = serde_json::Value::from(hashes).to_string();
+        let rows = sqlx::query!(
+            "SELECT id, tx_hash, log_index, block_hash, removed FROM chain_events
+             WHERE tx_hash IN (SELECT value FROM json_each(?1))",
+            hashes
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .context("looking up the batch's events")?;
+        for row in rows {
+            known.0.entry(row.tx_hash).or_default().push(KnownEvent {
+                id: row.id,
+                log_index: row.log_index,
+                block_hash: row.block_hash,
+                removed: row.removed != 0,
+            });
+        }
+        Ok(known)
+    }
+}
+
 /// Records `event` in its block. A transaction is in one block of the canonical chain: its events
 /// recorded in any other block are reverted first (a reorg mined it again elsewhere, where a log
 /// index may even belong to another of its logs). The same event in the same block is a duplicate,
@@ -136,37 +184,42 @@ impl Ledger {
 async fn record_event(
     conn: &mut SqliteConnection,
     event: &EventRecord,
+    known: &mut Known,
     applied: &mut Applied,
+    positions: &mut PositionDeltas,
 ) -> Result<(), LedgerError> {
     let tx_hash = hex(event.key.tx_hash);
     let log_index = int(event.key.log_index);
     let block_number = int(event.block_number);
     let block_hash = hex(event.block_hash);
-    let elsewhere = sqlx::query_scalar!(
-        "UPDATE chain_events SET removed = 1
-         WHERE tx_hash = ?1 AND block_hash <> ?2 AND removed = 0 RETURNING id",
-        tx_hash,
-        block_hash
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .context("reverting a transaction's events of another block")?;
-    for event_id in elsewhere {
-        let reason = "transaction mined again in another block";
-        shift_trades(conn, event_id, Shift::Revert, reason).await?;
-        applied.reverted += 1;
+    let stored = known.0.entry(tx_hash.clone()).or_default();
+    if stored
+        .iter()
+        .any(|e| !e.removed && e.block_hash != block_hash)
+    {
+        let elsewhere = sqlx::query_scalar!(
+            "UPDATE chain_events SET removed = 1
+             WHERE tx_hash = ?1 AND block_hash <> ?2 AND removed = 0 RETURNING id",
+            tx_hash,
+            block_hash
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .context("reverting a transaction's events of another block")?;
+        for event_id in elsewhere {
+            let reason = "transaction mined again in another block";
+            shift_trades(conn, event_id, Shift::Revert, reason, positions).await?;
+            applied.reverted += 1;
+        }
+        for e in stored.iter_mut().filter(|e| e.block_hash != block_hash) {
+            e.removed = true;
+        }
     }
-    let existing = sqlx::query!(
-        "SELECT id, removed FROM chain_events WHERE tx_hash = ?1 AND log_index = ?2 AND block_hash = ?3",
-        tx_hash,
-        log_index,
-        block_hash
-    )
-    .fetch_optional(&mut *conn)
-    .await
-    .context("looking up an event")?;
-    if let Some(row) = existing {
-        if row.removed == 0 {
+    if let Some(row) = stored
+        .iter_mut()
+        .find(|e| e.log_index == log_index && e.block_hash == block_hash)
+    {
+        if !row.removed {
             applied.duplicates += 1;
             return Ok(());
         }
@@ -174,11 +227,13 @@ async fn record_event(
             .execute(&mut *conn)
             .await
             .context("restoring an event")?;
+        row.removed = false;
         shift_trades(
             conn,
             row.id,
             Shift::Restore,
             "log back on the canonical chain",
+            positions,
         )
         .await?;
         applied.restored += 1;
@@ -197,8 +252,14 @@ async fn record_event(
     .fetch_one(&mut *conn)
     .await
     .context("inserting an event")?;
+    stored.push(KnownEvent {
+        id: event_id,
+        log_index,
+        block_hash,
+        removed: false,
+    });
     for fill in &event.fills {
-        insert_trade(conn, event_id, fill).await?;
+        insert_trade(conn, event_id, fill, positions).await?;
     }
     applied.inserted += 1;
     Ok(())
@@ -208,6 +269,7 @@ async fn insert_trade(
     conn: &mut SqliteConnection,
     event_id: i64,
     record: &FillRecord,
+    positions: &mut PositionDeltas,
 ) -> Result<(), LedgerError> {
     let fill = &record.fill;
     let side = fill.side.as_str();
@@ -260,7 +322,7 @@ async fn insert_trade(
     .await
     .context("inserting a trade")?;
     if let Some(trade) = trade {
-        shift_position(conn, trade.ticker.as_str(), trade.direction, trade.shares).await?;
+        positions.add(trade.ticker.as_str(), trade.direction, trade.shares);
     }
     Ok(())
 }
@@ -271,6 +333,7 @@ async fn revert_event(
     conn: &mut SqliteConnection,
     removal: Removal,
     reason: &str,
+    positions: &mut PositionDeltas,
 ) -> Result<bool, LedgerError> {
     let tx_hash = hex(removal.key.tx_hash);
     let log_index = int(removal.key.log_index);
@@ -288,7 +351,7 @@ async fn revert_event(
     let Some(event_id) = event_id else {
         return Ok(false);
     };
-    shift_trades(conn, event_id, Shift::Revert, reason).await?;
+    shift_trades(conn, event_id, Shift::Revert, reason, positions).await?;
     Ok(true)
 }
 
@@ -304,6 +367,7 @@ async fn shift_trades(
     event_id: i64,
     shift: Shift,
     reason: &str,
+    positions: &mut PositionDeltas,
 ) -> Result<(), LedgerError> {
     let (from, to, action) = match shift {
         Shift::Revert => ("recorded", "reverted", "reverted"),
@@ -333,7 +397,7 @@ async fn shift_trades(
             Shift::Revert => -shares,
             Shift::Restore => shares,
         };
-        shift_position(conn, &trade.symbol, direction, delta).await?;
+        positions.add(&trade.symbol, direction, delta);
         sqlx::query!(
             "INSERT INTO trade_reversals (trade_id, action, reason) VALUES (?1, ?2, ?3)",
             trade.id,
@@ -347,12 +411,37 @@ async fn shift_trades(
     Ok(())
 }
 
-/// Adds `shares` (negative to take away) to the bought or sold side of a symbol's position.
+/// Shares bought and sold (negative to take away) per symbol by one transaction, added to the
+/// positions once at its end: one read and one write per symbol instead of per trade.
+#[derive(Default)]
+struct PositionDeltas(BTreeMap<String, (Shares, Shares)>);
+
+impl PositionDeltas {
+    fn add(&mut self, symbol: &str, direction: Direction, shares: Shares) {
+        let (bought, sold) = self
+            .0
+            .entry(symbol.to_owned())
+            .or_insert((Shares::ZERO, Shares::ZERO));
+        match direction {
+            Direction::Buy => *bought = *bought + shares,
+            Direction::Sell => *sold = *sold + shares,
+        }
+    }
+
+    async fn write(self, conn: &mut SqliteConnection) -> Result<(), LedgerError> {
+        for (symbol, (bought, sold)) in self.0 {
+            shift_position(conn, &symbol, bought, sold).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds `bought` and `sold` shares (negative to take away) to a symbol's position.
 async fn shift_position(
     conn: &mut SqliteConnection,
     symbol: &str,
-    direction: Direction,
-    shares: Shares,
+    bought: Shares,
+    sold: Shares,
 ) -> Result<(), LedgerError> {
     let current = sqlx::query!(
         "SELECT bought_shares, sold_shares FROM positions WHERE symbol = ?1",
@@ -361,17 +450,13 @@ async fn shift_position(
     .fetch_optional(&mut *conn)
     .await
     .context("reading a position")?;
-    let (mut bought, mut sold) = match current {
+    let (bought, sold) = match current {
         Some(row) => (
-            parse_shares("bought_shares", row.bought_shares)?,
-            parse_shares("sold_shares", row.sold_shares)?,
+            parse_shares("bought_shares", row.bought_shares)? + bought,
+            parse_shares("sold_shares", row.sold_shares)? + sold,
         ),
-        None => (Shares::ZERO, Shares::ZERO),
+        None => (bought, sold),
     };
-    match direction {
-        Direction::Buy => bought = bought + shares,
-        Direction::Sell => sold = sold + shares,
-    }
     let (bought, sold) = (bought.to_string(), sold.to_string());
     sqlx::query!(
         "INSERT INTO positions (symbol, bought_shares, sold_shares) VALUES (?1, ?2, ?3)
