@@ -11,20 +11,31 @@ import sys
 
 # name: (what it measures, comparison, threshold, source of the target). Figures without an entry have no target.
 TARGETS = {
-    "noop_ratio_vs_compose_v2": ("<", 0.2, "issue: no-op apply under 0.2 of `docker compose up -d`"),
-    "reconciler_downtime_over_start": ("<=", 1000, "issue: downtime at most the container's start + 1 s"),
+    "noop_ratio_vs_compose_v2": ("<=", 0.10, "issue 17: no-op apply at most 0.10 of `docker compose up -d`"),
+    "reconciler_downtime_over_start": ("<=", 200, "issue 17: downtime at most the container's start + 200 ms"),
+    "tag_change_ungated_ratio_vs_compose_v2": ("<=", 1, "issue 17: tag change without the gate at most Compose v2's"),
     "reconcile_idle_beyond_fetch": ("<", 100, "GitOps loop: work beyond the git fetch"),
-    "reconcile_idle_peak_rss": ("<", 30, "GitOps loop: peak RSS"),
-    "reconcile_periodic_10min_peak_rss": ("<", 30, "GitOps loop: peak RSS"),
-    "ingest_catchup_rate": (">=", 2000, "bot: logs/s with durable commits"),
+    "reconcile_idle_peak_rss": ("<", 10, "issue 17: periodic reconcile peak RSS"),
+    "reconcile_periodic_10min_peak_rss": ("<", 10, "issue 17: periodic reconcile peak RSS"),
+    "ingest_catchup_rate": (">=", 20000, "issue 17: durable catch-up"),
     "ingest_live_p99": ("<", 20, "bot: live ingestion p99 on loopback"),
-    "ingest_idle_rss": ("<", 30, "bot: idle RSS"),
+    "ingest_idle_rss": ("<", 15, "issue 17: bot idle RSS"),
+    "ingest_rss_at_1000k": ("<=", 40, "issue 17: RSS at 1M fills"),
+    "ingest_time_per_fill_ratio_1000k_over_10k": ("<=", 1.2, "issue 17: time per fill at 1M over at 10k"),
     "hedge_latency_p99": ("<", 25, "bot: fill-to-order p99"),
+    "hedge_latency_1000_per_s_p99": ("<", 25, "issue 17: fill-to-order p99 at 1,000 fills/s"),
+    "hedge_latency_100_per_s_p99": ("<", 5, "issue 17: fill-to-order p99 at 100 fills/s"),
     "image_size": ("<", 80, "image: MAX_IMAGE_MB"),
 }
 
+# Figures computed from the medians of two others: name: (numerator, denominator, unit).
+RATIOS = {
+    "tag_change_ungated_ratio_vs_compose_v2": ("reconciler_tag_change_ungated", "compose_v2_tag_change", "ratio"),
+    "ingest_time_per_fill_ratio_1000k_over_10k": ("ingest_time_per_fill_1000k", "ingest_time_per_fill_10k", "ratio"),
+}
+
 GROUPS = [
-    ("Reconciler beside Docker Compose", ("reconciler_", "container_start", "compose_", "noop_ratio")),
+    ("Reconciler beside Docker Compose", ("reconciler_", "container_start", "compose_", "noop_ratio", "tag_change_")),
     ("Periodic reconcile (idle cost)", ("reconcile_",)),
     ("DigitalOcean no-op plan (simulator)", ("infra_noop",)),
     ("Bot ingestion", ("ingest_",)),
@@ -83,6 +94,9 @@ def group_of(name):
 
 def main():
     figures = read_results(sys.argv[1])
+    for name, (top, bottom, unit) in RATIOS.items():
+        if top in figures and bottom in figures:
+            figures[name] = (unit, [statistics.median(figures[top][1]) / statistics.median(figures[bottom][1])])
     meta = read_meta(sys.argv[2])
     out = ["# Benchmarks", ""]
     if meta.get("partial"):
