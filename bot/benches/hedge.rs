@@ -5,7 +5,7 @@
 //!   `schwad::live` events) to the hedge order reaching the Schwab simulator (its `enteredTime`),
 //!   p50/p99 over one-share fills that each need a hedge; also from the block mined;
 //! - throughput: hedge orders placed and filled per second while a backlog of fills across three
-//!   symbols is worked off (one open order per symbol at a time);
+//!   symbols is worked off (several orders of a symbol may be open at once, one pending at most);
 //! - latency from the fill's log read to the order that hedges it (p50/p99/p999) with fills arriving at a steady
 //!   10, 100 and 1,000 fills/s (one fill per block, each needing a hedge) for `BENCH_RATE_SECONDS` each (default 10).
 //!

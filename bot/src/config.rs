@@ -217,6 +217,10 @@ pub struct BrokerArgs {
     /// Mean interval between status polls of a placed order (with jitter).
     #[arg(long, env = "ORDER_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub order_poll_interval: Duration,
+    /// Most orders of one symbol working at once (their shares reserved); fills beyond wait and
+    /// are batched into the next order.
+    #[arg(long, env = "MAX_OPEN_HEDGES_PER_SYMBOL", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_open_hedges_per_symbol: u32,
     /// Longest wait between hedging passes (new trades start one at once).
     #[arg(long, env = "HEDGE_TICK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub hedge_tick: Duration,
@@ -407,6 +411,7 @@ impl RunArgs {
         let executor = ExecutorConfig {
             tick: broker.hedge_tick,
             poll_interval: broker.order_poll_interval,
+            max_open_per_symbol: broker.max_open_hedges_per_symbol,
             failure_cooldown: broker.failed_hedge_cooldown,
             settle_period: broker.order_settle_period,
             reconcile_interval: broker.reconcile_interval,

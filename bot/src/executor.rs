@@ -1,10 +1,11 @@
 //! The execution loop: turns positions into broker orders exactly once.
 //!
-//! Each pass, in order: resolve open executions (a `pending` one is looked up at the broker,
+//! Each pass, in order: open and place new executions for symbols whose unhedged net (less the
+//! shares reserved by their open executions) reached one share and that have none pending, while
+//! the market is open; then resolve open executions (a `pending` one is looked up at the broker,
 //! since its order may have been sent before a crash or a lost response; a `submitted` one is
-//! polled with jitter), then open and place new executions for symbols whose unhedged net reached
-//! one share, while the market is open. Every state change is committed before the next side
-//! effect. An execution's error marks only its symbol (backing off, with the reason on
+//! polled with jitter). A symbol may have several submitted orders working at once. Every state
+//! change is committed before the next side effect. An execution's error marks only its symbol (backing off, with the reason on
 //! `/health`); the others go on in the same pass. A pass runs when ingestion records trades, and
 //! on every tick; broker positions are compared with the ledger periodically and after every
 //! recovery.
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::join_all;
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -38,6 +40,8 @@ pub struct ExecutorConfig {
     pub tick: Duration,
     /// Mean interval between status polls of a submitted order (±25 % jitter).
     pub poll_interval: Duration,
+    /// Most open executions of one symbol.
+    pub max_open_per_symbol: u32,
     /// How long a symbol waits after a failed order before it is hedged again (and the first
     /// backoff after an error of its execution, doubling up to 16 times that).
     pub failure_cooldown: Duration,
@@ -150,7 +154,8 @@ impl<B: Broker> Executor<B> {
         tracing::info!("hedging stopped");
     }
 
-    /// One pass over open executions, then new hedges, then (when due) the positions check.
+    /// One pass: new hedges first (the shares of open executions are reserved, so they need not
+    /// wait for polls), then open executions, then (when due) the positions check.
     pub async fn pass(&mut self) -> Result<(), HedgeError> {
         // Asked every pass (answers are cached): an unusable login shows on /health at once,
         // not only when a hedge is due.
@@ -158,6 +163,9 @@ impl<B: Broker> Executor<B> {
         let now = Instant::now();
         self.cooldown.retain(|_, until| *until > now);
         let open = self.ledger.open_executions().await?;
+        if market_open {
+            self.hedge_due(&open).await?;
+        }
         let mut recovered = false;
         for execution in &open {
             if self
@@ -182,25 +190,20 @@ impl<B: Broker> Executor<B> {
                 Err(error) => return Err(error),
             }
         }
-        // Executions that ended just now release their symbols in this same pass.
-        let open = if open.is_empty() {
-            open
-        } else {
-            self.ledger.open_executions().await?
-        };
+        let open = self.ledger.open_executions().await?;
         self.note_unsettled(&open);
-        if market_open {
-            self.hedge_due(&open).await?;
-        }
         if recovered || Instant::now() >= self.next_reconcile {
             self.reconcile().await?;
         }
         Ok(())
     }
 
-    /// Opens and places an execution for every symbol whose unhedged net reached one share and
-    /// that has none open; an unknown outcome leaves its execution pending, the others go on.
+    /// Opens and places an execution for every symbol whose unhedged net (less the shares its
+    /// open executions reserved) reached one share and that has none pending and fewer than
+    /// `max_open_per_symbol` open: its submitted orders may still be working. An unknown outcome leaves its execution pending, the
+    /// others go on.
     async fn hedge_due(&mut self, open: &[Execution]) -> Result<(), HedgeError> {
+        let now = Instant::now();
         let due: Vec<Ticker> = self
             .ledger
             .positions()
@@ -209,21 +212,33 @@ impl<B: Broker> Executor<B> {
             .filter_map(hedge::plan)
             .map(|intent| intent.ticker)
             .filter(|ticker| !self.cooldown.contains_key(ticker))
-            .filter(|ticker| !open.iter().any(|execution| &execution.ticker == ticker))
+            .filter(|ticker| {
+                self.troubles
+                    .get(ticker)
+                    .is_none_or(|trouble| trouble.until <= now)
+            })
+            .filter(|ticker| {
+                let mut theirs = open.iter().filter(|execution| &execution.ticker == ticker);
+                let limit = usize::try_from(self.config.max_open_per_symbol).unwrap_or(usize::MAX);
+                theirs.clone().count() < limit
+                    && !theirs.any(|execution| execution.order_id.is_none())
+            })
             .collect();
-        for ticker in due {
-            if let Some(execution) = self.ledger.begin_execution(&ticker).await? {
-                tracing::info!(
-                    execution = execution.id,
-                    symbol = %execution.ticker,
-                    side = execution.side.as_str(),
-                    shares = execution.shares,
-                    "hedge opened"
-                );
-                self.place(&execution).await?;
-            }
+        if due.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // One commit opens them all; then their orders are sent at once.
+        let opened = self.ledger.begin_executions(&due).await?;
+        for execution in &opened {
+            tracing::info!(
+                execution = execution.id,
+                symbol = %execution.ticker,
+                side = execution.side.as_str(),
+                shares = execution.shares,
+                "hedge opened"
+            );
+        }
+        self.place_all(&opened).await
     }
 
     /// A pending execution: its order may be at the broker. Looked up (spaced, at most once per
@@ -305,33 +320,69 @@ impl<B: Broker> Executor<B> {
         }
     }
 
-    /// Sends the order. A refusal, or an order proven not placed, fails the execution (its shares
-    /// go back to the symbol's unhedged net); a lost login stops the pass; any other error leaves
-    /// the outcome unknown and the execution pending, to be looked up before it is ever placed again.
+    /// Sends the order of a pending execution (see [`Self::place_all`]).
     async fn place(&mut self, execution: &Execution) -> Result<(), HedgeError> {
-        self.forget(execution.id);
-        match self.broker.place(&request(execution)).await {
-            Ok(order_id) => {
-                self.ledger.mark_submitted(execution.id, order_id.0).await?;
-                Status::add(&self.status.hedges_submitted, 1);
-                tracing::info!(execution = execution.id, %order_id, "hedge order submitted");
-                self.next_poll
-                    .insert(execution.id, Instant::now() + self.jittered_poll());
-                Ok(())
+        self.place_all(std::slice::from_ref(execution)).await
+    }
+
+    /// Sends the orders of pending executions concurrently; the accepted ones are recorded
+    /// submitted in one commit. A refusal, or an order proven not placed, fails its execution (its
+    /// shares go back to the symbol's unhedged net); a lost login stops the pass; any other error
+    /// leaves the outcome unknown and the execution pending, to be looked up before it is ever
+    /// placed again.
+    async fn place_all(&mut self, executions: &[Execution]) -> Result<(), HedgeError> {
+        for execution in executions {
+            self.forget(execution.id);
+        }
+        let requests: Vec<OrderRequest> = executions.iter().map(request).collect();
+        let broker = &self.broker;
+        let outcomes = join_all(requests.iter().map(|order| broker.place(order))).await;
+        let mut submitted = Vec::new();
+        let mut unplaced = Vec::new();
+        for (execution, outcome) in executions.iter().zip(outcomes) {
+            match outcome {
+                Ok(order_id) => submitted.push((execution.id, order_id)),
+                Err(error) => unplaced.push((execution, error)),
             }
-            Err(BrokerError::Refused(reason)) => {
+        }
+        let ids: Vec<(i64, i64)> = submitted.iter().map(|(id, order)| (*id, order.0)).collect();
+        self.ledger.mark_submitted_all(&ids).await?;
+        for (execution, order_id) in submitted {
+            Status::add(&self.status.hedges_submitted, 1);
+            tracing::info!(execution, %order_id, "hedge order submitted");
+            self.next_poll
+                .insert(execution, Instant::now() + self.jittered_poll());
+        }
+        let mut result = Ok(());
+        for (execution, error) in unplaced {
+            let handled = self.unplaced(execution, error).await;
+            if result.is_ok() {
+                result = handled;
+            }
+        }
+        result
+    }
+
+    /// An order the broker did not accept, or whose outcome is unknown.
+    async fn unplaced(
+        &mut self,
+        execution: &Execution,
+        error: BrokerError,
+    ) -> Result<(), HedgeError> {
+        match error {
+            BrokerError::Refused(reason) => {
                 tracing::warn!(execution = execution.id, %reason, "hedge order refused");
                 self.fail(execution, &reason, 0, self.config.failure_cooldown)
                     .await
             }
-            Err(BrokerError::NotPlaced(reason)) => {
+            BrokerError::NotPlaced(reason) => {
                 tracing::warn!(execution = execution.id, %reason, "hedge order not placed: its shares wait for the next pass");
                 // Not the order's fault: sent again after a poll interval, not the failure cooldown.
                 self.fail(execution, &reason, 0, self.config.poll_interval)
                     .await
             }
-            Err(BrokerError::ReauthNeeded) => Err(BrokerError::ReauthNeeded.into()),
-            Err(error) => {
+            BrokerError::ReauthNeeded => Err(BrokerError::ReauthNeeded.into()),
+            error => {
                 tracing::warn!(execution = execution.id, %error, "hedge order outcome unknown: looked up before any new order");
                 self.lookups.insert(
                     execution.id,

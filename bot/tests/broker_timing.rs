@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sim_chain::{ChainSim, Config, Token};
-use sim_schwab::{Fault, LostResponse, OrderStatus, Quirks};
+use sim_schwab::{Fault, Instruction, LostResponse, OrderStatus, Quirks};
 use sqlx::sqlite::SqlitePool;
 use support::{
     Bot, BotEnv, OWNER, health, login, open_db, open_executions, owner_take, start_schwab,
@@ -411,6 +411,80 @@ async fn two_candidate_orders_block_the_symbol_and_health_names_both() {
             .as_array()
             .is_none_or(Vec::is_empty)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_order_while_the_first_works_then_a_crash_with_its_outcome_unknown_hedges_once() {
+    let mut stage = Stage::start(40).await;
+    // The first AAPL order works and never fills on its own: it stays open.
+    stage.schwab.inject(Fault::StickOrders { orders: 1 });
+    stage.fill("AAPL0x", false, 2_000);
+    let working = stage.submitted_order("AAPL").await;
+    // Two more shares bought: a second order for only those, beside the working one; its POST
+    // reaches Schwab 3 s late, and the bot is killed before any answer.
+    stage.schwab.inject(Fault::DelayOrders {
+        orders: 1,
+        before_ms: 3_000,
+        after_ms: 0,
+    });
+    stage.fill("AAPL0x", false, 2_000);
+    wait_until(
+        Duration::from_secs(10),
+        "the second POST in flight",
+        || async { stage.schwab.faults().is_empty() && stage.pending().await == 1 },
+    )
+    .await;
+    assert_eq!(open_executions(&stage.db).await, 2);
+    stage.restart();
+    // Past the moment the second order is created: a third would be visible by then.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    wait_until(
+        Duration::from_secs(10),
+        "the pending order found",
+        || async { stage.pending().await == 0 },
+    )
+    .await;
+    let orders = stage.orders();
+    assert_eq!(orders.len(), 2, "{orders:#?}");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.symbol == "AAPL" && o.quantity == 2 && o.instruction == Instruction::Sell),
+        "{orders:#?}"
+    );
+    // A person cancels the working order: its shares are hedged again, once.
+    stage.schwab.cancel_order(working).unwrap();
+    stage.assert_at_rest(&BTreeSet::new()).await;
+    let statuses: Vec<OrderStatus> = stage.orders().iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            OrderStatus::Canceled,
+            OrderStatus::Filled,
+            OrderStatus::Filled
+        ],
+        "{:#?}",
+        stage.orders()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symbol_at_its_open_order_limit_waits_for_one_to_end() {
+    let mut stage = Stage::start(41).await;
+    stage.env = stage.env.clone().with("MAX_OPEN_HEDGES_PER_SYMBOL", "1");
+    stage.restart();
+    stage.schwab.inject(Fault::StickOrders { orders: 1 });
+    stage.fill("AAPL0x", false, 2_000);
+    let working = stage.submitted_order("AAPL").await;
+    // Two more shares bought: no second order while the first works.
+    stage.fill("AAPL0x", false, 2_000);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stage.orders().len(), 1, "{:#?}", stage.orders());
+    // A person cancels it: after the cooldown, one order covers all four shares.
+    stage.schwab.cancel_order(working).unwrap();
+    stage.assert_at_rest(&BTreeSet::new()).await;
+    let quantities: Vec<u64> = stage.orders().iter().map(|o| o.quantity).collect();
+    assert_eq!(quantities, [2, 4], "{:#?}", stage.orders());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

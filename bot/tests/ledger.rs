@@ -223,7 +223,7 @@ fn aapl() -> schwad::trade::Ticker {
 }
 
 #[tokio::test]
-async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol() {
+async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol_while_pending() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger(&dir).await;
     ledger
@@ -236,31 +236,44 @@ async fn an_execution_reserves_its_shares_links_its_trades_and_blocks_the_symbol
         (schwad::hedge::BrokerSide::Sell, 2, None)
     );
     assert_eq!(net(&ledger).await, "0.7");
-    // One open execution per symbol: more trades wait for it to end.
+    // A pending execution (its outcome may be unknown) blocks the symbol: more trades wait.
     ledger
         .apply(Batch::record(&[event(3, 1000, true)]).checkpoint(3))
         .await
         .unwrap();
     assert_eq!(ledger.begin_execution(&aapl()).await.unwrap(), None);
-    let links: Vec<(i64, String)> = sqlx::query_as(
+    let first: Vec<(i64, String)> = sqlx::query_as(
         "SELECT trade_id, shares FROM hedge_execution_trades WHERE execution_id = ?1 ORDER BY trade_id",
     )
     .bind(execution.id)
     .fetch_all(&sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("l.db").display())).await.unwrap())
     .await
     .unwrap();
-    assert_eq!(links, vec![(1, "1.5".to_owned()), (2, "0.5".to_owned())]);
+    assert_eq!(first, vec![(1, "1.5".to_owned()), (2, "0.5".to_owned())]);
 
+    // Submitted, it still reserves its shares: the next execution opens beside it and covers
+    // only what is left of trade 2 and trade 3.
     ledger.mark_submitted(execution.id, 42).await.unwrap();
+    let next = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
+    assert_eq!(next.shares, 1);
+    assert_eq!(net(&ledger).await, "0.7");
+    assert_eq!(
+        links(&dir, next.id).await,
+        vec![(2, "0.7".to_owned()), (3, "0.3".to_owned())]
+    );
     ledger
         .mark_filled(execution.id, "227.375".parse().unwrap())
         .await
         .unwrap();
-    assert!(ledger.open_executions().await.unwrap().is_empty());
+    let open: Vec<i64> = ledger
+        .open_executions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|execution| execution.id)
+        .collect();
+    assert_eq!(open, vec![next.id]);
     assert_eq!(ledger.known_order_ids().await.unwrap(), [42].into());
-    // Released: the next hedge covers what is left of trade 2 and trade 3.
-    let next = ledger.begin_execution(&aapl()).await.unwrap().unwrap();
-    assert_eq!(next.shares, 1);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Hedge executions: `pending → submitted(order id) → filled | failed`, each step committed
-//! before the next side effect. Opening one reserves its shares on the position (so the same
-//! shares are never ordered twice), records the unhedged net it decided on, and links it to the
+//! before the next side effect. A symbol may have several open executions, at most one of them
+//! pending. Opening one reserves its shares on the position (so the same shares are never
+//! ordered twice, whichever orders are still open), records the unhedged net it decided on, and links it to the
 //! trades it covers (oldest open ones first, read through an index: never a symbol's history); a
 //! failure returns the unexecuted shares to the accumulator and keeps the links of the executed
 //! ones.
@@ -134,77 +135,36 @@ impl Ledger {
             .collect())
     }
 
-    /// In one transaction: plans `ticker`'s hedge from its position as it is now and, if one is
-    /// due and no execution is open for the symbol, opens it as `pending`, reserves its shares
-    /// and links the trades it covers.
+    /// In one transaction: plans `ticker`'s hedge from its position as it is now (less the shares
+    /// its open executions reserved) and, if one is due and none of the symbol's executions is
+    /// pending, opens it as `pending`, reserves its shares and links the trades it covers.
     pub async fn begin_execution(&self, ticker: &Ticker) -> Result<Option<Execution>, LedgerError> {
+        Ok(self
+            .begin_executions(std::slice::from_ref(ticker))
+            .await?
+            .pop())
+    }
+
+    /// [`Self::begin_execution`] for each of `tickers`, all in one transaction (one commit).
+    pub async fn begin_executions(
+        &self,
+        tickers: &[Ticker],
+    ) -> Result<Vec<Execution>, LedgerError> {
         let mut tx = self.write_tx().await?;
-        let symbol = ticker.as_str();
-        let row = sqlx::query!(
-            "SELECT bought_shares, sold_shares, hedged_shares FROM positions WHERE symbol = ?1",
-            symbol
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .context("reading a position")?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let position = Position {
-            ticker: ticker.clone(),
-            bought: parse_shares("bought_shares", row.bought_shares)?,
-            sold: parse_shares("sold_shares", row.sold_shares)?,
-            hedged: parse_shares("hedged_shares", row.hedged_shares)?,
-        };
-        let Some(intent) = hedge::plan(&position) else {
-            return Ok(None);
-        };
-        let side = intent.side.as_str();
-        let shares = i64::try_from(intent.shares).unwrap_or(i64::MAX);
-        let unhedged = position.net().to_string();
-        // Opened right before its order is sent: `sent_at` is set with it.
-        let inserted = sqlx::query!(
-            "INSERT INTO hedge_executions (symbol, side, shares, status, unhedged_at_decision,
-                 sent_at)
-             VALUES (?1, ?2, ?3, 'pending', ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-             ON CONFLICT DO NOTHING
-             RETURNING id, created_at",
-            symbol,
-            side,
-            shares,
-            unhedged
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .context("opening a hedge execution")?;
-        let Some(inserted) = inserted else {
-            return Ok(None); // an execution is already open for the symbol
-        };
-        set_hedged(
-            &mut tx,
-            symbol,
-            position.hedged + intent.side.offset(intent.shares),
-        )
-        .await?;
-        link_trades(&mut tx, inserted.id, symbol, intent.side, intent.shares).await?;
+        let mut opened = Vec::with_capacity(tickers.len());
+        for ticker in tickers {
+            opened.extend(begin_in(&mut tx, ticker).await?);
+        }
         tx.commit()
             .await
-            .context("committing a new hedge execution")?;
-        let created_at = parse_time("hedge_executions.created_at", &inserted.created_at)?;
-        Ok(Some(Execution {
-            id: inserted.id,
-            ticker: ticker.clone(),
-            side: intent.side,
-            shares: intent.shares,
-            order_id: None,
-            created_at,
-            sent_at: created_at,
-        }))
+            .context("committing new hedge executions")?;
+        Ok(opened)
     }
 
     /// Records that a pending execution's order is about to be sent again (its absence at the
     /// broker established).
     pub async fn mark_sending(&self, id: i64) -> Result<(), LedgerError> {
+        let _turn = self.write_turn().await;
         sqlx::query!(
             "UPDATE hedge_executions SET sent_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -245,8 +205,15 @@ impl Ledger {
 
     /// `pending → submitted`: the broker accepted the order (or it was found there).
     pub async fn mark_submitted(&self, id: i64, order_id: i64) -> Result<(), LedgerError> {
+        self.mark_submitted_all(&[(id, order_id)]).await
+    }
+
+    /// [`Self::mark_submitted`] for each `(execution, order id)`, in one transaction.
+    pub async fn mark_submitted_all(&self, submitted: &[(i64, i64)]) -> Result<(), LedgerError> {
         let mut tx = self.write_tx().await?;
-        submit_in(&mut tx, id, order_id).await?;
+        for &(id, order_id) in submitted {
+            submit_in(&mut tx, id, order_id).await?;
+        }
         tx.commit()
             .await
             .context("committing a submitted hedge execution")?;
@@ -256,6 +223,7 @@ impl Ledger {
     /// `submitted → filled` at the average price; releases the symbol.
     pub async fn mark_filled(&self, id: i64, average_price: Decimal) -> Result<(), LedgerError> {
         let price = average_price.normalize().to_string();
+        let _turn = self.write_turn().await;
         sqlx::query!(
             "UPDATE hedge_executions SET status = 'filled', average_price = ?2,
                  filled_shares = shares, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -325,6 +293,71 @@ impl Ledger {
             .context("committing a person's decision on a hedge execution")?;
         Ok(Decided::Applied)
     }
+}
+
+/// Plans `ticker`'s hedge and opens it as `pending` (see [`Ledger::begin_execution`]).
+async fn begin_in(
+    conn: &mut SqliteConnection,
+    ticker: &Ticker,
+) -> Result<Option<Execution>, LedgerError> {
+    let symbol = ticker.as_str();
+    let row = sqlx::query!(
+        "SELECT bought_shares, sold_shares, hedged_shares FROM positions WHERE symbol = ?1",
+        symbol
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("reading a position")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let position = Position {
+        ticker: ticker.clone(),
+        bought: parse_shares("bought_shares", row.bought_shares)?,
+        sold: parse_shares("sold_shares", row.sold_shares)?,
+        hedged: parse_shares("hedged_shares", row.hedged_shares)?,
+    };
+    let Some(intent) = hedge::plan(&position) else {
+        return Ok(None);
+    };
+    let side = intent.side.as_str();
+    let shares = i64::try_from(intent.shares).unwrap_or(i64::MAX);
+    let unhedged = position.net().to_string();
+    // Opened right before its order is sent: `sent_at` is set with it.
+    let inserted = sqlx::query!(
+        "INSERT INTO hedge_executions (symbol, side, shares, status, unhedged_at_decision,
+                 sent_at)
+             VALUES (?1, ?2, ?3, 'pending', ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             ON CONFLICT DO NOTHING
+             RETURNING id, created_at",
+        symbol,
+        side,
+        shares,
+        unhedged
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("opening a hedge execution")?;
+    let Some(inserted) = inserted else {
+        return Ok(None); // an execution of the symbol is already pending
+    };
+    set_hedged(
+        conn,
+        symbol,
+        position.hedged + intent.side.offset(intent.shares),
+    )
+    .await?;
+    link_trades(conn, inserted.id, symbol, intent.side, intent.shares).await?;
+    let created_at = parse_time("hedge_executions.created_at", &inserted.created_at)?;
+    Ok(Some(Execution {
+        id: inserted.id,
+        ticker: ticker.clone(),
+        side: intent.side,
+        shares: intent.shares,
+        order_id: None,
+        created_at,
+        sent_at: created_at,
+    }))
 }
 
 /// `pending → submitted` with `order_id`, and the order id recorded as the execution's.

@@ -9,15 +9,18 @@ mod tokens;
 pub mod tools;
 mod write;
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::B256;
 use sqlx::Transaction;
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use hedges::{Decided, Decision, Execution};
 pub use history::{ExecutionRow, HedgeLatency, PositionChange};
@@ -109,6 +112,35 @@ pub struct EventRecord {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: SqlitePool,
+    /// This process's writers (ingestion, hedging) take turns here, in order, rather than in
+    /// SQLite's busy handler, which sleeps up to 100 ms between tries for the write lock.
+    writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction holding the process's write turn until it ends.
+struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl Ledger {
@@ -134,7 +166,10 @@ impl Ledger {
                 source,
             })?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
     }
 
     /// Checks the database answers.
@@ -148,11 +183,19 @@ impl Ledger {
 
     /// Begins a write transaction holding the write lock from its start (`BEGIN IMMEDIATE`), so
     /// a read-then-write never fails on a snapshot another writer changed meanwhile.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, LedgerError> {
-        self.pool
+    async fn write_tx(&self) -> Result<WriteTx, LedgerError> {
+        let turn = self.write_turn().await;
+        let tx = self
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .context("beginning a write transaction")
+            .context("beginning a write transaction")?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// Waits for this process's turn to write (held by a single-statement write).
+    async fn write_turn(&self) -> OwnedMutexGuard<()> {
+        Arc::clone(&self.writer).lock_owned().await
     }
 
     /// Closes every connection, waiting for running queries.

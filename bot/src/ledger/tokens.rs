@@ -72,6 +72,7 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let expires = text(access_expires_at);
         let now = text(Utc::now());
+        let _turn = self.write_turn().await;
         let generation = sqlx::query_scalar!(
             "INSERT INTO broker_tokens
                  (id, login_generation, nonce, ciphertext, access_expires_at, logged_in_at)
@@ -104,6 +105,7 @@ impl Ledger {
         access_expires_at: DateTime<Utc>,
     ) -> Result<bool, LedgerError> {
         let expires = text(access_expires_at);
+        let _turn = self.write_turn().await;
         let updated = sqlx::query!(
             "UPDATE broker_tokens SET nonce = ?2, ciphertext = ?3, access_expires_at = ?4,
                  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')

@@ -121,6 +121,7 @@ impl Ledger {
     /// Caches a token's ERC-20 symbol.
     pub async fn store_symbol(&self, token: Address, symbol: &str) -> Result<(), LedgerError> {
         let address = hex(token);
+        let _turn = self.write_turn().await;
         sqlx::query!(
             "INSERT INTO tokens (address, symbol) VALUES (?1, ?2)
              ON CONFLICT (address) DO UPDATE SET symbol = excluded.symbol",
